@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages roost builds, tests and benchmarks with, if any is missing.
+# Idempotent and quiet when everything is present; needs root (or sudo) only to install.
+set -euo pipefail
+
+packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3)
+if [[ "${1:-}" == "--bench" ]]; then
+    packages+=(wrk nghttp2-client nginx-light h2o)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,922 @@
+/* Strict HTTP/1.1 request parser, RFC 9112. See parser.h for the API, docs/http-parser.md for
+ * the accept/reject rules.
+ *
+ * The head parser is stateless and re-parses from buf[0] on every call: a complete head costs
+ * one pass, and a head that arrives in pieces is bounded by max_head_bytes. It walks the bytes
+ * left to right and checks each rule at the first byte that can decide it, so a prefix of an
+ * invalid request is either "need more" or the same error as the whole request.
+ *
+ * Strictness is the point: every place where two HTTP implementations could frame the same
+ * bytes differently (CL vs TE, duplicate CL, bare CR/LF, obs-fold, odd chunk sizes) is an error
+ * here, because a lenient parser behind a strict proxy (or the other way round) is how requests
+ * get smuggled.
+ */
+#include "http/parser.h"
+
+#include <limits.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Character classes, one byte per octet, built at compile time from the RFC grammars. */
+enum {
+    C_TOKEN = 1 << 0,  /* tchar, RFC 9110 §5.6.2 */
+    C_FIELD = 1 << 1,  /* field-vchar / SP / HTAB (obs-text included), RFC 9110 §5.5 */
+    C_PATH = 1 << 2,   /* pchar minus pct-encoded, plus "/": path of origin-form */
+    C_QUERY = 1 << 3,  /* C_PATH plus "?": query, RFC 3986 §3.4 */
+    C_URI = 1 << 4,    /* anything a non-origin request-target may contain */
+    C_REG = 1 << 5,    /* unreserved / sub-delims: reg-name minus pct-encoded */
+    C_HEX = 1 << 6,    /* HEXDIG */
+    C_SCHEME = 1 << 7, /* ALPHA / DIGIT / "+" / "-" / ".", RFC 3986 §3.1 */
+};
+
+#define IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define IS_HEX(c) (IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
+#define IS_UNRESERVED(c)                                                                           \
+    (IS_ALPHA(c) || IS_DIGIT(c) || (c) == '-' || (c) == '.' || (c) == '_' || (c) == '~')
+#define IS_SUBDELIM(c)                                                                             \
+    ((c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || (c) == '(' || (c) == ')' ||          \
+     (c) == '*' || (c) == '+' || (c) == ',' || (c) == ';' || (c) == '=')
+#define IS_TCHAR(c)                                                                                \
+    (IS_ALPHA(c) || IS_DIGIT(c) || (c) == '!' || (c) == '#' || (c) == '$' || (c) == '%' ||         \
+     (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || (c) == '-' || (c) == '.' ||          \
+     (c) == '^' || (c) == '_' || (c) == '`' || (c) == '|' || (c) == '~')
+#define IS_PATH(c) (IS_UNRESERVED(c) || IS_SUBDELIM(c) || (c) == ':' || (c) == '@' || (c) == '/')
+#define CLS(c)                                                                                     \
+    ((IS_TCHAR(c) ? C_TOKEN : 0) | (((c) == '\t' || ((c) >= 0x20 && (c) != 0x7f)) ? C_FIELD : 0) | \
+     (IS_PATH(c) ? C_PATH : 0) | ((IS_PATH(c) || (c) == '?') ? C_QUERY : 0) |                      \
+     ((IS_PATH(c) || (c) == '?' || (c) == '%' || (c) == '[' || (c) == ']') ? C_URI : 0) |          \
+     ((IS_UNRESERVED(c) || IS_SUBDELIM(c)) ? C_REG : 0) | (IS_HEX(c) ? C_HEX : 0) |                \
+     ((IS_ALPHA(c) || IS_DIGIT(c) || (c) == '+' || (c) == '-' || (c) == '.') ? C_SCHEME : 0))
+#define CLS4(c) CLS(c), CLS((c) + 1), CLS((c) + 2), CLS((c) + 3)
+#define CLS16(c) CLS4(c), CLS4((c) + 4), CLS4((c) + 8), CLS4((c) + 12)
+#define CLS64(c) CLS16(c), CLS16((c) + 16), CLS16((c) + 32), CLS16((c) + 48)
+
+static const unsigned char cls[256] = {CLS64(0), CLS64(64), CLS64(128), CLS64(192)};
+
+static const struct roost_http_limits default_limits = ROOST_HTTP_LIMITS_DEFAULT;
+
+typedef const unsigned char *cptr;
+
+static inline bool is_ows(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline cptr skip_ows(cptr p, cptr end)
+{
+    while (p < end && is_ows(*p))
+        p++;
+    return p;
+}
+
+static inline cptr skip_token(cptr p, cptr end)
+{
+    while (p < end && (cls[*p] & C_TOKEN))
+        p++;
+    return p;
+}
+
+static inline unsigned hex_value(unsigned char c)
+{
+    return IS_DIGIT(c) ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/* Case-insensitive match of a token against a lowercase literal. Folding with | 0x20 is exact
+ * here: the only tchars it maps onto a letter, digit or "-" are the letters themselves. */
+static inline bool token_eq(cptr p, size_t n, const char *lit, size_t lit_n)
+{
+    if (n != lit_n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] | 0x20) != (unsigned char)lit[i])
+            return false;
+    return true;
+}
+#define TOKEN_EQ(p, n, lit) token_eq((p), (n), (lit), sizeof(lit) - 1)
+
+static inline bool pct_encoded_at(cptr p, cptr end)
+{
+    return end - p >= 3 && (cls[p[1]] & C_HEX) && (cls[p[2]] & C_HEX);
+}
+
+/* First byte at or after p that is not allowed in a field value (RFC 9110 §5.5: VCHAR, obs-text,
+ * SP, HTAB), or end. This is the longest loop of a typical head, hence 16 bytes at a time where
+ * SSE2 exists: a block is skipped when it holds no byte below 0x20 and no DEL. */
+static inline cptr scan_field_value(cptr p, cptr end)
+{
+    for (;;) {
+#if defined(__SSE2__)
+        const __m128i below = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+            __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, below), v);
+            int mask = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, del)));
+            if (mask) {
+                p += __builtin_ctz((unsigned)mask);
+                break;
+            }
+            p += 16;
+        }
+#endif
+        if (p == end || !(cls[*p] & C_FIELD))
+            return p;
+        p++; /* HTAB, or a byte of the sub-16 tail */
+    }
+}
+
+/* uri-host [ ":" port ] (RFC 3986 §3.2.2-3), the syntax of Host (RFC 9110 §7.2) and of the
+ * authority in absolute- and authority-form. No userinfo: "@" is not a reg-name character, and
+ * RFC 9110 §4.2.4 says to treat userinfo as an error. */
+static bool authority_valid(cptr p, cptr end, bool need_host, bool need_port)
+{
+    cptr host = p;
+    if (p < end && *p == '[') { /* IP-literal, loosely: IPv6 and IPvFuture characters */
+        p++;
+        cptr in = p;
+        while (p < end && ((cls[*p] & C_REG) || *p == ':'))
+            p++;
+        if (p == end || *p != ']' || p == in)
+            return false;
+        p++;
+    } else {
+        for (;;) {
+            if (p < end && (cls[*p] & C_REG))
+                p++;
+            else if (p < end && *p == '%' && pct_encoded_at(p, end))
+                p += 3;
+            else
+                break;
+        }
+    }
+    if (need_host && p == host)
+        return false;
+    if (p == end)
+        return !need_port;
+    if (*p++ != ':')
+        return false;
+    if (p == end)
+        return !need_port; /* "host:" is valid URI syntax (port = *DIGIT) */
+    if (end - p > 5)
+        return false;
+    unsigned port = 0;
+    for (; p < end; p++) {
+        if (!IS_DIGIT(*p))
+            return false;
+        port = port * 10 + (unsigned)(*p - '0');
+    }
+    return port <= 65535;
+}
+
+/* Path and query of a target, already delimited: path chars and pct-encoded up to an optional
+ * "?", then query chars and pct-encoded. */
+static bool path_query_split(cptr p, cptr end, struct roost_http_request *req)
+{
+    cptr path = p;
+    unsigned char mask = C_PATH;
+    req->query.p = NULL;
+    req->query.n = 0;
+    while (p < end) {
+        if (cls[*p] & mask) {
+            p++;
+        } else if (*p == '%' && pct_encoded_at(p, end)) {
+            p += 3;
+        } else if (*p == '?' && mask == C_PATH) {
+            req->path.p = (const char *)path;
+            req->path.n = (size_t)(p - path);
+            mask = C_QUERY;
+            req->query.p = (const char *)++p;
+        } else {
+            return false;
+        }
+    }
+    if (req->query.p)
+        req->query.n = (size_t)(end - (cptr)req->query.p);
+    else
+        req->path = (struct roost_http_str){(const char *)path, (size_t)(end - path)};
+    return true;
+}
+
+/* absolute-form, RFC 9112 §3.2.2: only hierarchical URIs with a non-empty authority
+ * ("scheme://host[:port]/path?query"); an http(s) URI needs a host (RFC 9110 §4.2.1), and
+ * requiring "//" keeps "host:port" from passing as a scheme-only URI outside CONNECT. */
+static bool absolute_form(cptr p, cptr end, struct roost_http_request *req,
+                          struct roost_http_str *authority)
+{
+    if (p == end || !IS_ALPHA(*p))
+        return false;
+    while (p < end && (cls[*p] & C_SCHEME))
+        p++;
+    if (end - p < 3 || p[0] != ':' || p[1] != '/' || p[2] != '/')
+        return false;
+    p += 3;
+    cptr a = p;
+    while (p < end && *p != '/' && *p != '?')
+        p++;
+    if (!authority_valid(a, p, true, false))
+        return false;
+    *authority = (struct roost_http_str){(const char *)a, (size_t)(p - a)};
+    if (!path_query_split(p, end, req))
+        return false;
+    if (req->path.n == 0) /* RFC 9110 §4.2.3: an empty path is equivalent to "/" */
+        req->path = (struct roost_http_str){"/", 1};
+    return true;
+}
+
+/* #list parsing (RFC 9110 §5.6.1) over a trimmed field value. list_token skips empty elements
+ * (which recipients must tolerate) and reads the next element's leading token: returns 1 and
+ * the token, 0 at the end of the list, -1 if the element does not start with a token. */
+static int list_token(cptr *pp, cptr end, struct roost_http_str *tok)
+{
+    cptr p = *pp;
+    while (p < end && (is_ows(*p) || *p == ','))
+        p++;
+    if (p == end) {
+        *pp = p;
+        return 0;
+    }
+    cptr t = p;
+    while (p < end && (cls[*p] & C_TOKEN))
+        p++;
+    if (p == t)
+        return -1;
+    *tok = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+    *pp = p;
+    return 1;
+}
+
+/* After an element: OWS, then "," or the end of the value. */
+static bool list_element_end(cptr *pp, cptr end)
+{
+    cptr p = *pp;
+    while (p < end && is_ows(*p))
+        p++;
+    *pp = p;
+    return p == end || *p == ',';
+}
+
+/* quoted-string, RFC 9110 §5.6.4; p is on the opening DQUOTE. Returns the byte after the
+ * closing DQUOTE, or NULL. */
+static cptr skip_quoted_string(cptr p, cptr end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '"')
+            return p + 1;
+        if (*p == '\\') {
+            if (++p == end || !(cls[*p] & C_FIELD))
+                return NULL;
+        } else if (!(cls[*p] & C_FIELD)) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* What the header fields have said so far; the verdicts that need all of them are given at the
+ * blank line. */
+struct head_state {
+    bool host_seen, te_seen, te_chunked, te_unknown, conn_close, conn_keep_alive, expect;
+};
+
+/* Transfer-Encoding, RFC 9112 §6.1 and §6.3. The list may span several field lines; chunked
+ * must be the last coding and appear once. Anything after chunked makes the body length
+ * undeterminable (§6.3: 400). A coding before chunked is one we cannot decode (none but chunked
+ * is implemented): 501 per §6.1, decided at the blank line since a later line may still add a
+ * coding after chunked. */
+static int transfer_encoding(cptr p, cptr end, struct head_state *st)
+{
+    struct roost_http_str tok;
+    int r;
+    while ((r = list_token(&p, end, &tok)) > 0) {
+        bool params = false;
+        /* *( OWS ";" OWS transfer-parameter ), transfer-parameter = token BWS "=" BWS
+         * ( token / quoted-string ) */
+        for (;;) {
+            p = skip_ows(p, end);
+            if (p == end || *p != ';')
+                break;
+            cptr q = skip_ows(p + 1, end);
+            if ((p = skip_token(q, end)) == q)
+                return -400;
+            p = skip_ows(p, end);
+            if (p == end || *p++ != '=')
+                return -400;
+            p = skip_ows(p, end);
+            if (p < end && *p == '"') {
+                if (!(p = skip_quoted_string(p, end)))
+                    return -400;
+            } else {
+                q = p;
+                if ((p = skip_token(q, end)) == q)
+                    return -400;
+            }
+            params = true;
+        }
+        if (!list_element_end(&p, end))
+            return -400;
+        if (st->te_chunked) /* a coding after chunked, or chunked twice */
+            return -400;
+        if (TOKEN_EQ((cptr)tok.p, tok.n, "chunked")) {
+            if (params) /* chunked defines no parameters: refuse to guess */
+                return -400;
+            st->te_chunked = true;
+        } else {
+            st->te_unknown = true;
+        }
+    }
+    return r < 0 ? -400 : 0;
+}
+
+/* Connection, RFC 9110 §7.6.1: a list of tokens; only "close" and "keep-alive" mean anything to
+ * the parser (RFC 9112 §9.3). */
+static int connection(cptr p, cptr end, struct head_state *st)
+{
+    struct roost_http_str tok;
+    int r;
+    while ((r = list_token(&p, end, &tok)) > 0) {
+        if (!list_element_end(&p, end))
+            return -400;
+        if (TOKEN_EQ((cptr)tok.p, tok.n, "close"))
+            st->conn_close = true;
+        else if (TOKEN_EQ((cptr)tok.p, tok.n, "keep-alive"))
+            st->conn_keep_alive = true;
+    }
+    return r < 0 ? -400 : 0;
+}
+
+/* Expect, RFC 9110 §10.1.1: "100-continue" is the only expectation defined; the server MAY
+ * answer 417 to any other, and does, so that a client never waits for a 100 that won't come. */
+static int expect(cptr p, cptr end, struct head_state *st)
+{
+    struct roost_http_str tok;
+    int r;
+    while ((r = list_token(&p, end, &tok)) > 0) {
+        if (!TOKEN_EQ((cptr)tok.p, tok.n, "100-continue") || !list_element_end(&p, end))
+            return -417;
+        st->expect = true;
+    }
+    return r < 0 ? -417 : 0;
+}
+
+/* Content-Length, RFC 9112 §6.2-6.3: 1*DIGIT, nothing else. A list ("5, 5") or a repeat is
+ * rejected even when the values agree: RFC 9110 §8.6 allows folding identical values, but any
+ * tolerance here is a difference from some other parser on the path. */
+static int content_length(cptr p, cptr end, const struct roost_http_limits *lim,
+                          struct roost_http_request *req)
+{
+    if (p == end)
+        return -400;
+    uint64_t v = 0;
+    for (; p < end; p++) {
+        if (!IS_DIGIT(*p))
+            return -400;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -400;
+        v = v * 10 + d;
+    }
+    if (v > lim->max_body_bytes)
+        return -413;
+    req->has_content_length = true;
+    req->content_length = v;
+    return 0;
+}
+
+/* The fields the parser interprets. Called once per field line, after its CRLF, so every
+ * verdict here is given at the first byte that can decide it. */
+static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_http_limits *lim,
+                 struct roost_http_request *req, struct head_state *st)
+{
+    switch (name_n) {
+    case 4:
+        if (TOKEN_EQ(name, name_n, "host")) {
+            /* RFC 9112 §3.2: 400 for more than one Host or an invalid one */
+            if (st->host_seen || !authority_valid(v, ve, false, false))
+                return -400;
+            st->host_seen = true;
+            req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
+        }
+        return 0;
+    case 6:
+        return TOKEN_EQ(name, name_n, "expect") ? expect(v, ve, st) : 0;
+    case 10:
+        return TOKEN_EQ(name, name_n, "connection") ? connection(v, ve, st) : 0;
+    case 14:
+        if (TOKEN_EQ(name, name_n, "content-length")) {
+            /* RFC 9112 §6.3: CL with TE is a smuggling signature; we reject, as §6.1 allows */
+            if (req->has_content_length || st->te_seen)
+                return -400;
+            return content_length(v, ve, lim, req);
+        }
+        return 0;
+    case 17:
+        if (TOKEN_EQ(name, name_n, "transfer-encoding")) {
+            /* RFC 9112 §6.1: TE in HTTP/1.0 means faulty framing */
+            if (req->version_minor == 0 || req->has_content_length)
+                return -400;
+            st->te_seen = true;
+            return transfer_encoding(v, ve, st);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int roost_http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                          struct roost_http_request *req)
+{
+    if (!lim)
+        lim = &default_limits;
+    size_t max_head = lim->max_head_bytes < INT_MAX ? lim->max_head_bytes : INT_MAX;
+    unsigned max_headers =
+        lim->max_headers < ROOST_HTTP_MAX_HEADERS ? lim->max_headers : ROOST_HTTP_MAX_HEADERS;
+    cptr const start = (cptr)buf;
+    /* Never look past max_head_bytes: running out of bytes there means the head is too big,
+     * and that is known now, without waiting for the rest. */
+    cptr const end = start + (len < max_head ? len : max_head);
+    cptr p = start;
+    int too_big = -431;
+    struct head_state st = {0};
+    struct roost_http_str authority = {NULL, 0};
+    int r;
+
+    req->header_count = 0;
+    req->host = (struct roost_http_str){NULL, 0};
+    req->has_content_length = false;
+    req->content_length = 0;
+
+    /* RFC 9112 §2.2: ignore empty lines before the request-line (a client may send a CRLF
+     * after a POST body). They count towards the head. */
+    for (;;) {
+        if (p == end)
+            goto more;
+        if (*p != '\r')
+            break;
+        if (p + 1 == end)
+            goto more;
+        if (p[1] != '\n')
+            return -400;
+        p += 2;
+    }
+
+    /* request-line = method SP request-target SP HTTP-version, RFC 9112 §3: exactly one SP
+     * each; any other whitespace makes the line invalid (400, not a guess at the split). */
+    cptr m = p;
+    while (p < end && (cls[*p] & C_TOKEN))
+        p++;
+    if (p == end)
+        goto more;
+    if (*p != ' ' || p == m)
+        return -400;
+    req->method = (struct roost_http_str){(const char *)m, (size_t)(p - m)};
+    size_t mn = (size_t)(p - m);
+    bool is_connect = mn == 7 && memcmp(m, "CONNECT", 7) == 0;
+    bool is_options = mn == 7 && memcmp(m, "OPTIONS", 7) == 0;
+    p++;
+
+    /* request-target, RFC 9112 §3.2. Out of room here is 414 (URI Too Long), not 431. */
+    too_big = -414;
+    cptr t = p;
+    if (p == end)
+        goto more;
+    if (is_connect) {
+        /* §3.2.3: CONNECT takes authority-form and nothing else; checked when delimited */
+        while (p < end && (cls[*p] & C_URI))
+            p++;
+        if (p == end)
+            goto more;
+        if (*p != ' ' || !authority_valid(t, p, true, true))
+            return -400;
+        req->target_form = ROOST_HTTP_TARGET_AUTHORITY;
+        req->path = (struct roost_http_str){NULL, 0};
+        req->query = (struct roost_http_str){NULL, 0};
+    } else if (*p == '/') {
+        /* §3.2.1 origin-form = absolute-path [ "?" query ]: the common case, split and
+         * validated in the same pass. No "#": a fragment is never sent. */
+        unsigned char mask = C_PATH;
+        req->query = (struct roost_http_str){NULL, 0};
+        for (;;) {
+            while (p < end && (cls[*p] & mask))
+                p++;
+            if (p == end)
+                goto more;
+            if (*p == ' ') {
+                break;
+            } else if (*p == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
+                if (end - p < 2 || (end - p < 3 && (cls[p[1]] & C_HEX)))
+                    goto more;
+                if (!pct_encoded_at(p, end))
+                    return -400;
+                p += 3;
+            } else if (*p == '?' && mask == C_PATH) {
+                req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+                req->query.p = (const char *)++p;
+                mask = C_QUERY;
+            } else {
+                return -400;
+            }
+        }
+        if (req->query.p)
+            req->query.n = (size_t)(p - (cptr)req->query.p);
+        else
+            req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+        req->target_form = ROOST_HTTP_TARGET_ORIGIN;
+    } else if (*p == '*') {
+        /* §3.2.4: asterisk-form only for a server-wide OPTIONS */
+        if (!is_options)
+            return -400;
+        if (++p == end)
+            goto more;
+        if (*p != ' ')
+            return -400;
+        req->target_form = ROOST_HTTP_TARGET_ASTERISK;
+        req->path = (struct roost_http_str){"*", 1};
+        req->query = (struct roost_http_str){NULL, 0};
+    } else {
+        /* §3.2.2 absolute-form; a scheme starts with ALPHA, which rejects "GET  /" early */
+        if (!IS_ALPHA(*p))
+            return -400;
+        while (p < end && (cls[*p] & C_URI))
+            p++;
+        if (p == end)
+            goto more;
+        if (*p != ' ' || !absolute_form(t, p, req, &authority))
+            return -400;
+        req->target_form = ROOST_HTTP_TARGET_ABSOLUTE;
+    }
+    req->target = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+    p++;
+    too_big = -431;
+
+    /* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3), then CRLF. A
+     * well-formed version with a major other than 1 is 505; anything else malformed is 400. */
+    if (end - p >= 10 && memcmp(p, "HTTP/1.1\r\n", 10) == 0) {
+        req->version_minor = 1;
+        p += 10;
+    } else {
+        static const char proto[] = "HTTP/";
+        for (int i = 0; i < 5; i++, p++) {
+            if (p == end)
+                goto more;
+            if (*p != (unsigned char)proto[i])
+                return -400;
+        }
+        unsigned char v[5]; /* DIGIT "." DIGIT CR LF */
+        for (int i = 0; i < 5; i++, p++) {
+            if (p == end)
+                goto more;
+            v[i] = *p;
+            bool ok = i == 1   ? v[i] == '.'
+                      : i == 3 ? v[i] == '\r'
+                      : i == 4 ? v[i] == '\n'
+                               : IS_DIGIT(v[i]);
+            if (!ok)
+                return -400;
+        }
+        if (v[0] != '1')
+            return -505;
+        /* RFC 9110 §2.5: a higher minor version is processed as the highest one we implement */
+        req->version_minor = v[2] == '0' ? 0 : 1;
+    }
+
+    /* field-line = field-name ":" OWS field-value OWS, RFC 9112 §5 */
+    for (;;) {
+        if (p == end)
+            goto more;
+        unsigned char c = *p;
+        if (c == '\r') {
+            if (p + 1 == end)
+                goto more;
+            if (p[1] != '\n')
+                return -400;
+            p += 2;
+            break;
+        }
+        /* A line starting with SP/HTAB is obs-fold (§5.2) or, first, whitespace after the
+         * request-line (§2.2): both rejected. So is a bare LF and an empty name. */
+        if (!(cls[c] & C_TOKEN))
+            return -400;
+        if (req->header_count == max_headers)
+            return -431;
+        cptr name = p++;
+        while (p < end && (cls[*p] & C_TOKEN))
+            p++;
+        if (p == end)
+            goto more;
+        if (*p != ':') /* §5.1: no whitespace between field name and colon, MUST reject */
+            return -400;
+        size_t name_n = (size_t)(p - name);
+        p++;
+        while (p < end && is_ows(*p))
+            p++;
+        cptr v = p;
+        p = scan_field_value(p, end);
+        if (p == end)
+            goto more;
+        /* NUL, bare CR, bare LF and other CTLs (§2.2, RFC 9110 §5.5) all land here */
+        if (*p != '\r')
+            return -400;
+        if (p + 1 == end)
+            goto more;
+        if (p[1] != '\n')
+            return -400;
+        cptr ve = p;
+        while (ve > v && is_ows(ve[-1]))
+            ve--;
+        p += 2;
+        struct roost_http_header *h = &req->headers[req->header_count++];
+        h->name = (struct roost_http_str){(const char *)name, name_n};
+        h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
+        if ((r = field(name, name_n, v, ve, lim, req, &st)) != 0)
+            return r;
+    }
+
+    /* Verdicts that need the whole head. */
+    if (req->version_minor == 1 && !st.host_seen) /* RFC 9112 §3.2 */
+        return -400;
+    req->chunked = false;
+    if (st.te_seen) {
+        if (!st.te_chunked) /* §6.3: chunked not final, length undeterminable */
+            return -400;
+        if (st.te_unknown) /* §6.1: a coding we do not implement */
+            return -501;
+        req->chunked = true;
+    }
+    if (authority.p) /* §3.2.2: absolute-form overrides Host */
+        req->host = authority;
+    req->keep_alive =
+        req->version_minor == 1 ? !st.conn_close : st.conn_keep_alive && !st.conn_close;
+    /* RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request MUST be ignored */
+    req->expect_continue = req->version_minor == 1 && st.expect;
+    req->head_len = (size_t)(p - start);
+    return (int)req->head_len;
+
+more:
+    return len >= max_head ? too_big : 0;
+}
+
+/* Chunked decoder states, RFC 9112 §7.1:
+ *   chunked-body = *chunk last-chunk trailer-section CRLF
+ *   chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *   chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+ */
+enum {
+    CH_SIZE_FIRST,  /* first HEXDIG of chunk-size */
+    CH_SIZE,        /* more HEXDIG, or what follows the size */
+    CH_EXT_SEMI,    /* BWS before ";" */
+    CH_EXT_NAME0,   /* BWS after ";", then the first tchar of chunk-ext-name */
+    CH_EXT_NAME,    /* chunk-ext-name */
+    CH_EXT_NAME_WS, /* BWS after the name: "=" or ";" must follow */
+    CH_EXT_VAL0,    /* BWS after "=", then token or quoted-string */
+    CH_EXT_VAL,     /* token value */
+    CH_EXT_QSTR,    /* inside quoted-string */
+    CH_EXT_QPAIR,   /* after a backslash */
+    CH_EXT_QEND,    /* after the closing DQUOTE */
+    CH_SIZE_LF,     /* LF ending the chunk-size line */
+    CH_DATA,        /* chunk-data */
+    CH_DATA_CR,     /* CRLF after chunk-data */
+    CH_DATA_LF,
+    CH_TRAILER0,     /* start of a trailer field line or of the final CRLF */
+    CH_TRAILER_NAME, /* field-name */
+    CH_TRAILER_VAL,  /* field-value up to CR */
+    CH_TRAILER_LF,
+    CH_FINAL_LF,
+    CH_DONE,
+};
+
+void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim)
+{
+    if (!lim)
+        lim = &default_limits;
+    *c = (struct roost_http_chunked){
+        .max_body = lim->max_body_bytes,
+        .max_meta = lim->max_head_bytes,
+        .max_trailers = lim->max_headers,
+        .state = CH_SIZE_FIRST,
+    };
+}
+
+int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
+                            size_t *consumed, struct roost_http_str *data, bool *done)
+{
+    cptr const start = (cptr)buf;
+    cptr p = start, end = start + len;
+    int err;
+
+    *data = (struct roost_http_str){NULL, 0};
+    if (c->error) {
+        *consumed = 0;
+        *done = false;
+        return c->error;
+    }
+    while (p < end && c->state != CH_DONE) {
+        unsigned char ch = *p;
+        unsigned st = c->state;
+        if (st == CH_DATA) {
+            if (data->p) /* one span per call */
+                break;
+            size_t avail = (size_t)(end - p);
+            size_t take = c->remaining < avail ? (size_t)c->remaining : avail;
+            *data = (struct roost_http_str){(const char *)p, take};
+            p += take;
+            c->remaining -= take;
+            if (c->remaining == 0)
+                c->state = CH_DATA_CR;
+            continue;
+        }
+        /* Extensions are ignored but not free: their bytes across the body count against
+         * max_head_bytes, or a peer could stream an endless "chunk-size line". */
+        if (st >= CH_EXT_SEMI && st <= CH_EXT_QEND && ch != '\r' && ++c->ext_bytes > c->max_meta)
+            goto too_large;
+        /* Same for the trailer section (its final CRLF aside), like a second head: 431. */
+        if (st >= CH_TRAILER0 && st <= CH_TRAILER_LF && !(st == CH_TRAILER0 && ch == '\r') &&
+            ++c->trailer_bytes > c->max_meta)
+            goto trailers_too_large;
+        switch (st) {
+        case CH_SIZE_FIRST:
+            /* §7.1 chunk-size = 1*HEXDIG: no sign, no "0x", no leading whitespace */
+            if (!(cls[ch] & C_HEX))
+                goto bad;
+            c->size = hex_value(ch);
+            c->digits = 1;
+            c->state = CH_SIZE;
+            if (c->size > c->max_body - c->total)
+                goto too_large;
+            break;
+        case CH_SIZE:
+            if (cls[ch] & C_HEX) {
+                /* 16 digits hold any 64-bit size; a 17th is overflow (or absurd zero padding) */
+                if (c->digits == 16)
+                    goto bad;
+                c->digits++;
+                c->size = c->size << 4 | hex_value(ch);
+            } else if (ch == ';') {
+                c->state = CH_EXT_NAME0;
+            } else if (is_ows(ch)) {
+                c->state = CH_EXT_SEMI;
+            } else if (ch == '\r') {
+                c->state = CH_SIZE_LF;
+            } else {
+                goto bad;
+            }
+            /* §7.1.3 decodes into a bounded body: refuse the chunk as soon as it is declared */
+            if (c->size > c->max_body - c->total)
+                goto too_large;
+            if (ch == ';' || is_ows(ch)) /* this byte starts the extension */
+                if (++c->ext_bytes > c->max_meta)
+                    goto too_large;
+            break;
+        case CH_EXT_SEMI: /* BWS may only precede ";" here: "1A \r\n" and "1 A" are invalid */
+            if (ch == ';')
+                c->state = CH_EXT_NAME0;
+            else if (!is_ows(ch))
+                goto bad;
+            break;
+        case CH_EXT_NAME0:
+            if (cls[ch] & C_TOKEN)
+                c->state = CH_EXT_NAME;
+            else if (!is_ows(ch))
+                goto bad;
+            break;
+        case CH_EXT_NAME:
+            if (ch == '=')
+                c->state = CH_EXT_VAL0;
+            else if (ch == ';')
+                c->state = CH_EXT_NAME0;
+            else if (is_ows(ch))
+                c->state = CH_EXT_NAME_WS;
+            else if (ch == '\r')
+                c->state = CH_SIZE_LF;
+            else if (!(cls[ch] & C_TOKEN))
+                goto bad;
+            break;
+        case CH_EXT_NAME_WS:
+            if (ch == '=')
+                c->state = CH_EXT_VAL0;
+            else if (ch == ';')
+                c->state = CH_EXT_NAME0;
+            else if (!is_ows(ch))
+                goto bad;
+            break;
+        case CH_EXT_VAL0:
+            if (ch == '"')
+                c->state = CH_EXT_QSTR;
+            else if (cls[ch] & C_TOKEN)
+                c->state = CH_EXT_VAL;
+            else if (!is_ows(ch))
+                goto bad;
+            break;
+        case CH_EXT_VAL:
+            if (ch == ';')
+                c->state = CH_EXT_NAME0;
+            else if (is_ows(ch))
+                c->state = CH_EXT_SEMI;
+            else if (ch == '\r')
+                c->state = CH_SIZE_LF;
+            else if (!(cls[ch] & C_TOKEN))
+                goto bad;
+            break;
+        case CH_EXT_QSTR: /* qdtext = HTAB / SP / VCHAR except DQUOTE and "\" / obs-text */
+            if (ch == '"')
+                c->state = CH_EXT_QEND;
+            else if (ch == '\\')
+                c->state = CH_EXT_QPAIR;
+            else if (!(cls[ch] & C_FIELD))
+                goto bad;
+            break;
+        case CH_EXT_QPAIR:
+            if (!(cls[ch] & C_FIELD))
+                goto bad;
+            c->state = CH_EXT_QSTR;
+            break;
+        case CH_EXT_QEND:
+            if (ch == ';')
+                c->state = CH_EXT_NAME0;
+            else if (is_ows(ch))
+                c->state = CH_EXT_SEMI;
+            else if (ch == '\r')
+                c->state = CH_SIZE_LF;
+            else
+                goto bad;
+            break;
+        case CH_SIZE_LF: /* §2.2: no bare CR; bare LF is not accepted as a line end either */
+            if (ch != '\n')
+                goto bad;
+            if (c->size == 0) {
+                c->state = CH_TRAILER0; /* last-chunk */
+            } else {
+                c->total += c->size;
+                c->remaining = c->size;
+                c->state = CH_DATA;
+            }
+            break;
+        case CH_DATA_CR:
+            if (ch != '\r')
+                goto bad;
+            c->state = CH_DATA_LF;
+            break;
+        case CH_DATA_LF:
+            if (ch != '\n')
+                goto bad;
+            c->state = CH_SIZE_FIRST;
+            break;
+        case CH_TRAILER0:
+            /* §7.1.2 trailer-section = *( field-line CRLF ), checked like header fields (§5):
+             * no obs-fold, no empty name; then discarded, never merged into the head. */
+            if (ch == '\r') {
+                c->state = CH_FINAL_LF;
+            } else if (cls[ch] & C_TOKEN) {
+                if (c->trailer_count++ == c->max_trailers)
+                    goto trailers_too_large;
+                c->state = CH_TRAILER_NAME;
+            } else {
+                goto bad;
+            }
+            break;
+        case CH_TRAILER_NAME:
+            if (ch == ':')
+                c->state = CH_TRAILER_VAL;
+            else if (!(cls[ch] & C_TOKEN)) /* includes whitespace before the colon, §5.1 */
+                goto bad;
+            break;
+        case CH_TRAILER_VAL:
+            if (ch == '\r')
+                c->state = CH_TRAILER_LF;
+            else if (!(cls[ch] & C_FIELD))
+                goto bad;
+            break;
+        case CH_TRAILER_LF:
+            if (ch != '\n')
+                goto bad;
+            c->state = CH_TRAILER0;
+            break;
+        case CH_FINAL_LF:
+            if (ch != '\n')
+                goto bad;
+            c->state = CH_DONE;
+            break;
+        }
+        p++;
+    }
+    *consumed = (size_t)(p - start);
+    *done = c->state == CH_DONE;
+    return 0;
+
+bad:
+    err = -400;
+    goto fail;
+too_large:
+    err = -413;
+    goto fail;
+trailers_too_large:
+    err = -431;
+fail:
+    *consumed = (size_t)(p - start);
+    *done = false;
+    c->error = err;
+    return err;
+}

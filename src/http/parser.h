@@ -1,0 +1,117 @@
+/* Strict, incremental, zero-copy HTTP/1.1 request parser (RFC 9112).
+ *
+ * Internal to roost: the HTTP server calls it on the bytes a connection has read. Nothing here
+ * allocates or keeps pointers across calls: every roost_http_str points into the caller's buffer
+ * and is valid only as long as those bytes stay where they are. What is accepted and what is
+ * rejected with which status is listed, by RFC section, in docs/http-parser.md.
+ */
+#ifndef ROOST_HTTP_PARSER_H
+#define ROOST_HTTP_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Capacity of roost_http_request.headers; limits.max_headers is clamped to it. */
+#define ROOST_HTTP_MAX_HEADERS 64
+
+#define ROOST_HTTP_DEFAULT_MAX_HEAD_BYTES 8192
+#define ROOST_HTTP_DEFAULT_MAX_BODY_BYTES (1024 * 1024)
+#define ROOST_HTTP_DEFAULT_MAX_HEADERS 64
+
+/* Per-server limits, shared read-only by every connection. */
+struct roost_http_limits {
+    size_t max_head_bytes; /* request line + fields + CRLF CRLF; above -> 431 (414 in target) */
+    size_t max_body_bytes; /* Content-Length or decoded chunked body; above -> 413 */
+    unsigned max_headers;  /* field lines in the head (and in a chunked trailer); above -> 431 */
+};
+
+/* Initializer for the defaults above; passing a NULL limits pointer means the same. */
+#define ROOST_HTTP_LIMITS_DEFAULT                                                                  \
+    {                                                                                              \
+        ROOST_HTTP_DEFAULT_MAX_HEAD_BYTES, ROOST_HTTP_DEFAULT_MAX_BODY_BYTES,                      \
+            ROOST_HTTP_DEFAULT_MAX_HEADERS                                                         \
+    }
+
+/* A span of the caller's buffer (not NUL-terminated). p is NULL when the item is absent. */
+struct roost_http_str {
+    const char *p;
+    size_t n;
+};
+
+struct roost_http_header {
+    struct roost_http_str name, value; /* value has surrounding OWS trimmed */
+};
+
+/* Request-target forms, RFC 9112 §3.2. */
+enum roost_http_target_form {
+    ROOST_HTTP_TARGET_ORIGIN,    /* "/path?query" */
+    ROOST_HTTP_TARGET_ABSOLUTE,  /* "scheme://authority/path?query" */
+    ROOST_HTTP_TARGET_AUTHORITY, /* "host:port", CONNECT only */
+    ROOST_HTTP_TARGET_ASTERISK,  /* "*", OPTIONS only */
+};
+
+/* A parsed request head. Short-lived: filled by roost_http_parse_head, its spans point into the
+ * buffer that was parsed. Fields are meaningful only after a positive return. */
+struct roost_http_request {
+    struct roost_http_str method; /* a token, case-sensitive (RFC 9110 §9.1) */
+    struct roost_http_str target; /* the request-target as sent */
+    /* Origin- and absolute-form: path without the query ("/" as a static string when an
+     * absolute-form target has an empty path); query after the '?', p == NULL when there is no
+     * '?'. Asterisk-form: path is "*". Authority-form: both absent. */
+    struct roost_http_str path, query;
+    enum roost_http_target_form target_form;
+    int version_minor; /* 0 or 1: HTTP/1.0 or HTTP/1.1 (HTTP/1.x, x > 1, is read as 1.1) */
+    struct roost_http_header headers[ROOST_HTTP_MAX_HEADERS]; /* in arrival order */
+    unsigned header_count;
+    /* The Host field value, or the authority of an absolute-form target (RFC 9112 §3.2.2);
+     * p == NULL when an HTTP/1.0 request has neither. */
+    struct roost_http_str host;
+    bool keep_alive;      /* RFC 9112 §9.3: 1.1 unless "close"; 1.0 only with "keep-alive" */
+    bool expect_continue; /* Expect: 100-continue on an HTTP/1.1 request */
+    bool chunked;         /* Transfer-Encoding: chunked; decode with roost_http_chunked_* */
+    bool has_content_length;
+    uint64_t content_length; /* 0 unless has_content_length */
+    size_t head_len;         /* bytes from buf[0] to the end of the blank line, leading CRLFs
+                                included: the body (or the next request) starts at buf+head_len */
+};
+
+/* Parse a request head from buf[0..len). Stateless: after a 0 return the caller appends bytes
+ * and calls again with the whole buffer. Returns head_len (> 0) when the head is complete and
+ * valid, filling *req (whose spans point into buf, which the caller keeps owning); 0 when more
+ * bytes are needed; or -STATUS, the status to answer before closing: -400, -413, -414, -417,
+ * -431, -501 or -505. An error is reported as soon as the bytes seen prove it, and a prefix of
+ * a request never gets a different verdict than the whole. lim may be NULL for the defaults. */
+int roost_http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                          struct roost_http_request *req);
+
+/* Chunked body decoder state (RFC 9112 §7.1): one per request body, owned by the connection,
+ * no pointers into any buffer. Initialize with roost_http_chunked_init before each body. */
+struct roost_http_chunked {
+    uint64_t remaining; /* chunk-data bytes still to come in the current chunk */
+    uint64_t size;      /* chunk-size being read */
+    uint64_t total;     /* decoded body bytes so far */
+    uint64_t max_body;
+    size_t max_meta;  /* budget for extension bytes and for trailer bytes (max_head_bytes) */
+    size_t ext_bytes; /* chunk-extension bytes so far, whole body */
+    size_t trailer_bytes;
+    unsigned trailer_count, max_trailers;
+    unsigned char state, digits;
+    int error; /* sticky -STATUS once failed */
+};
+
+/* Prepare c to decode one chunked body under lim (NULL for the defaults). Cannot fail. */
+void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim);
+
+/* Feed buf[0..len) to the decoder. Returns 0, or -STATUS on a framing error (-400 malformed,
+ * -413 body or chunk extensions over their limit, -431 trailer section over max_head_bytes or
+ * max_headers); errors are sticky. On 0, *consumed bytes of buf were used (the caller drops them
+ * and feeds the rest later), *data is the next span of decoded body data (points into buf, may
+ * be empty; at most one span per call, so loop while *consumed > 0), and *done is true once the
+ * final CRLF has been consumed: bytes after it belong to the next request and are not consumed.
+ * Chunk extensions are syntax-checked and ignored; trailer fields are checked like header fields
+ * and discarded. */
+int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
+                            size_t *consumed, struct roost_http_str *data, bool *done);
+
+#endif /* ROOST_HTTP_PARSER_H */

@@ -1,0 +1,186 @@
+/* libFuzzer target for src/http/parser.c.
+ *
+ *   clang -std=gnu17 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+ *       src/http/parser.c tests/fuzz/fuzz_http_parser.c -o /tmp/fuzz_http_parser
+ *   /tmp/fuzz_http_parser -max_len=2048 -max_total_time=60 CORPUS_DIR
+ *
+ * Byte 0 picks the limits (default or tiny, so the 413/414/431 paths are reached) and the
+ * feeding step; the rest is the input. Beyond "no crash, no out-of-bounds read" (every parse
+ * runs on an exact-size copy) it checks the properties the unit tests promise:
+ *   - a result is one of the documented statuses, and an accepted head is self-consistent;
+ *   - every prefix of the input gets 0 or the same verdict (0 below head_len when accepted);
+ *   - a chunked body decodes to the same bytes, status and end whatever the feeding step.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/parser.h"
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            __builtin_trap();                                                                      \
+    } while (0)
+
+static char *copy_of(const uint8_t *s, size_t n)
+{
+    char *b = malloc(n ? n : 1);
+    CHECK(b);
+    if (n)
+        memcpy(b, s, n);
+    return b;
+}
+
+static bool known_status(int r)
+{
+    return r == -400 || r == -413 || r == -414 || r == -417 || r == -431 || r == -501 || r == -505;
+}
+
+static bool span_in(struct roost_http_str s, const char *buf, size_t len)
+{
+    return !s.p || (s.p >= buf && s.p + s.n <= buf + len);
+}
+
+static void check_request(const struct roost_http_request *q, const char *buf, size_t len,
+                          const struct roost_http_limits *lim)
+{
+    CHECK(q->head_len <= len);
+    CHECK(q->version_minor == 0 || q->version_minor == 1);
+    CHECK(span_in(q->method, buf, len) && q->method.n > 0);
+    CHECK(span_in(q->target, buf, len) && q->target.n > 0);
+    CHECK(span_in(q->query, buf, len) && span_in(q->host, buf, len));
+    /* path may be the static "/" or "*" */
+    CHECK(span_in(q->path, buf, len) ||
+          (q->path.n == 1 && (*q->path.p == '/' || *q->path.p == '*')));
+    CHECK(q->header_count <= ROOST_HTTP_MAX_HEADERS && q->header_count <= lim->max_headers);
+    for (unsigned i = 0; i < q->header_count; i++) {
+        CHECK(span_in(q->headers[i].name, buf, len) && q->headers[i].name.n > 0);
+        CHECK(span_in(q->headers[i].value, buf, len));
+    }
+    CHECK(!(q->chunked && q->has_content_length));
+    CHECK(!q->has_content_length || q->content_length <= lim->max_body_bytes);
+    CHECK(q->version_minor == 0 || q->host.p);
+    CHECK(q->head_len <= lim->max_head_bytes);
+}
+
+struct decoded {
+    int r;
+    bool done;
+    size_t consumed, out_n;
+};
+
+static void decode(const uint8_t *body, size_t n, size_t step, const struct roost_http_limits *lim,
+                   struct decoded *d, char *out)
+{
+    struct roost_http_chunked c;
+    roost_http_chunked_init(&c, lim);
+    size_t off = 0, avail = step < n ? step : n;
+    *d = (struct decoded){0};
+    for (;;) {
+        size_t wn = avail - off, used = 0;
+        char *w = copy_of(body + off, wn);
+        struct roost_http_str data;
+        bool done = false;
+        int r = roost_http_chunked_feed(&c, w, wn, &used, &data, &done);
+        CHECK(used <= wn);
+        if (r == 0 && data.n) {
+            CHECK(data.p >= w && data.p + data.n <= w + used);
+            CHECK(d->out_n + data.n <= n && d->out_n + data.n <= lim->max_body_bytes);
+            memcpy(out + d->out_n, data.p, data.n);
+            d->out_n += data.n;
+        }
+        free(w);
+        if (r) {
+            CHECK(r == -400 || r == -413 || r == -431);
+            d->r = r;
+            break;
+        }
+        CHECK(used > 0 || done || wn == 0);
+        off += used;
+        if (done) {
+            d->done = true;
+            break;
+        }
+        if (off == avail) {
+            if (avail == n)
+                break;
+            avail = avail + step < n ? avail + step : n;
+        }
+    }
+    d->consumed = off;
+}
+
+static void check_chunked(const uint8_t *body, size_t n, size_t step,
+                          const struct roost_http_limits *lim)
+{
+    char *a = malloc(n + 1), *b = malloc(n + 1);
+    CHECK(a && b);
+    struct decoded whole, pieces;
+    decode(body, n, n, lim, &whole, a);
+    decode(body, n, step, lim, &pieces, b);
+    CHECK(whole.r == pieces.r && whole.done == pieces.done);
+    if (whole.r == 0) {
+        CHECK(whole.out_n == pieces.out_n && memcmp(a, b, whole.out_n) == 0);
+        if (whole.done)
+            CHECK(whole.consumed == pieces.consumed);
+    }
+    free(a);
+    free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const uint8_t cfg = data[0];
+    data++;
+    size--;
+    struct roost_http_limits lim = ROOST_HTTP_LIMITS_DEFAULT;
+    if (cfg & 1)
+        lim = (struct roost_http_limits){
+            .max_head_bytes = 96, .max_body_bytes = 64, .max_headers = 4};
+    size_t step = (size_t)(cfg >> 4) + 1;
+
+    if (cfg & 2) { /* the input is a chunked body */
+        check_chunked(data, size, step, &lim);
+        return 0;
+    }
+
+    struct roost_http_request *q = malloc(sizeof(*q));
+    CHECK(q);
+    char *buf = copy_of(data, size);
+    int r = roost_http_parse_head(buf, size, &lim, q);
+    CHECK(r >= 0 || known_status(r));
+    if (r > 0) {
+        CHECK((size_t)r == q->head_len);
+        check_request(q, buf, size, &lim);
+    }
+
+    /* Every prefix (sampled past 512 bytes to keep the run fast). */
+    struct roost_http_request *pq = malloc(sizeof(*pq));
+    CHECK(pq);
+    size_t stride = size <= 512 ? 1 : size / 256;
+    for (size_t k = 0; k < size; k += stride) {
+        char *pb = copy_of(data, k);
+        int rk = roost_http_parse_head(pb, k, &lim, pq);
+        if (r > 0)
+            CHECK(k < (size_t)r ? rk == 0 : rk == r);
+        else
+            CHECK(rk == 0 || rk == r);
+        if (rk > 0)
+            CHECK(pq->head_len == q->head_len && pq->header_count == q->header_count &&
+                  pq->chunked == q->chunked && pq->content_length == q->content_length &&
+                  pq->keep_alive == q->keep_alive);
+        free(pb);
+    }
+
+    if (r > 0 && q->chunked)
+        check_chunked(data + r, size - (size_t)r, step, &lim);
+    free(pq);
+    free(q);
+    free(buf);
+    return 0;
+}

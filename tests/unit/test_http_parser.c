@@ -1,0 +1,1178 @@
+/* HTTP/1.1 request parser (src/http/parser.c): what RFC 9112 accepts, what it rejects with
+ * which status, and that feeding the same bytes in pieces never changes the verdict.
+ *
+ * Every parse runs on an exact-size heap copy of the bytes, so a read past len is an ASan error
+ * rather than a silent pass. Every request that goes through ok()/bad() is also parsed at every
+ * prefix length: a valid request must give 0 until complete and then the same result; an
+ * invalid one must give 0 or the same error at every prefix, and never be accepted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/parser.h"
+
+/* Buffers whose spans a test still inspects; freed by the teardown. */
+static char *kept[256];
+static size_t n_kept;
+
+static int release(void **state)
+{
+    (void)state;
+    while (n_kept)
+        free(kept[--n_kept]);
+    return 0;
+}
+
+static char *copy_of(const char *s, size_t n)
+{
+    char *b = malloc(n ? n : 1);
+    assert_non_null(b);
+    if (n)
+        memcpy(b, s, n);
+    return b;
+}
+
+static char *keep(char *b)
+{
+    assert_true(n_kept < sizeof(kept) / sizeof(kept[0]));
+    kept[n_kept++] = b;
+    return b;
+}
+
+static bool str_is(struct roost_http_str s, const char *lit)
+{
+    return s.p && s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
+}
+
+/* Same span: same presence, same bytes, and the same offset when it points into its buffer. */
+static void assert_same_str(struct roost_http_str a, const char *abuf, size_t alen,
+                            struct roost_http_str b, const char *bbuf, size_t blen)
+{
+    assert_int_equal(a.p == NULL, b.p == NULL);
+    assert_int_equal(a.n, b.n);
+    if (!a.p)
+        return;
+    assert_memory_equal(a.p, b.p, a.n);
+    bool a_in = a.p >= abuf && a.p <= abuf + alen, b_in = b.p >= bbuf && b.p <= bbuf + blen;
+    assert_int_equal(a_in, b_in);
+    if (a_in)
+        assert_int_equal(a.p - abuf, b.p - bbuf);
+}
+
+static void assert_same_req(const struct roost_http_request *a, const char *abuf, size_t alen,
+                            const struct roost_http_request *b, const char *bbuf, size_t blen)
+{
+#define SAME(f) assert_same_str(a->f, abuf, alen, b->f, bbuf, blen)
+    SAME(method);
+    SAME(target);
+    SAME(path);
+    SAME(query);
+    SAME(host);
+    assert_int_equal(a->target_form, b->target_form);
+    assert_int_equal(a->version_minor, b->version_minor);
+    assert_int_equal(a->header_count, b->header_count);
+    for (unsigned i = 0; i < a->header_count; i++) {
+        SAME(headers[i].name);
+        SAME(headers[i].value);
+    }
+    assert_int_equal(a->keep_alive, b->keep_alive);
+    assert_int_equal(a->expect_continue, b->expect_continue);
+    assert_int_equal(a->chunked, b->chunked);
+    assert_int_equal(a->has_content_length, b->has_content_length);
+    assert_int_equal(a->content_length, b->content_length);
+    assert_int_equal(a->head_len, b->head_len);
+#undef SAME
+}
+
+/* Parse s[0..n) (which may carry bytes after the head), expect success, and check every prefix:
+ * 0 below head_len, the identical result from head_len on. *req points into a kept copy. */
+static int ok_lim(const char *s, size_t n, const struct roost_http_limits *lim,
+                  struct roost_http_request *req)
+{
+    char *buf = keep(copy_of(s, n));
+    int r = roost_http_parse_head(buf, n, lim, req);
+    if (r <= 0)
+        print_error("request \"%.*s\": got %d, want success\n", (int)n, s, r);
+    assert_true(r > 0);
+    assert_int_equal((size_t)r, req->head_len);
+    assert_true((size_t)r <= n);
+    for (size_t k = 0; k <= n; k++) {
+        struct roost_http_request q;
+        char *pb = copy_of(s, k);
+        int rk = roost_http_parse_head(pb, k, lim, &q);
+        if ((k < (size_t)r && rk != 0) || (k >= (size_t)r && rk != r))
+            print_error("request \"%.*s\": prefix %zu gave %d\n", (int)n, s, k, rk);
+        if (k < (size_t)r) {
+            assert_int_equal(rk, 0);
+        } else {
+            assert_int_equal(rk, r);
+            assert_same_req(req, buf, n, &q, pb, k);
+        }
+        free(pb);
+    }
+    return r;
+}
+
+/* Parse s[0..n), expect -status, and at every prefix either 0 or the same -status. */
+static void bad_lim(const char *s, size_t n, const struct roost_http_limits *lim, int status)
+{
+    struct roost_http_request req;
+    for (size_t k = 0; k <= n; k++) {
+        char *pb = copy_of(s, k);
+        int rk = roost_http_parse_head(pb, k, lim, &req);
+        free(pb);
+        if (rk != -status && (k == n || rk != 0))
+            print_error("request \"%.*s\": prefix %zu of %zu gave %d, want -%d\n", (int)n, s, k, n,
+                        rk, status);
+        assert_true(rk == -status || (k < n && rk == 0));
+    }
+}
+
+#define OK(s, req) ok_lim((s), strlen(s), NULL, (req))
+#define BAD(s, status) bad_lim((s), strlen(s), NULL, (status))
+#define BAD_N(s, status) bad_lim((s), sizeof(s) - 1, NULL, (status))
+
+#define H11 " HTTP/1.1\r\nHost: example.com\r\n"
+
+/* ---- request line, RFC 9112 §3 ---- */
+
+static void test_request_line_fields(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    const char *s = "GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
+    assert_int_equal(OK(s, &r), strlen(s));
+    assert_true(str_is(r.method, "GET"));
+    assert_true(str_is(r.target, "/index.html"));
+    assert_true(str_is(r.path, "/index.html"));
+    assert_null(r.query.p);
+    assert_int_equal(r.target_form, ROOST_HTTP_TARGET_ORIGIN);
+    assert_int_equal(r.version_minor, 1);
+    assert_int_equal(r.header_count, 2);
+    assert_true(str_is(r.headers[0].name, "Host"));
+    assert_true(str_is(r.headers[0].value, "example.com"));
+    assert_true(str_is(r.headers[1].name, "Accept"));
+    assert_true(str_is(r.headers[1].value, "*/*"));
+    assert_true(str_is(r.host, "example.com"));
+    assert_true(r.keep_alive);
+    assert_false(r.expect_continue);
+    assert_false(r.chunked);
+    assert_false(r.has_content_length);
+    /* methods are case-sensitive tokens (RFC 9110 §9.1): "get" is a different, valid method */
+    OK("get /" H11 "\r\n", &r);
+    assert_true(str_is(r.method, "get"));
+    OK("M-SEARCH.x!~ /" H11 "\r\n", &r);
+    assert_true(str_is(r.method, "M-SEARCH.x!~"));
+}
+
+static void test_origin_form_path_query_split(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("GET /a/b?x=1&y=/?z" H11 "\r\n", &r);
+    assert_true(str_is(r.path, "/a/b"));
+    assert_true(str_is(r.query, "x=1&y=/?z"));
+    OK("GET /a?" H11 "\r\n", &r);
+    assert_true(str_is(r.path, "/a"));
+    assert_non_null(r.query.p); /* present but empty */
+    assert_int_equal(r.query.n, 0);
+    OK("GET /?q" H11 "\r\n", &r);
+    assert_true(str_is(r.path, "/"));
+    assert_true(str_is(r.query, "q"));
+    OK("GET /%7Euser/a%20b?q=%2F;x=(1)!$&'*+,@: HTTP/1.1\r\nHost: h\r\n\r\n", &r);
+    assert_true(str_is(r.path, "/%7Euser/a%20b"));
+    assert_true(str_is(r.query, "q=%2F;x=(1)!$&'*+,@:"));
+}
+
+static void test_leading_empty_lines_ignored(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    const char *s = "\r\n\r\nGET /" H11 "\r\n";
+    assert_int_equal(OK(s, &r), strlen(s)); /* head_len counts the skipped lines */
+    assert_true(str_is(r.method, "GET"));
+    BAD("\r\r\nGET /" H11 "\r\n", 400);
+}
+
+/* Choice: a bare LF is not a line terminator (RFC 9112 §2.2 makes accepting it a MAY). */
+static void test_bare_lf_rejected(void **state)
+{
+    (void)state;
+    BAD("GET / HTTP/1.1\nHost: a\n\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\r\n\n", 400);
+    BAD("\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\r\nX: a\nb\r\n\r\n", 400);
+}
+
+static void test_bare_cr_rejected(void **state)
+{
+    (void)state;
+    BAD("GET / HTTP/1.1\rHost: a\r\n\r\n", 400);
+    BAD("GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET\r/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\r\nX\r: b\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n", 400);
+    BAD("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+}
+
+static void test_method_must_be_token(void **state)
+{
+    (void)state;
+    BAD("GE(T /" H11 "\r\n", 400);
+    BAD("G\"ET /" H11 "\r\n", 400);
+    BAD(" / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET\t/" H11 "\r\n", 400);
+    BAD("GÉT /" H11 "\r\n", 400);
+}
+
+static void test_single_sp_separators(void **state)
+{
+    (void)state;
+    BAD("GET  /" H11 "\r\n", 400);
+    BAD("GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400);
+    BAD("GET /\tHTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET /\r\n\r\n", 400); /* HTTP/0.9 simple request */
+}
+
+static void test_absolute_form(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    /* RFC 9112 §3.2.2: the target's authority wins over Host */
+    OK("GET http://www.example.org:8080/pub/x?a=b HTTP/1.1\r\nHost: other\r\n\r\n", &r);
+    assert_int_equal(r.target_form, ROOST_HTTP_TARGET_ABSOLUTE);
+    assert_true(str_is(r.target, "http://www.example.org:8080/pub/x?a=b"));
+    assert_true(str_is(r.host, "www.example.org:8080"));
+    assert_true(str_is(r.path, "/pub/x"));
+    assert_true(str_is(r.query, "a=b"));
+    OK("GET https://[::1]?q HTTP/1.1\r\nHost: other\r\n\r\n", &r);
+    assert_true(str_is(r.host, "[::1]"));
+    assert_true(str_is(r.path, "/")); /* empty path is "/" */
+    assert_true(str_is(r.query, "q"));
+    /* Host is still required in HTTP/1.1 (RFC 9112 §3.2) */
+    BAD("GET http://a/ HTTP/1.1\r\n\r\n", 400);
+    BAD("GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400); /* userinfo, RFC 9110 §4.2.4 */
+    BAD("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400);      /* empty host */
+    BAD("GET http:/x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET urn:isbn:1234 HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET http://a/[x] HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET 1http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+}
+
+static void test_asterisk_form_only_with_options(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("OPTIONS *" H11 "\r\n", &r);
+    assert_int_equal(r.target_form, ROOST_HTTP_TARGET_ASTERISK);
+    assert_true(str_is(r.path, "*"));
+    BAD("GET *" H11 "\r\n", 400);
+    BAD("OPTIONS *x" H11 "\r\n", 400);
+    BAD("OPTIONS */" H11 "\r\n", 400);
+}
+
+static void test_authority_form_only_with_connect(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", &r);
+    assert_int_equal(r.target_form, ROOST_HTTP_TARGET_AUTHORITY);
+    assert_true(str_is(r.target, "example.com:443"));
+    assert_null(r.path.p);
+    OK("CONNECT [2001:db8::1]:8443 HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    BAD("CONNECT example.com HTTP/1.1\r\nHost: a\r\n\r\n", 400); /* port is required */
+    BAD("CONNECT example.com: HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("CONNECT example.com:99999 HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("CONNECT http://a:1/ HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("CONNECT u@a:1 HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+}
+
+static void test_target_invalid_characters(void **state)
+{
+    (void)state;
+    BAD("GET /a#frag" H11 "\r\n", 400);
+    BAD("GET /a%zz" H11 "\r\n", 400);
+    BAD("GET /a%4" H11 "\r\n", 400);
+    BAD("GET /a%" H11 "\r\n", 400);
+    BAD("GET /caf\xc3\xa9" H11 "\r\n", 400);
+    BAD("GET /a\"b" H11 "\r\n", 400);
+    BAD("GET /a<b>" H11 "\r\n", 400);
+    BAD("GET /a\\b" H11 "\r\n", 400);
+    BAD("GET /a{b}" H11 "\r\n", 400);
+    BAD("GET /a[b]" H11 "\r\n", 400);
+    BAD("GET /a\x01" H11 "\r\n", 400);
+    BAD("GET /a\x7f" H11 "\r\n", 400);
+    BAD_N("GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+}
+
+/* Choice: a malformed version is 400, a well-formed one with a major other than 1 is 505. */
+static void test_version_exact(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("GET / HTTP/1.0\r\n\r\n", &r);
+    assert_int_equal(r.version_minor, 0);
+    assert_false(r.keep_alive);
+    assert_null(r.host.p);
+    /* RFC 9110 §2.5: a higher minor of a major we implement is processed as the highest */
+    OK("GET / HTTP/1.2\r\nHost: a\r\n\r\n", &r);
+    assert_int_equal(r.version_minor, 1);
+    BAD("GET / HTTP/1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / http/1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/11.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP /1.1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/1,1\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
+    BAD("GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505);
+    BAD("GET / HTTP/3.0\r\n\r\n", 505);
+    BAD("GET / HTTP/2.0\rX", 400); /* not well-formed: bare CR wins */
+}
+
+/* ---- field lines, RFC 9112 §5 ---- */
+
+static void test_field_value_ows_trimmed(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("GET /" H11 "X-A:  \t v a\tl \t \r\nX-B:\r\nX-C:   \r\nX-D:v\r\n\r\n", &r);
+    assert_int_equal(r.header_count, 5);
+    assert_true(str_is(r.headers[1].value, "v a\tl"));
+    assert_int_equal(r.headers[2].value.n, 0);
+    assert_int_equal(r.headers[3].value.n, 0);
+    assert_true(str_is(r.headers[4].value, "v"));
+    OK("GET / HTTP/1.1\r\nHost:\t  example.com  \r\n\r\n", &r);
+    assert_true(str_is(r.host, "example.com"));
+}
+
+static void test_field_whitespace_before_colon_rejected(void **state)
+{
+    (void)state;
+    BAD("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400);
+    BAD("GET /" H11 "Content-Length : 0\r\n\r\n", 400);
+    BAD("GET /" H11 "Transfer-Encoding : chunked\r\n\r\n", 400);
+}
+
+static void test_obs_fold_rejected(void **state)
+{
+    (void)state;
+    BAD("GET /" H11 "X: a\r\n b\r\n\r\n", 400);
+    BAD("GET /" H11 "X: a\r\n\tb\r\n\r\n", 400);
+    /* RFC 9112 §2.2: whitespace between the start-line and the first field */
+    BAD("GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400);
+}
+
+static void test_field_value_controls_rejected(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    BAD_N("GET /" H11 "X: a\0b\r\n\r\n", 400);
+    BAD("GET /" H11 "X: a\x01\r\n\r\n", 400);
+    BAD("GET /" H11 "X: a\x1f\r\n\r\n", 400);
+    BAD("GET /" H11 "X: a\x7f\r\n\r\n", 400);
+    BAD("GET /" H11 "X: 0123456789abcdef0123456789\x0b\r\n\r\n", 400); /* past a SIMD block */
+    OK("GET /" H11 "X: a\tb \xe9\xff 0123456789abcdef\t0123456789abcdef\r\n\r\n", &r);
+    assert_true(str_is(r.headers[1].value, "a\tb \xe9\xff 0123456789abcdef\t0123456789abcdef"));
+}
+
+static void test_field_name_must_be_token(void **state)
+{
+    (void)state;
+    BAD("GET /" H11 "X(y): a\r\n\r\n", 400);
+    BAD("GET /" H11 ": a\r\n\r\n", 400);
+    BAD("GET /" H11 "NoColon\r\n\r\n", 400);
+    BAD("GET /" H11 "X\xe9: a\r\n\r\n", 400);
+    BAD("GET /" H11 "X/Y: a\r\n\r\n", 400);
+}
+
+/* ---- Content-Length, RFC 9112 §6.2-6.3 ---- */
+
+static void test_content_length_valid(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    const char *s = "POST /" H11 "Content-Length: 5\r\n\r\nhello";
+    assert_int_equal(OK(s, &r), strlen(s) - 5);
+    assert_true(r.has_content_length);
+    assert_int_equal(r.content_length, 5);
+    OK("POST /" H11 "content-LENGTH:  007 \r\n\r\n", &r);
+    assert_int_equal(r.content_length, 7);
+    OK("POST /" H11 "Content-Length: 0\r\n\r\n", &r);
+    assert_true(r.has_content_length);
+    assert_int_equal(r.content_length, 0);
+    struct roost_http_limits big = {8192, SIZE_MAX, 64};
+    const char *max = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551615\r\n\r\n";
+    ok_lim(max, strlen(max), &big, &r);
+    assert_int_equal(r.content_length, UINT64_MAX);
+}
+
+static void test_content_length_invalid(void **state)
+{
+    (void)state;
+    struct roost_http_limits big = {8192, SIZE_MAX, 64};
+    BAD("POST /" H11 "Content-Length: +5\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length: -5\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length: 5a\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length: 0x5\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length: 5 5\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length: 5,5\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length: 5, 6\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length:\r\n\r\n", 400);
+    BAD("POST /" H11 "Content-Length: 5.0\r\n\r\n", 400);
+    const char *over = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n";
+    bad_lim(over, strlen(over), &big, 400);
+    const char *way =
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+    bad_lim(way, strlen(way), &big, 400);
+}
+
+/* Choice: strict, even identical repeats are rejected. */
+static void test_content_length_duplicate_rejected(void **state)
+{
+    (void)state;
+    BAD("POST /" H11 "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400);
+    BAD("POST /" H11 "Content-Length: 5\r\ncontent-length: 6\r\n\r\nhello", 400);
+    BAD("POST /" H11 "Content-Length: 0\r\nX: y\r\nCONTENT-LENGTH: 0\r\n\r\n", 400);
+}
+
+static void test_content_length_over_limit_413(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    BAD("POST /" H11 "Content-Length: 1048577\r\n\r\n", 413);
+    OK("POST /" H11 "Content-Length: 1048576\r\n\r\n", &r);
+    struct roost_http_limits lim = {8192, 10, 64};
+    const char *s = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n";
+    bad_lim(s, strlen(s), &lim, 413);
+}
+
+/* ---- Transfer-Encoding, RFC 9112 §6.1, §6.3 ---- */
+
+static void test_transfer_encoding_chunked(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("POST /" H11 "Transfer-Encoding: chunked\r\n\r\n", &r);
+    assert_true(r.chunked);
+    assert_false(r.has_content_length);
+    OK("POST /" H11 "transfer-encoding: Chunked\r\n\r\n", &r);
+    assert_true(r.chunked);
+    OK("POST /" H11 "Transfer-Encoding: , chunked ,\r\n\r\n", &r); /* empty list elements */
+    assert_true(r.chunked);
+    OK("POST /" H11 "\r\n", &r);
+    assert_false(r.chunked);
+}
+
+static void test_transfer_encoding_unknown_coding_501(void **state)
+{
+    (void)state;
+    BAD("POST /" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n", 501);
+    BAD("POST /" H11 "Transfer-Encoding: x-custom;q=\"a b\" , chunked\r\n\r\n", 501);
+    BAD("POST /" H11 "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", 501);
+}
+
+/* RFC 9112 §6.3: chunked not the final coding means the length cannot be known: 400. */
+static void test_transfer_encoding_not_final_chunked_400(void **state)
+{
+    (void)state;
+    BAD("POST /" H11 "Transfer-Encoding: gzip\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: identity\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: chunked, gzip\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding:\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: chunked;x=1\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: chunked x\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: \"chunked\"\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: gzip;=1, chunked\r\n\r\n", 400);
+}
+
+static void test_transfer_encoding_chunked_twice_400(void **state)
+{
+    (void)state;
+    BAD("POST /" H11 "Transfer-Encoding: chunked, chunked\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
+}
+
+static void test_transfer_encoding_with_content_length_400(void **state)
+{
+    (void)state;
+    BAD("POST /" H11 "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
+    BAD("POST /" H11 "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400);
+}
+
+static void test_transfer_encoding_in_http10_400(void **state)
+{
+    (void)state;
+    BAD("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
+}
+
+/* ---- Host, RFC 9112 §3.2 ---- */
+
+static void test_host_required_in_http11(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    BAD("GET / HTTP/1.1\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nX-Host: a\r\n\r\n", 400);
+    OK("GET / HTTP/1.0\r\nHost: a\r\n\r\n", &r);
+    assert_true(str_is(r.host, "a"));
+    OK("GET / HTTP/1.1\r\nHost:\r\n\r\n", &r); /* empty Host is valid */
+    assert_non_null(r.host.p);
+    assert_int_equal(r.host.n, 0);
+}
+
+static void test_host_duplicate_rejected(void **state)
+{
+    (void)state;
+    BAD("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400);
+    BAD("GET / HTTP/1.0\r\nHost: a\r\nHOST: b\r\n\r\n", 400);
+}
+
+static void test_host_value_validated(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", &r);
+    OK("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", &r);
+    OK("GET / HTTP/1.1\r\nHost: 10.0.0.1\r\n\r\n", &r);
+    OK("GET / HTTP/1.1\r\nHost: xn--caf-dma.example%2e:\r\n\r\n", &r);
+    BAD("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a\"b\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400);
+    BAD("GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", 400);
+}
+
+/* ---- Connection, RFC 9112 §9.3; Expect, RFC 9110 §10.1.1 ---- */
+
+static void test_connection_keep_alive(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("GET /" H11 "\r\n", &r);
+    assert_true(r.keep_alive);
+    OK("GET /" H11 "Connection: close\r\n\r\n", &r);
+    assert_false(r.keep_alive);
+    OK("GET /" H11 "Connection: Upgrade, CLOSE\r\n\r\n", &r);
+    assert_false(r.keep_alive);
+    OK("GET /" H11 "Connection: keep-alive\r\nConnection: close\r\n\r\n", &r);
+    assert_false(r.keep_alive);
+    OK("GET /" H11 "Connection: keep-alive\r\n\r\n", &r);
+    assert_true(r.keep_alive);
+    OK("GET / HTTP/1.0\r\n\r\n", &r);
+    assert_false(r.keep_alive);
+    OK("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &r);
+    assert_true(r.keep_alive);
+    OK("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", &r);
+    assert_false(r.keep_alive);
+    OK("GET /" H11 "Connection: closed\r\n\r\n", &r); /* a different token */
+    assert_true(r.keep_alive);
+    BAD("GET /" H11 "Connection: close keep-alive\r\n\r\n", 400);
+    BAD("GET /" H11 "Connection: close;x\r\n\r\n", 400);
+}
+
+static void test_expect_continue(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    OK("POST /" H11 "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n", &r);
+    assert_true(r.expect_continue);
+    OK("POST /" H11 "Expect: 100-Continue\r\nContent-Length: 5\r\n\r\n", &r);
+    assert_true(r.expect_continue);
+    OK("POST /" H11 "Content-Length: 5\r\n\r\n", &r);
+    assert_false(r.expect_continue);
+    /* RFC 9110 §10.1.1: ignored in HTTP/1.0 */
+    OK("POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &r);
+    assert_false(r.expect_continue);
+}
+
+/* Choice: 417 for any expectation other than 100-continue (a MAY in RFC 9110 §10.1.1). */
+static void test_expect_other_417(void **state)
+{
+    (void)state;
+    BAD("POST /" H11 "Expect: foo\r\n\r\n", 417);
+    BAD("POST /" H11 "Expect: 100-continue, foo\r\n\r\n", 417);
+    BAD("POST /" H11 "Expect: 100-continue=1\r\n\r\n", 417);
+    BAD("POST /" H11 "Expect: 200-ok\r\n\r\n", 417);
+}
+
+/* ---- limits ---- */
+
+static char *big_request(size_t value_len, const char *tail)
+{
+    const char *head = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ";
+    size_t hn = strlen(head), tn = strlen(tail);
+    char *s = malloc(hn + value_len + 2 + tn + 1);
+    assert_non_null(s);
+    memcpy(s, head, hn);
+    memset(s + hn, 'v', value_len);
+    memcpy(s + hn + value_len, "\r\n", 2);
+    memcpy(s + hn + value_len + 2, tail, tn + 1);
+    return s;
+}
+
+static void test_head_limit_431_as_soon_as_known(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    char *s = big_request(9000, "\r\n");
+    bad_lim(s, strlen(s), NULL, 431);
+    /* The 8192nd byte without the end of the head is enough; the 8191st is not. */
+    assert_int_equal(roost_http_parse_head(s, 8192, NULL, &r), -431);
+    assert_int_equal(roost_http_parse_head(s, 8191, NULL, &r), 0);
+    free(s);
+    /* An endless stream of leading CRLFs is a head too. */
+    char crlf[8200];
+    for (size_t i = 0; i < sizeof(crlf); i += 2)
+        memcpy(crlf + i, "\r\n", 2);
+    assert_int_equal(roost_http_parse_head(crlf, sizeof(crlf), NULL, &r), -431);
+}
+
+static void test_head_limit_exact_fit_accepted(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    struct roost_http_limits lim = {256, 1024, 64};
+    char *s = big_request(256 - 32 - 4, "\r\n"); /* head is exactly 256 bytes */
+    assert_int_equal(strlen(s), 256);
+    assert_int_equal(ok_lim(s, 256, &lim, &r), 256);
+    free(s);
+    s = big_request(256 - 32 - 4 + 1, "\r\n");
+    bad_lim(s, strlen(s), &lim, 431);
+    free(s);
+}
+
+static void test_target_limit_414(void **state)
+{
+    (void)state;
+    struct roost_http_limits lim = {64, 1024, 64};
+    const char *s = "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+                    "HTTP/1.1\r\nHost: a\r\n\r\n";
+    bad_lim(s, strlen(s), &lim, 414);
+}
+
+static void test_max_headers_431(void **state)
+{
+    (void)state;
+    struct roost_http_request r;
+    char s[4096];
+    size_t n = (size_t)snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 1; i < 64; i++)
+        n += (size_t)snprintf(s + n, sizeof(s) - n, "X-%d: %d\r\n", i, i);
+    memcpy(s + n, "\r\n", 3);
+    ok_lim(s, n + 2, NULL, &r);
+    assert_int_equal(r.header_count, 64);
+    n += (size_t)snprintf(s + n, sizeof(s) - n, "X-64: 64\r\n\r\n");
+    bad_lim(s, n, NULL, 431);
+
+    struct roost_http_limits lim = {8192, 1024, 2};
+    const char *three = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n";
+    bad_lim(three, strlen(three), &lim, 431);
+    const char *two = "GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\n\r\n";
+    ok_lim(two, strlen(two), &lim, &r);
+}
+
+static void test_null_limits_are_defaults(void **state)
+{
+    (void)state;
+    struct roost_http_limits def = ROOST_HTTP_LIMITS_DEFAULT;
+    struct roost_http_request a, b;
+    char *s = big_request(8000, "Content-Length: 1048576\r\n\r\n");
+    assert_int_equal(roost_http_parse_head(s, strlen(s), NULL, &a),
+                     roost_http_parse_head(s, strlen(s), &def, &b));
+    assert_true(a.head_len > 8000);
+    free(s);
+    s = big_request(8200, "\r\n");
+    assert_int_equal(roost_http_parse_head(s, strlen(s), NULL, &a), -431);
+    free(s);
+}
+
+/* ---- chunked bodies, RFC 9112 §7.1 ---- */
+
+struct decoded {
+    int r;
+    bool done;
+    size_t consumed;
+    char *out;
+    size_t out_n;
+};
+
+/* Decode body[0..n) fed step bytes at a time (each window an exact-size copy), as a server
+ * would: the unconsumed rest is fed again with the next bytes appended. */
+static void decode(const char *body, size_t n, size_t step, const struct roost_http_limits *lim,
+                   struct decoded *d)
+{
+    struct roost_http_chunked c;
+    roost_http_chunked_init(&c, lim);
+    size_t off = 0, avail = step < n ? step : n;
+    *d = (struct decoded){.out = malloc(n + 1)};
+    assert_non_null(d->out);
+    for (;;) {
+        size_t wn = avail - off, used = 0;
+        char *w = copy_of(body + off, wn);
+        struct roost_http_str data;
+        bool done = false;
+        int r = roost_http_chunked_feed(&c, w, wn, &used, &data, &done);
+        if (r == 0) {
+            assert_true(used <= wn);
+            if (data.n) {
+                assert_true(data.p >= w && data.p + data.n <= w + used);
+                memcpy(d->out + d->out_n, data.p, data.n);
+                d->out_n += data.n;
+            }
+        }
+        free(w);
+        if (r) {
+            d->r = r;
+            off += used;
+            break;
+        }
+        assert_true(used > 0 || done || wn == 0); /* progress, or waiting for bytes */
+        off += used;
+        if (done) {
+            d->done = true;
+            break;
+        }
+        if (off == avail) {
+            if (avail == n)
+                break; /* incomplete */
+            avail = avail + step < n ? avail + step : n;
+        }
+    }
+    d->consumed = off;
+}
+
+/* A valid body decodes to want, ends exactly at end_at, identically for every feeding step. */
+static void chunked_ok_lim(const char *body, size_t n, const char *want, size_t want_n,
+                           size_t end_at, const struct roost_http_limits *lim)
+{
+    static const size_t steps[] = {1, 2, 3, 5, 7, 16, SIZE_MAX};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct decoded d;
+        decode(body, n, steps[i] < n ? steps[i] : n, lim, &d);
+        if (d.r || !d.done)
+            print_error("chunked \"%.*s\" step %zu: r=%d done=%d\n", (int)n, body, steps[i], d.r,
+                        d.done);
+        assert_int_equal(d.r, 0);
+        assert_true(d.done);
+        assert_int_equal(d.consumed, end_at);
+        assert_int_equal(d.out_n, want_n);
+        assert_memory_equal(d.out, want, d.out_n);
+        free(d.out);
+    }
+}
+
+/* An invalid body fails with -status for every feeding step and is never done. */
+static void chunked_bad_lim(const char *body, size_t n, int status,
+                            const struct roost_http_limits *lim)
+{
+    static const size_t steps[] = {1, 2, 3, 5, 7, 16, SIZE_MAX};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct decoded d;
+        decode(body, n, steps[i] < n ? steps[i] : n, lim, &d);
+        if (d.r != -status)
+            print_error("chunked \"%.*s\" step %zu: r=%d want -%d\n", (int)n, body, steps[i], d.r,
+                        status);
+        assert_int_equal(d.r, -status);
+        assert_false(d.done);
+        free(d.out);
+    }
+}
+
+#define CHUNKED_OK(body, want)                                                                     \
+    chunked_ok_lim((body), strlen(body), (want), strlen(want), strlen(body), NULL)
+#define CHUNKED_BAD(body, status) chunked_bad_lim((body), strlen(body), (status), NULL)
+
+static void test_chunked_decodes_body(void **state)
+{
+    (void)state;
+    CHUNKED_OK("4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n",
+               "Wikipedia in\r\n\r\nchunks.");
+    CHUNKED_OK("0\r\n\r\n", "");
+    CHUNKED_OK("000\r\n\r\n", "");
+    CHUNKED_OK("a\r\n0123456789\r\nA\r\nabcdefghij\r\n0\r\n\r\n", "0123456789abcdefghij");
+    CHUNKED_OK("0001\r\nx\r\n0\r\n\r\n", "x");
+    /* chunk-data is opaque: CR, LF, NUL and digits inside it are data */
+    chunked_ok_lim("3\r\n\r\n\0\r\n0\r\n\r\n", 13, "\r\n\0", 3, 13, NULL);
+}
+
+static void test_chunked_extensions_ignored(void **state)
+{
+    (void)state;
+    CHUNKED_OK("4;a\r\nWiki\r\n0\r\n\r\n", "Wiki");
+    CHUNKED_OK("4;a=b;c=\"d e\\\"f\"\r\nWiki\r\n0;last\r\n\r\n", "Wiki");
+    CHUNKED_OK("4 ; a = b ;c\r\nWiki\r\n0\r\n\r\n", "Wiki"); /* BWS */
+    CHUNKED_OK("4;a=\"\"\t;b\r\nWiki\r\n0\r\n\r\n", "Wiki");
+    CHUNKED_BAD("4;\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;=b\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a=\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a b\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a=\"b\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a=b c\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a=\"b\"c\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a=(b)\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a \r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4;a=\"\x01\"\r\nWiki\r\n0\r\n\r\n", 400);
+}
+
+static void test_chunked_trailers_checked_and_discarded(void **state)
+{
+    (void)state;
+    CHUNKED_OK("4\r\nWiki\r\n0\r\nX-Sum: abc\r\nX-B:\t\r\n\r\n", "Wiki");
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\nX-Sum : abc\r\n\r\n", 400);
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\nX-Sum: a\r\n b\r\n\r\n", 400);
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\n: abc\r\n\r\n", 400);
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\nX(y): a\r\n\r\n", 400);
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\nX: a\x01\r\n\r\n", 400);
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\nX: a\rb\r\n\r\n", 400);
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\nX: a\n\r\n", 400);
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\nNoColon\r\n\r\n", 400);
+}
+
+static void test_chunked_malformed_sizes_400(void **state)
+{
+    (void)state;
+    CHUNKED_BAD("0x4\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("+4\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("-4\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("1_0\r\n0123456789abcdef\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("1 0\r\n0123456789abcdef\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD(" 4\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("4 \r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("g\r\nWiki\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("00000000000000004\r\nWiki\r\n0\r\n\r\n", 400); /* 17 digits */
+    struct roost_http_limits huge = {8192, SIZE_MAX, 64};
+    const char *ovf = "10000000000000000\r\n";
+    chunked_bad_lim(ovf, strlen(ovf), 400, &huge); /* 2^64 */
+}
+
+static void test_chunked_over_limit_413(void **state)
+{
+    (void)state;
+    struct roost_http_limits lim = {8192, 10, 64};
+    const char *ok = "5\r\n01234\r\n5\r\n56789\r\n0\r\n\r\n";
+    chunked_ok_lim(ok, strlen(ok), "0123456789", 10, strlen(ok), &lim);
+    const char *one = "b\r\n0123456789a\r\n0\r\n\r\n";
+    chunked_bad_lim(one, strlen(one), 413, &lim);
+    const char *sum = "5\r\n01234\r\n6\r\n56789a\r\n0\r\n\r\n";
+    chunked_bad_lim(sum, strlen(sum), 413, &lim);
+    CHUNKED_BAD("FFFFFFFFFFFFFFFF\r\n", 413);
+    CHUNKED_BAD("100001\r\n", 413); /* 1 MiB + 1 */
+}
+
+static void test_chunked_framing_errors_400(void **state)
+{
+    (void)state;
+    CHUNKED_BAD("4\nWiki\r\n0\r\n\r\n", 400);    /* bare LF */
+    CHUNKED_BAD("4\rWiki\r\n0\r\n\r\n", 400);    /* bare CR */
+    CHUNKED_BAD("4\r\nWikiX\r\n0\r\n\r\n", 400); /* data longer than declared */
+    CHUNKED_BAD("4\r\nWiki\n0\r\n\r\n", 400);    /* no CRLF after data */
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\n\n", 400);    /* bare LF final */
+    CHUNKED_BAD("4\r\nWiki\r\n0\r\n\rX", 400);   /* bare CR final */
+    CHUNKED_BAD("4\r\nWiki\r\n0\n\r\n", 400);
+}
+
+static void test_chunked_trailer_limits_431(void **state)
+{
+    (void)state;
+    struct roost_http_limits lim = {32, 1024, 2};
+    const char *two = "0\r\nA: 1\r\nB: 2\r\n\r\n";
+    chunked_ok_lim(two, strlen(two), "", 0, strlen(two), &lim);
+    const char *three = "0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    chunked_bad_lim(three, strlen(three), 431, &lim);
+    const char *fits = "0\r\nX: 012345678901234567890123456\r\n\r\n"; /* 32-byte line */
+    chunked_ok_lim(fits, strlen(fits), "", 0, strlen(fits), &lim);
+    const char *big = "0\r\nX: 0123456789012345678901234567\r\n\r\n";
+    chunked_bad_lim(big, strlen(big), 431, &lim);
+}
+
+static void test_chunked_extension_budget_413(void **state)
+{
+    (void)state;
+    struct roost_http_limits lim = {16, 1024, 64};
+    const char *ok = "1;aaaaaaa\r\nx\r\n1;bbbbbbb\r\ny\r\n0\r\n\r\n"; /* 16 extension bytes */
+    chunked_ok_lim(ok, strlen(ok), "xy", 2, strlen(ok), &lim);
+    const char *over = "1;aaaaaaa\r\nx\r\n1;bbbbbbbb\r\ny\r\n0\r\n\r\n";
+    chunked_bad_lim(over, strlen(over), 413, &lim);
+}
+
+static void test_chunked_stops_at_end_of_body(void **state)
+{
+    (void)state;
+    const char *s = "4\r\nWiki\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
+    chunked_ok_lim(s, strlen(s), "Wiki", 4, 14, NULL);
+    struct roost_http_chunked c;
+    roost_http_chunked_init(&c, NULL);
+    size_t used;
+    struct roost_http_str data;
+    bool done;
+    assert_int_equal(roost_http_chunked_feed(&c, s, strlen(s), &used, &data, &done), 0);
+    assert_true(done); /* the last data and the end of the body in one call */
+    assert_int_equal(used, 14);
+    assert_true(str_is(data, "Wiki"));
+    assert_int_equal(roost_http_chunked_feed(&c, s + 14, strlen(s) - 14, &used, &data, &done), 0);
+    assert_true(done);
+    assert_int_equal(used, 0);
+    assert_int_equal(data.n, 0);
+}
+
+static void test_chunked_one_span_per_call(void **state)
+{
+    (void)state;
+    const char *s = "2\r\nab\r\n3;x\r\ncde\r\n0\r\n\r\n";
+    struct roost_http_chunked c;
+    roost_http_chunked_init(&c, NULL);
+    size_t used;
+    struct roost_http_str data;
+    bool done;
+    assert_int_equal(roost_http_chunked_feed(&c, s, strlen(s), &used, &data, &done), 0);
+    assert_true(str_is(data, "ab"));
+    assert_false(done);
+    assert_int_equal(used, 12); /* through "3;x\r\n", stopping before the next data */
+    assert_int_equal(roost_http_chunked_feed(&c, s + 12, strlen(s) - 12, &used, &data, &done), 0);
+    assert_true(str_is(data, "cde"));
+    assert_true(done);
+    assert_int_equal(12 + used, strlen(s));
+}
+
+static void test_chunked_error_is_sticky(void **state)
+{
+    (void)state;
+    struct roost_http_chunked c;
+    roost_http_chunked_init(&c, NULL);
+    size_t used;
+    struct roost_http_str data;
+    bool done;
+    assert_int_equal(roost_http_chunked_feed(&c, "x", 1, &used, &data, &done), -400);
+    assert_int_equal(roost_http_chunked_feed(&c, "0\r\n\r\n", 5, &used, &data, &done), -400);
+    assert_int_equal(used, 0);
+    assert_false(done);
+}
+
+/* ---- pipelining and incremental feeding ---- */
+
+static void test_pipelined_three_requests(void **state)
+{
+    (void)state;
+    static const char s[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                            "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                            "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"
+                            "GET /d HTTP/1.1\r\nHo";
+    const size_t n = sizeof(s) - 1;
+    char *buf = keep(copy_of(s, n));
+    struct roost_http_request r;
+    size_t off = 0;
+
+    int h = roost_http_parse_head(buf + off, n - off, NULL, &r);
+    assert_int_equal(h, 28);
+    assert_true(str_is(r.method, "GET") && str_is(r.path, "/a"));
+    assert_false(r.has_content_length || r.chunked);
+    off += (size_t)h;
+
+    h = roost_http_parse_head(buf + off, n - off, NULL, &r);
+    assert_true(h > 0);
+    assert_true(str_is(r.method, "POST") && str_is(r.path, "/b"));
+    assert_int_equal(r.content_length, 5);
+    assert_memory_equal(buf + off + h, "hello", 5);
+    off += (size_t)h + r.content_length;
+
+    h = roost_http_parse_head(buf + off, n - off, NULL, &r);
+    assert_true(h > 0);
+    assert_true(str_is(r.path, "/c") && r.chunked);
+    off += (size_t)h;
+    struct roost_http_chunked c;
+    roost_http_chunked_init(&c, NULL);
+    char body[16];
+    size_t body_n = 0;
+    bool done = false;
+    while (!done) {
+        size_t used;
+        struct roost_http_str data;
+        assert_int_equal(roost_http_chunked_feed(&c, buf + off, n - off, &used, &data, &done), 0);
+        assert_true(used > 0 || done);
+        assert_true(body_n + data.n <= sizeof(body));
+        memcpy(body + body_n, data.p ? data.p : "", data.n);
+        body_n += data.n;
+        off += used;
+    }
+    assert_int_equal(body_n, 9);
+    assert_memory_equal(body, "Wikipedia", 9);
+
+    /* the fourth request is not complete yet */
+    assert_memory_equal(buf + off, "GET /d", 6);
+    assert_int_equal(roost_http_parse_head(buf + off, n - off, NULL, &r), 0);
+}
+
+static const char *const valid_requests[] = {
+    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "\r\nGET /x?y=z HTTP/1.1\r\nHost: a:1\r\nAccept: */*\r\n\r\n",
+    "GET / HTTP/1.0\r\n\r\n",
+    "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+    "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+    "GET http://a.example/x%20y?q HTTP/1.1\r\nHost: b\r\n\r\n",
+    "PUT /u HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+    "GET / HTTP/1.1\r\nHost: a\r\nX:\t \xe9t\xe9 \t\r\nConnection: keep-alive, Upgrade\r\n\r\n",
+    ("GET /%41%42 HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) "
+     "AppleWebKit/537.36 (KHTML, like Gecko)\r\n\r\n"),
+};
+
+static void test_valid_requests_byte_at_a_time(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(valid_requests) / sizeof(valid_requests[0]); i++) {
+        struct roost_http_request r;
+        OK(valid_requests[i], &r);
+    }
+}
+
+static const struct {
+    const char *s;
+    int status;
+} invalid_requests[] = {
+    {"GET / HTTP/1.1\nHost: a\n\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", 400},
+    {"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n  b\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+    {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\n\r\n", 400},
+    {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+    {"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+    {"GET / HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n", 417},
+    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413},
+    {"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+};
+
+static void test_invalid_requests_byte_at_a_time(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(invalid_requests) / sizeof(invalid_requests[0]); i++)
+        BAD(invalid_requests[i].s, invalid_requests[i].status);
+}
+
+static void test_chunked_byte_at_a_time(void **state)
+{
+    (void)state;
+    /* chunked_ok/bad feed 1, 2, 3, 5, 7, 16 bytes per call and all at once */
+    CHUNKED_OK("1;a=\"b\"\r\nx\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\n",
+               "x0123456789abcdef");
+    CHUNKED_BAD("1\r\nx\r\n0x1\r\ny\r\n0\r\n\r\n", 400);
+    CHUNKED_BAD("1\r\nx\r\n0\r\nT : v\r\n\r\n", 400);
+}
+
+/* Not a benchmark (those live in bench/): a figure in the test log to notice a 10x regression.
+ * It asserts only that every parse succeeds. */
+static void test_parse_throughput_figure(void **state)
+{
+    (void)state;
+    static const char s[] = "GET /api/v1/users/12345?fields=name,email HTTP/1.1\r\n"
+                            "Host: api.example.com\r\n"
+                            "User-Agent: Mozilla/5.0 (X11; Linux x86_64) roost/0.1\r\n"
+                            "Accept: application/json\r\n"
+                            "Accept-Encoding: gzip, deflate\r\n"
+                            "Connection: keep-alive\r\n\r\n";
+    const size_t n = sizeof(s) - 1;
+    const int iterations = 1000000;
+    struct roost_http_request r;
+    long long sum = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < iterations; i++)
+        sum += roost_http_parse_head(s, n, NULL, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(sum, (long long)n * iterations);
+    double ns =
+        ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / iterations;
+    print_message("parse_head: %zu-byte GET, %d parses, %.1f ns/request\n", n, iterations, ns);
+}
+
+#define T(f) cmocka_unit_test_teardown(f, release)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_request_line_fields),
+        T(test_origin_form_path_query_split),
+        T(test_leading_empty_lines_ignored),
+        T(test_bare_lf_rejected),
+        T(test_bare_cr_rejected),
+        T(test_method_must_be_token),
+        T(test_single_sp_separators),
+        T(test_absolute_form),
+        T(test_asterisk_form_only_with_options),
+        T(test_authority_form_only_with_connect),
+        T(test_target_invalid_characters),
+        T(test_version_exact),
+        T(test_field_value_ows_trimmed),
+        T(test_field_whitespace_before_colon_rejected),
+        T(test_obs_fold_rejected),
+        T(test_field_value_controls_rejected),
+        T(test_field_name_must_be_token),
+        T(test_content_length_valid),
+        T(test_content_length_invalid),
+        T(test_content_length_duplicate_rejected),
+        T(test_content_length_over_limit_413),
+        T(test_transfer_encoding_chunked),
+        T(test_transfer_encoding_unknown_coding_501),
+        T(test_transfer_encoding_not_final_chunked_400),
+        T(test_transfer_encoding_chunked_twice_400),
+        T(test_transfer_encoding_with_content_length_400),
+        T(test_transfer_encoding_in_http10_400),
+        T(test_host_required_in_http11),
+        T(test_host_duplicate_rejected),
+        T(test_host_value_validated),
+        T(test_connection_keep_alive),
+        T(test_expect_continue),
+        T(test_expect_other_417),
+        T(test_head_limit_431_as_soon_as_known),
+        T(test_head_limit_exact_fit_accepted),
+        T(test_target_limit_414),
+        T(test_max_headers_431),
+        T(test_null_limits_are_defaults),
+        T(test_chunked_decodes_body),
+        T(test_chunked_extensions_ignored),
+        T(test_chunked_trailers_checked_and_discarded),
+        T(test_chunked_malformed_sizes_400),
+        T(test_chunked_over_limit_413),
+        T(test_chunked_framing_errors_400),
+        T(test_chunked_trailer_limits_431),
+        T(test_chunked_extension_budget_413),
+        T(test_chunked_stops_at_end_of_body),
+        T(test_chunked_one_span_per_call),
+        T(test_chunked_error_is_sticky),
+        T(test_pipelined_three_requests),
+        T(test_valid_requests_byte_at_a_time),
+        T(test_invalid_requests_byte_at_a_time),
+        T(test_chunked_byte_at_a_time),
+        T(test_parse_throughput_figure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

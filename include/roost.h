@@ -1,0 +1,12 @@
+/* roost — a thread-per-core io_uring runtime with continuation affinity. */
+#ifndef ROOST_H
+#define ROOST_H
+
+#include <roost/config.h>
+#include <roost/ctx.h>
+#include <roost/reactor.h>
+#include <roost/runtime.h>
+#include <roost/stats.h>
+#include <roost/timer.h>
+
+#endif

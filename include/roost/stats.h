@@ -1,0 +1,38 @@
+/* roost — per-reactor counters. */
+#ifndef ROOST_STATS_H
+#define ROOST_STATS_H
+
+#include <stdint.h>
+
+/*
+ * One list of counters, used for the struct below, /metrics and `roost bench`, so a
+ * counter has one name everywhere. X(name, help).
+ */
+#define ROOST_STATS_FIELDS(X)                                                                      \
+    X(ticks, "reactor loop iterations")                                                            \
+    X(enters, "io_uring_enter calls made by the reactor loop")                                     \
+    X(sqes_submitted, "SQEs submitted to the kernel")                                              \
+    X(cqes_reaped, "CQEs reaped")                                                                  \
+    X(sq_full_submits, "early submits because the SQ filled up mid-batch")                         \
+    X(stale_cqes, "completions for a recycled op slot, recognised by generation and dropped")      \
+    X(local_posts, "work posted by the reactor thread to itself")                                  \
+    X(remote_posts, "work received through the cross-thread inbox")                                \
+    X(wakes_written, "eventfd writes by producers to wake this reactor")                           \
+    X(inline_resumes, "tasks resumed inline in the CQE loop")                                      \
+    X(posted_resumes, "tasks resumed through a post")                                              \
+    X(timers_fired, "timer callbacks run")                                                         \
+    X(speculative_hits, "speculative syscalls that completed without the ring")                    \
+    X(speculative_misses, "speculative syscalls that returned EAGAIN")                             \
+    X(budget_exhaustions, "speculation stopped because the inline budget ran out")                 \
+    X(enobufs_rearms, "multishot receives re-armed after ENOBUFS")                                 \
+    X(shed_accepts, "accepted connections closed at the connection cap")                           \
+    X(task_failures, "posted work or detached tasks that returned a failure")
+
+/* A snapshot of one reactor's counters (roost_reactor_stats). */
+struct roost_stats {
+#define ROOST_STATS_MEMBER_(name, help) uint64_t name;
+    ROOST_STATS_FIELDS(ROOST_STATS_MEMBER_)
+#undef ROOST_STATS_MEMBER_
+};
+
+#endif

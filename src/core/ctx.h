@@ -1,0 +1,19 @@
+/* Internal: what every scheduling context implements. */
+#ifndef ROOST_CORE_CTX_H
+#define ROOST_CORE_CTX_H
+
+#include <roost/ctx.h>
+
+struct roost_ctx_ops {
+    /* Queue work to run later; never runs it inline. 0, -ESHUTDOWN, ... */
+    int (*post)(roost_ctx *ctx, struct roost_work *work);
+    /* Is the calling thread one of ctx's threads? */
+    bool (*on_thread)(const roost_ctx *ctx);
+};
+
+struct roost_ctx {
+    const struct roost_ctx_ops *ops;
+    bool exclusive;
+};
+
+#endif

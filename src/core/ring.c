@@ -1,0 +1,156 @@
+/* A reactor's io_uring: setup with fallbacks, op slots with generations, SQE staging. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/reactor.h"
+#include "core/ring.h"
+
+/* Newer kernel flags, defined here when liburing 2.3's header lacks them. */
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_TASKRUN_FLAG
+#define IORING_SETUP_TASKRUN_FLAG (1U << 9)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+int roost_ring_setup(struct roost_reactor *r)
+{
+    /* Best first; each older kernel rejects the flags it does not know with EINVAL. */
+    static const struct {
+        unsigned flags;
+        const char *name;
+    } tiers[] = {
+        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "single_issuer+defer_taskrun"},
+        {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop_taskrun"},
+        {0, "none"},
+    };
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
+        /* SUBMIT_ALL: one failing SQE must not stop the rest of the batch. */
+        const unsigned extras[] = {IORING_SETUP_SUBMIT_ALL, 0};
+        for (size_t j = 0; j < 2; j++) {
+            struct io_uring_params p;
+            memset(&p, 0, sizeof(p));
+            /* A CQ 4x the SQ: multishot ops post many CQEs per SQE. */
+            p.flags = tiers[i].flags | extras[j] | IORING_SETUP_CQSIZE;
+            p.cq_entries = r->sq_entries * 4;
+            rc = io_uring_queue_init_params(r->sq_entries, &r->ring, &p);
+            if (rc == 0) {
+                r->ring_mode = tiers[i].name;
+                return 0;
+            }
+            if (rc != -EINVAL)
+                return rc;
+        }
+    }
+    return rc;
+}
+
+static struct roost_op *op_slot(struct roost_op_table *t, uint32_t index)
+{
+    return &t->chunks[index / ROOST_OP_CHUNK][index % ROOST_OP_CHUNK];
+}
+
+static int op_table_grow(struct roost_op_table *t)
+{
+    struct roost_op **chunks = realloc(t->chunks, (t->nchunks + 1) * sizeof(*chunks));
+    if (!chunks)
+        return -ENOMEM;
+    t->chunks = chunks;
+    struct roost_op *chunk = calloc(ROOST_OP_CHUNK, sizeof(*chunk));
+    if (!chunk)
+        return -ENOMEM;
+    uint32_t base = t->nchunks * ROOST_OP_CHUNK;
+    t->chunks[t->nchunks++] = chunk;
+    /* Thread the new slots onto the free list, lowest index first. */
+    for (uint32_t i = ROOST_OP_CHUNK; i-- > 0;) {
+        chunk[i].index = base + i;
+        chunk[i].next_free = t->free_head;
+        t->free_head = base + i;
+    }
+    return 0;
+}
+
+struct roost_op *roost_op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner)
+{
+    struct roost_op_table *t = &r->ops;
+    if (t->free_head == UINT32_MAX && op_table_grow(t) < 0)
+        return NULL;
+    struct roost_op *op = op_slot(t, t->free_head);
+    t->free_head = op->next_free;
+    op->kind = kind;
+    op->on_cqe = fn;
+    op->owner = owner;
+    return op;
+}
+
+uint64_t roost_op_user_data(const struct roost_op *op)
+{
+    return ((uint64_t)op->kind << 56) | ((uint64_t)(op->gen & 0xffffffu) << 32) | op->index;
+}
+
+void roost_op_free(struct roost_reactor *r, struct roost_op *op)
+{
+    /* A new generation makes every completion still in flight for this slot stale. */
+    op->gen = (op->gen + 1) & 0xffffffu;
+    op->kind = ROOST_OP_FREE;
+    op->on_cqe = NULL;
+    op->owner = NULL;
+    op->next_free = r->ops.free_head;
+    r->ops.free_head = op->index;
+}
+
+void roost_op_table_destroy(struct roost_op_table *t)
+{
+    for (uint32_t i = 0; i < t->nchunks; i++)
+        free(t->chunks[i]);
+    free(t->chunks);
+    t->chunks = NULL;
+    t->nchunks = 0;
+    t->free_head = UINT32_MAX;
+}
+
+struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+    while (!sqe) {
+        /* SQ full mid-batch: hand the kernel what is staged, without waiting, and go on. */
+        ROOST_STAT_INC(r, sq_full_submits);
+        int rc = io_uring_submit(&r->ring);
+        if (rc < 0 && rc != -EINTR)
+            return NULL;
+        if (rc > 0)
+            ROOST_STAT_ADD(r, sqes_submitted, (uint64_t)rc);
+        sqe = io_uring_get_sqe(&r->ring);
+    }
+    return sqe;
+}
+
+void roost_ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    if (ud == 0)
+        return;
+    uint8_t kind = (uint8_t)(ud >> 56);
+    uint32_t gen = (uint32_t)(ud >> 32) & 0xffffffu;
+    uint32_t index = (uint32_t)ud;
+    if (index < r->ops.nchunks * ROOST_OP_CHUNK) {
+        struct roost_op *op = op_slot(&r->ops, index);
+        if (op->kind == kind && op->gen == gen && op->on_cqe) {
+            op->on_cqe(r, op, cqe);
+            return;
+        }
+    }
+    /* A completion for a freed or recycled slot: drop it. */
+    ROOST_STAT_INC(r, stale_cqes);
+}

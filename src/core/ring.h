@@ -1,0 +1,15 @@
+/* Internal: ring setup and CQE dispatch, used by the reactor loop. */
+#ifndef ROOST_CORE_RING_H
+#define ROOST_CORE_RING_H
+
+#include "core/reactor.h"
+
+/* Creates r's ring with the best flags the kernel takes; sets r->ring_mode. */
+int roost_ring_setup(struct roost_reactor *r);
+
+/* Hands one CQE to its op's handler, or counts it stale. */
+void roost_ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe);
+
+void roost_op_table_destroy(struct roost_op_table *t);
+
+#endif

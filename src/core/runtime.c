@@ -1,0 +1,148 @@
+/* The runtime: starts, stops and frees a set of reactors. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <roost/runtime.h>
+
+#include "core/futex.h"
+#include "core/reactor.h"
+#include "core/thread.h"
+
+struct roost_runtime {
+    struct roost_config cfg;
+    unsigned n;
+    unsigned threads; /* reactor threads created (joined by wait) */
+    bool joined;
+    struct roost_reactor *reactors; /* n of them, each cache-line aligned */
+};
+
+static void pin(pthread_t thread, unsigned i)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus <= 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(i % (unsigned)cpus, &set);
+    pthread_setaffinity_np(thread, sizeof(set), &set);
+}
+
+static void wait_started(struct roost_reactor *r)
+{
+    while (!atomic_load_explicit(&r->started, memory_order_acquire))
+        roost_futex_wait(&r->started, 0);
+}
+
+int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
+{
+    roost_runtime *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return -ENOMEM;
+    if (cfg)
+        rt->cfg = *cfg;
+    else
+        roost_config_init(&rt->cfg);
+    if (rt->cfg.reactors == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        rt->cfg.reactors = cpus > 0 ? (unsigned)cpus : 1;
+    }
+    if (rt->cfg.sq_entries == 0)
+        rt->cfg.sq_entries = 256;
+    if (rt->cfg.inbox_budget == 0)
+        rt->cfg.inbox_budget = 4096;
+    rt->n = rt->cfg.reactors;
+
+    int rc = 0;
+    rt->reactors = aligned_alloc(64, sizeof(struct roost_reactor) * rt->n);
+    if (!rt->reactors) {
+        rc = -ENOMEM;
+        goto fail_rt;
+    }
+    for (unsigned i = 0; i < rt->n; i++)
+        roost_reactor_init(&rt->reactors[i], rt, i, &rt->cfg);
+
+    for (unsigned i = 0; i < rt->n; i++) {
+        struct roost_reactor *r = &rt->reactors[i];
+        rc = -pthread_create(&r->thread, NULL, roost_reactor_thread_main, r);
+        if (rc < 0)
+            goto fail_threads;
+        rt->threads++;
+        if (rt->cfg.pin_threads)
+            pin(r->thread, i);
+        wait_started(r);
+        if (r->start_rc < 0) {
+            rc = r->start_rc;
+            goto fail_threads;
+        }
+    }
+    *out = rt;
+    return 0;
+
+fail_threads:
+    roost_runtime_destroy(rt);
+    return rc;
+fail_rt:
+    free(rt);
+    return rc;
+}
+
+const struct roost_config *roost_runtime_config(const roost_runtime *rt)
+{
+    return &rt->cfg;
+}
+
+unsigned roost_runtime_reactor_count(const roost_runtime *rt)
+{
+    return rt->n;
+}
+
+roost_reactor *roost_runtime_reactor(roost_runtime *rt, unsigned i)
+{
+    return i < rt->n ? &rt->reactors[i] : NULL;
+}
+
+void roost_runtime_request_stop(roost_runtime *rt)
+{
+    for (unsigned i = 0; i < rt->threads; i++)
+        roost_reactor_request_stop(&rt->reactors[i]);
+}
+
+static bool on_own_reactor(const roost_runtime *rt)
+{
+    struct roost_reactor *r = roost_thread_reactor();
+    return r && r->rt == rt;
+}
+
+int roost_runtime_wait(roost_runtime *rt)
+{
+    if (on_own_reactor(rt))
+        return -EDEADLK;
+    if (rt->joined)
+        return 0;
+    for (unsigned i = 0; i < rt->threads; i++)
+        pthread_join(rt->reactors[i].thread, NULL);
+    rt->joined = true;
+    return 0;
+}
+
+int roost_runtime_stop(roost_runtime *rt)
+{
+    if (on_own_reactor(rt))
+        return -EDEADLK;
+    roost_runtime_request_stop(rt);
+    return roost_runtime_wait(rt);
+}
+
+void roost_runtime_destroy(roost_runtime *rt)
+{
+    if (!rt)
+        return;
+    roost_runtime_stop(rt);
+    for (unsigned i = 0; i < rt->n; i++)
+        roost_reactor_free(&rt->reactors[i]);
+    free(rt->reactors);
+    free(rt);
+}

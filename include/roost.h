@@ -4,9 +4,13 @@
 
 #include <roost/config.h>
 #include <roost/ctx.h>
+#include <roost/pool.h>
 #include <roost/reactor.h>
+#include <roost/run.h>
 #include <roost/runtime.h>
 #include <roost/stats.h>
+#include <roost/task.h>
 #include <roost/timer.h>
+#include <roost/waiter.h>
 
 #endif

@@ -3,6 +3,7 @@
 #define ROOST_RUNTIME_H
 
 #include <roost/config.h>
+#include <roost/pool.h>
 #include <roost/reactor.h>
 
 /* Long-lived: created by roost_runtime_start, freed by roost_runtime_destroy. */
@@ -18,6 +19,9 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out);
 const struct roost_config *roost_runtime_config(const roost_runtime *rt);
 
 unsigned roost_runtime_reactor_count(const roost_runtime *rt);
+
+/* The runtime's worker pool (cfg->pool_threads workers), used by roost_offload. */
+roost_pool *roost_runtime_pool(roost_runtime *rt);
 roost_reactor *roost_runtime_reactor(roost_runtime *rt, unsigned i);
 
 /*

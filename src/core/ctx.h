@@ -9,6 +9,10 @@ struct roost_ctx_ops {
     int (*post)(roost_ctx *ctx, struct roost_work *work);
     /* Is the calling thread one of ctx's threads? */
     bool (*on_thread)(const roost_ctx *ctx);
+    /* Has ctx stopped taking work? (NULL: never stops.) */
+    bool (*closed)(const roost_ctx *ctx);
+    /* Tasks spawned on ctx: +1 at spawn, -1 when one finishes (NULL: not counted). */
+    void (*task_delta)(roost_ctx *ctx, int delta);
 };
 
 struct roost_ctx {

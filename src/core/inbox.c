@@ -101,3 +101,8 @@ void roost_inbox_close(struct roost_inbox *q)
     while (atomic_load_explicit(&q->gate, memory_order_acquire) != 1)
         sched_yield();
 }
+
+bool roost_inbox_closed(const struct roost_inbox *q)
+{
+    return atomic_load_explicit(&((struct roost_inbox *)q)->gate, memory_order_acquire) & 1;
+}

@@ -52,4 +52,7 @@ bool roost_inbox_busy(struct roost_inbox *q);
  */
 void roost_inbox_close(struct roost_inbox *q);
 
+/* True once roost_inbox_close has begun. */
+bool roost_inbox_closed(const struct roost_inbox *q);
+
 #endif

@@ -42,6 +42,7 @@
 #include "core/reactor.h"
 #include "core/ring.h"
 #include "core/thread.h"
+#include "task/task.h"
 
 uint64_t roost_now_ns(void)
 {
@@ -115,9 +116,15 @@ static bool reactor_on_thread(const roost_ctx *ctx)
     return roost_thread_reactor() == (const struct roost_reactor *)ctx;
 }
 
+static bool reactor_closed(const roost_ctx *ctx)
+{
+    return roost_inbox_closed(&((const struct roost_reactor *)ctx)->inbox);
+}
+
 static const struct roost_ctx_ops reactor_ctx_ops = {
     .post = reactor_post,
     .on_thread = reactor_on_thread,
+    .closed = reactor_closed,
 };
 
 /* ---- the tick's phases ----------------------------------------------------------------- */
@@ -308,6 +315,8 @@ void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsig
     r->rt = rt;
     r->id = id;
     r->wake_mode = cfg->wake;
+    r->resume_mode = cfg->resume;
+    r->stack_size = cfg->stack_size;
     r->inbox_budget = cfg->inbox_budget;
     r->affinity = cfg->affinity;
     r->error_hook = cfg->error_hook;
@@ -336,10 +345,13 @@ void *roost_reactor_thread_main(void *arg)
     if (r->affinity)
         roost_thread_set_ctx(&r->ctx);
 
-    /* SINGLE_ISSUER: the ring must be created by the thread that submits to it. */
-    int rc = roost_ring_setup(r);
-    if (rc < 0)
+    int rc = -ENOMEM;
+    if (!roost_sched_self(r->stack_size))
         goto fail;
+    /* SINGLE_ISSUER: the ring must be created by the thread that submits to it. */
+    rc = roost_ring_setup(r);
+    if (rc < 0)
+        goto fail_sched;
     r->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (r->wake_fd < 0) {
         rc = -errno;
@@ -358,6 +370,7 @@ void *roost_reactor_thread_main(void *arg)
     io_uring_queue_exit(&r->ring);
     close(r->wake_fd);
     r->wake_fd = -1;
+    roost_sched_thread_exit();
     return NULL;
 
 fail_eventfd:
@@ -365,6 +378,8 @@ fail_eventfd:
     r->wake_fd = -1;
 fail_ring:
     io_uring_queue_exit(&r->ring);
+fail_sched:
+    roost_sched_thread_exit();
 fail:
     /* Refuse posts: the thread is gone. */
     roost_inbox_close(&r->inbox);

@@ -71,6 +71,8 @@ struct roost_reactor {
     _Alignas(64) struct roost_runtime *rt;
     unsigned id;
     enum roost_wake wake_mode;
+    enum roost_resume resume_mode;
+    size_t stack_size;
     unsigned inbox_budget;
     bool affinity;
     roost_error_hook error_hook;
@@ -126,6 +128,9 @@ struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r);
 
 /* Counts a failure of posted work or a detached task and calls the error hook. */
 void roost_reactor_report_failure(struct roost_reactor *r, int err, const char *what);
+
+/* The worker pool of r's runtime. */
+struct roost_pool *roost_reactor_runtime_pool(struct roost_reactor *r);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t roost_now_ns(void);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <roost/pool.h>
 #include <roost/runtime.h>
 
 #include "core/futex.h"
@@ -17,7 +18,18 @@ struct roost_runtime {
     unsigned threads; /* reactor threads created (joined by wait) */
     bool joined;
     struct roost_reactor *reactors; /* n of them, each cache-line aligned */
+    roost_pool *pool;               /* offload's workers */
 };
+
+roost_pool *roost_runtime_pool(roost_runtime *rt)
+{
+    return rt->pool;
+}
+
+roost_pool *roost_reactor_runtime_pool(struct roost_reactor *r)
+{
+    return r->rt ? r->rt->pool : NULL;
+}
 
 static void pin(pthread_t thread, unsigned i)
 {
@@ -55,11 +67,13 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
         rt->cfg.inbox_budget = 4096;
     rt->n = rt->cfg.reactors;
 
-    int rc = 0;
+    int rc = roost_pool_create(rt->cfg.pool_threads, &rt->pool);
+    if (rc < 0)
+        goto fail_rt;
     rt->reactors = aligned_alloc(64, sizeof(struct roost_reactor) * rt->n);
     if (!rt->reactors) {
         rc = -ENOMEM;
-        goto fail_rt;
+        goto fail_pool;
     }
     for (unsigned i = 0; i < rt->n; i++)
         roost_reactor_init(&rt->reactors[i], rt, i, &rt->cfg);
@@ -84,6 +98,8 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
 fail_threads:
     roost_runtime_destroy(rt);
     return rc;
+fail_pool:
+    roost_pool_destroy(rt->pool);
 fail_rt:
     free(rt);
     return rc;
@@ -141,6 +157,8 @@ void roost_runtime_destroy(roost_runtime *rt)
     if (!rt)
         return;
     roost_runtime_stop(rt);
+    /* Workers may still be finishing tasks that touch their reactors: join them first. */
+    roost_pool_destroy(rt->pool);
     for (unsigned i = 0; i < rt->n; i++)
         roost_reactor_free(&rt->reactors[i]);
     free(rt->reactors);

@@ -1,0 +1,245 @@
+/*
+ * The worker pool: N threads sharing one FIFO queue under a mutex, and one (non-exclusive)
+ * context. Offload posts a job here and awaits a waiter the worker completes; the waiter
+ * posts the task's resume back to its home context (continuation affinity).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <roost/pool.h>
+#include <roost/task.h>
+#include <roost/waiter.h>
+
+#include "core/ctx.h"
+#include "core/reactor.h"
+#include "core/thread.h"
+#include "pool/pool.h"
+#include "task/task.h"
+
+struct roost_pool {
+    struct roost_ctx ctx; /* first member */
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    struct roost_work *head;
+    struct roost_work **tailp;
+    unsigned idle; /* workers waiting on `ready` */
+    bool stopping; /* no new posts; workers exit once the queue is empty */
+    unsigned nthreads;
+    pthread_t *threads;
+    _Atomic unsigned long failures;
+};
+
+static _Thread_local roost_pool *thread_pool;
+
+__attribute__((noinline)) roost_pool *roost_pool_of_thread(void)
+{
+    return thread_pool;
+}
+
+static int pool_post(roost_ctx *ctx, struct roost_work *w)
+{
+    roost_pool *p = (roost_pool *)ctx;
+    atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return -ESHUTDOWN;
+    }
+    *p->tailp = w;
+    p->tailp = (struct roost_work **)&w->next;
+    bool wake = p->idle > 0;
+    pthread_mutex_unlock(&p->lock);
+    if (wake)
+        pthread_cond_signal(&p->ready);
+    return 0;
+}
+
+static bool pool_on_thread(const roost_ctx *ctx)
+{
+    return roost_pool_of_thread() == (const roost_pool *)ctx;
+}
+
+static bool pool_closed(const roost_ctx *ctx)
+{
+    roost_pool *p = (roost_pool *)ctx;
+    pthread_mutex_lock(&p->lock);
+    bool stopping = p->stopping;
+    pthread_mutex_unlock(&p->lock);
+    return stopping;
+}
+
+static const struct roost_ctx_ops pool_ctx_ops = {
+    .post = pool_post,
+    .on_thread = pool_on_thread,
+    .closed = pool_closed,
+};
+
+bool roost_pool_remove(roost_pool *p, struct roost_work *w)
+{
+    bool found = false;
+    pthread_mutex_lock(&p->lock);
+    for (struct roost_work **link = &p->head; *link; link = (struct roost_work **)&(*link)->next) {
+        if (*link != w)
+            continue;
+        *link = atomic_load_explicit(&w->next, memory_order_relaxed);
+        if (p->tailp == (struct roost_work **)&w->next)
+            p->tailp = link;
+        found = true;
+        break;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return found;
+}
+
+static void *worker_main(void *arg)
+{
+    roost_pool *p = arg;
+    thread_pool = p;
+    roost_thread_set_ctx(&p->ctx);
+    roost_sched_self(0);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        struct roost_work *w = p->head;
+        if (!w) {
+            if (p->stopping)
+                break;
+            p->idle++;
+            pthread_cond_wait(&p->ready, &p->lock);
+            p->idle--;
+            continue;
+        }
+        p->head = atomic_load_explicit(&w->next, memory_order_relaxed);
+        if (!p->head)
+            p->tailp = &p->head;
+        pthread_mutex_unlock(&p->lock);
+        roost_work_fn fn = w->fn; /* fn may free w */
+        if (fn(w->arg) < 0)
+            atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    roost_sched_thread_exit();
+    return NULL;
+}
+
+int roost_pool_create(unsigned threads, roost_pool **out)
+{
+    if (threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cpus > 0 ? (unsigned)cpus : 1;
+    }
+    roost_pool *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->ctx.ops = &pool_ctx_ops;
+    p->ctx.exclusive = false;
+    p->tailp = &p->head;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->ready, NULL);
+    p->threads = calloc(threads, sizeof(*p->threads));
+    if (!p->threads) {
+        roost_pool_destroy(p);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < threads; i++) {
+        int rc = pthread_create(&p->threads[i], NULL, worker_main, p);
+        if (rc) {
+            roost_pool_destroy(p);
+            return -rc;
+        }
+        p->nthreads++;
+    }
+    *out = p;
+    return 0;
+}
+
+void roost_pool_destroy(roost_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = true;
+    pthread_mutex_unlock(&p->lock);
+    pthread_cond_broadcast(&p->ready);
+    for (unsigned i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    pthread_cond_destroy(&p->ready);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+roost_ctx *roost_pool_ctx(roost_pool *p)
+{
+    return &p->ctx;
+}
+
+/* ---- offload --------------------------------------------------------------------------- */
+
+struct offload {
+    struct roost_work work;
+    struct roost_waiter w;
+    roost_work_fn fn;
+    void *arg;
+    roost_pool *pool;
+};
+
+static int offload_run(void *arg)
+{
+    struct offload *o = arg;
+    int rc = o->fn(o->arg);
+    roost_complete(&o->w, rc); /* o may be gone after this */
+    return 0;
+}
+
+/* Not started yet: take it out of the queue, and it never runs. */
+static bool offload_cancel(struct roost_waiter *w)
+{
+    struct offload *o = w->source;
+    return roost_pool_remove(o->pool, &o->work);
+}
+
+int roost_offload_on(roost_pool *p, roost_work_fn fn, void *arg, unsigned wait_flags)
+{
+    if (!roost_task_current())
+        return -EPERM;
+    struct offload o = {.fn = fn, .arg = arg, .pool = p};
+    o.work.fn = offload_run;
+    o.work.arg = &o;
+    roost_waiter_init(&o.w);
+    roost_waiter_set_cancel(&o.w, offload_cancel, &o);
+    int rc = pool_post(&p->ctx, &o.work);
+    if (rc < 0)
+        return rc;
+    return roost_wait_flags(&o.w, wait_flags);
+}
+
+static roost_pool *default_pool;
+static pthread_once_t default_pool_once = PTHREAD_ONCE_INIT;
+
+static void default_pool_create(void)
+{
+    if (roost_pool_create(0, &default_pool) < 0)
+        default_pool = NULL;
+}
+
+roost_pool *roost_pool_for_caller(void)
+{
+    struct roost_reactor *r = roost_thread_reactor();
+    if (r && roost_reactor_runtime_pool(r))
+        return roost_reactor_runtime_pool(r);
+    if (roost_pool_of_thread())
+        return roost_pool_of_thread();
+    pthread_once(&default_pool_once, default_pool_create);
+    return default_pool;
+}
+
+int roost_offload(roost_work_fn fn, void *arg)
+{
+    roost_pool *p = roost_pool_for_caller();
+    if (!p)
+        return -ENOMEM;
+    return roost_offload_on(p, fn, arg, 0);
+}

@@ -1,0 +1,18 @@
+/* Internal: the pool's helpers for other modules. */
+#ifndef ROOST_POOL_POOL_H
+#define ROOST_POOL_POOL_H
+
+#include <stdbool.h>
+
+#include <roost/pool.h>
+
+/* The pool whose worker is calling, or NULL. */
+roost_pool *roost_pool_of_thread(void);
+
+/* The pool offload uses from here: the runtime's, the worker's own, or the default one. */
+roost_pool *roost_pool_for_caller(void);
+
+/* Takes w out of p's queue if it has not started; true if it was removed. */
+bool roost_pool_remove(roost_pool *p, struct roost_work *w);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * roost_run: block-on. The calling plain thread becomes a temporary exclusive context
+ * with its own inbox, runs the root task, and pumps until every task spawned on the
+ * context has finished (counted like AsyncContext counts async-void operations).
+ *
+ * Parking: the pump stores parked = 1 (seq_cst), re-checks its inbox and task count, and
+ * only then sleeps on the futex; producers link their item (seq_cst exchange) or drop the
+ * count (seq_cst), then swap parked to 0 and wake the futex if it was 1 — the same
+ * handshake as a reactor's coalesced wake (see core/reactor.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <roost/run.h>
+
+#include "core/ctx.h"
+#include "core/futex.h"
+#include "core/inbox.h"
+#include "core/thread.h"
+#include "task/task.h"
+
+struct run_ctx {
+    struct roost_ctx ctx; /* first member */
+    struct roost_inbox inbox;
+    _Atomic unsigned parked;
+    _Atomic long tasks; /* spawned here and not yet finished */
+    struct roost_work *local_head;
+    struct roost_work **local_tailp;
+};
+
+static void wake_pump(struct run_ctx *rc)
+{
+    if (atomic_exchange_explicit(&rc->parked, 0, memory_order_seq_cst))
+        roost_futex_wake(&rc->parked, 1);
+}
+
+static bool run_on_thread(const roost_ctx *ctx)
+{
+    return roost_thread_exclusive() == ctx;
+}
+
+static int run_post(roost_ctx *ctx, struct roost_work *w)
+{
+    struct run_ctx *rc = (struct run_ctx *)ctx;
+    if (run_on_thread(ctx)) {
+        atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
+        *rc->local_tailp = w;
+        rc->local_tailp = (struct roost_work **)&w->next;
+        return 0;
+    }
+    if (!roost_inbox_enter(&rc->inbox))
+        return -ESHUTDOWN;
+    roost_inbox_push(&rc->inbox, w);
+    wake_pump(rc);
+    roost_inbox_leave(&rc->inbox);
+    return 0;
+}
+
+static bool run_closed(const roost_ctx *ctx)
+{
+    return roost_inbox_closed(&((const struct run_ctx *)ctx)->inbox);
+}
+
+static void run_task_delta(roost_ctx *ctx, int delta)
+{
+    struct run_ctx *rc = (struct run_ctx *)ctx;
+    if (atomic_fetch_add_explicit(&rc->tasks, delta, memory_order_seq_cst) + delta == 0)
+        wake_pump(rc);
+}
+
+static const struct roost_ctx_ops run_ctx_ops = {
+    .post = run_post,
+    .on_thread = run_on_thread,
+    .closed = run_closed,
+    .task_delta = run_task_delta,
+};
+
+static unsigned run_ready(struct run_ctx *rc)
+{
+    unsigned n = 0;
+    struct roost_work *w;
+    while ((w = roost_inbox_pop(&rc->inbox))) {
+        roost_work_fn fn = w->fn;
+        fn(w->arg);
+        n++;
+    }
+    w = rc->local_head;
+    rc->local_head = NULL;
+    rc->local_tailp = &rc->local_head;
+    while (w) {
+        struct roost_work *next = atomic_load_explicit(&w->next, memory_order_relaxed);
+        w->fn(w->arg);
+        w = next;
+        n++;
+    }
+    return n;
+}
+
+struct root {
+    roost_task_fn fn;
+    void *arg;
+    int result;
+};
+
+static int root_body(void *arg)
+{
+    struct root *root = arg;
+    root->result = root->fn(root->arg);
+    return 0; /* the result goes to roost_run's caller: not a detached failure */
+}
+
+int roost_run(roost_task_fn fn, void *arg)
+{
+    if (roost_thread_exclusive())
+        return -EDEADLK;
+    struct run_ctx rc = {.ctx = {.ops = &run_ctx_ops, .exclusive = true}};
+    roost_inbox_init(&rc.inbox);
+    rc.local_tailp = &rc.local_head;
+    if (!roost_sched_self(0))
+        return -ENOMEM;
+    roost_ctx *saved_ctx = roost_thread_ctx();
+    roost_thread_set_exclusive(&rc.ctx);
+    roost_thread_set_ctx(&rc.ctx);
+
+    struct root root = {.fn = fn, .arg = arg};
+    roost_task *task;
+    int err = roost_spawn_on(&rc.ctx, root_body, &root, &task);
+    if (err == 0) {
+        roost_detach(task); /* its result comes back through root */
+        for (;;) {
+            if (run_ready(&rc))
+                continue;
+            if (atomic_load_explicit(&rc.tasks, memory_order_seq_cst) == 0)
+                break;
+            atomic_store_explicit(&rc.parked, 1, memory_order_seq_cst);
+            if (roost_inbox_busy(&rc.inbox) || rc.local_head ||
+                atomic_load_explicit(&rc.tasks, memory_order_seq_cst) == 0) {
+                atomic_store_explicit(&rc.parked, 0, memory_order_relaxed);
+                continue;
+            }
+            roost_futex_wait(&rc.parked, 1);
+        }
+    }
+    /* Refuse later posts; run what was accepted meanwhile. */
+    roost_inbox_close(&rc.inbox);
+    while (run_ready(&rc))
+        ;
+    roost_thread_set_ctx(saved_ctx);
+    roost_thread_set_exclusive(NULL);
+    roost_sched_thread_exit();
+    return err < 0 ? err : root.result;
+}

@@ -1,0 +1,177 @@
+/*
+ * The waiter: a one-shot await any thread may complete.
+ *
+ * state = phase (IDLE, ARMING, SUSPENDED) | CLAIMED | DONE.
+ * - A completer claims (CAS, no CLAIMED yet), writes the result, then sets DONE. If the
+ *   phase it replaced with DONE was SUSPENDED, the task is off its stack and the completer
+ *   resumes it; otherwise the waiting side will see DONE and carry on by itself.
+ * - roost_wait moves IDLE -> ARMING and switches out; the scheduler, once the task is off
+ *   its stack, moves ARMING -> SUSPENDED unless DONE is already set, in which case it
+ *   resumes the task itself.
+ * The DONE fetch_or and the SUSPENDED CAS are read-modify-writes of one variable, so
+ * exactly one side sees the other and resumes the task exactly once.
+ *
+ * An await that resumes where it is completed (ROOST_WAIT_ANYWHERE, or no home context)
+ * must be resumed by the completer, on its thread: a completer that claims it while it is
+ * still ARMING waits (briefly: the task is only finishing its switch) for SUSPENDED before
+ * setting DONE, so the suspending side never resumes it in the wrong place.
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "core/reactor.h"
+#include "core/thread.h"
+#include "task/task.h"
+
+enum {
+    PHASE_IDLE = 0,
+    PHASE_ARMING = 1,
+    PHASE_SUSPENDED = 2,
+    PHASE_MASK = 3,
+    CLAIMED = 1u << 2,
+    DONE = 1u << 3,
+};
+
+void roost_waiter_init(struct roost_waiter *w)
+{
+    atomic_init(&w->state, PHASE_IDLE);
+    w->result = 0;
+    w->flags = 0;
+    atomic_init(&w->cancel_requested, false);
+    w->task = NULL;
+    w->home = NULL;
+    w->cancel = NULL;
+    w->source = NULL;
+}
+
+void roost_waiter_set_cancel(struct roost_waiter *w, roost_waiter_cancel_fn fn, void *source)
+{
+    w->cancel = fn;
+    w->source = source;
+}
+
+static bool resumes_where_completed(const struct roost_waiter *w)
+{
+    return (w->flags & ROOST_WAIT_ANYWHERE) || !w->home;
+}
+
+/* Where a completed waiter's task goes: home, or the completer's place for opt-outs. */
+static void resume_waiter(struct roost_waiter *w, bool local)
+{
+    /* Read everything first: once the task is posted it may run and end w's life. */
+    struct roost_task *t = w->task;
+    roost_ctx *target = resumes_where_completed(w) ? NULL : w->home;
+    roost_task_resume(t, target, local);
+}
+
+static bool complete(struct roost_waiter *w, int result, bool local)
+{
+    unsigned s = atomic_load_explicit(&w->state, memory_order_acquire);
+    do {
+        if (s & CLAIMED)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&w->state, &s, s | CLAIMED,
+                                                    memory_order_acquire, memory_order_acquire));
+    w->result = result;
+    /* The claim saw ARMING or SUSPENDED: flags and home are written and visible. */
+    if ((s & PHASE_MASK) != PHASE_IDLE && resumes_where_completed(w)) {
+        while ((atomic_load_explicit(&w->state, memory_order_acquire) & PHASE_MASK) == PHASE_ARMING)
+            sched_yield();
+    }
+    unsigned old = atomic_fetch_or_explicit(&w->state, DONE, memory_order_acq_rel);
+    if ((old & PHASE_MASK) == PHASE_SUSPENDED)
+        resume_waiter(w, local);
+    return true;
+}
+
+bool roost_complete(struct roost_waiter *w, int result)
+{
+    return complete(w, result, false);
+}
+
+bool roost_complete_local(struct roost_waiter *w, int result)
+{
+    return complete(w, result, true);
+}
+
+/* After-switch action of roost_wait: publish the suspension, or resume if already done. */
+static void publish_suspension(struct roost_task *t)
+{
+    struct roost_waiter *w = t->waiting;
+    unsigned s = atomic_load_explicit(&w->state, memory_order_acquire);
+    for (;;) {
+        if (s & DONE) {
+            /* Completed while we were switching out: nobody else will resume us. */
+            resume_waiter(w, false);
+            return;
+        }
+        unsigned next = (s & ~PHASE_MASK) | PHASE_SUSPENDED;
+        if (atomic_compare_exchange_weak_explicit(&w->state, &s, next, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return;
+    }
+}
+
+int roost_wait_flags(struct roost_waiter *w, unsigned flags)
+{
+    struct roost_task *t = roost_task_current();
+    if (!t)
+        return -EPERM;
+    if (atomic_exchange(&t->cancel_pending, false))
+        return -ECANCELED;
+    w->task = t;
+    w->home = roost_thread_ctx();
+    w->flags = flags;
+    unsigned s = atomic_load_explicit(&w->state, memory_order_acquire);
+    do {
+        if (s & DONE)
+            return w->result; /* completed before we got here */
+    } while (!atomic_compare_exchange_weak_explicit(&w->state, &s, (s & ~PHASE_MASK) | PHASE_ARMING,
+                                                    memory_order_acq_rel, memory_order_acquire));
+    t->waiting = w;
+    roost_task_suspend(publish_suspension);
+    t->waiting = NULL;
+    /* Pairs with the completer's DONE: the result is visible. */
+    atomic_load_explicit(&w->state, memory_order_acquire);
+    if (atomic_load(&w->cancel_requested))
+        return -ECANCELED;
+    return w->result;
+}
+
+int roost_wait(struct roost_waiter *w)
+{
+    return roost_wait_flags(w, 0);
+}
+
+/* ---- sleep: a waiter completed by a timer on the same reactor ---------------------------- */
+
+struct sleep_wait {
+    struct roost_waiter w;
+    struct roost_timer timer;
+};
+
+static void sleep_fired(struct roost_timer *timer, int status)
+{
+    struct sleep_wait *sw = timer->arg;
+    roost_complete_local(&sw->w, status);
+}
+
+static bool sleep_cancel(struct roost_waiter *w)
+{
+    struct sleep_wait *sw = w->source;
+    return roost_timer_cancel(&sw->timer);
+}
+
+int roost_sleep(uint64_t ms)
+{
+    if (!roost_task_current() || !roost_thread_reactor())
+        return -EPERM;
+    struct sleep_wait sw;
+    roost_waiter_init(&sw.w);
+    roost_waiter_set_cancel(&sw.w, sleep_cancel, &sw);
+    roost_timer_init(&sw.timer);
+    int rc = roost_timer_start(&sw.timer, ms, sleep_fired, &sw);
+    if (rc < 0)
+        return rc;
+    return roost_wait(&sw.w);
+}

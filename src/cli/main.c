@@ -1,0 +1,58 @@
+/* `roost`: the command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include <roost/config.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+
+static const struct {
+    const char *name;
+    int (*run)(const struct roost_config *cfg, int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"demo", roost_cmd_demo, "show continuation affinity: tasks sleep, offload, await threads"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: roost COMMAND [switches]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        roost_cli_config_help();
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        for (int j = 2; j < argc; j++) {
+            if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
+                printf("usage: roost %s [switches]\n%s\n\n", commands[i].name, commands[i].help);
+                roost_cli_config_help();
+                return 0;
+            }
+        }
+        struct roost_config cfg;
+        roost_config_init(&cfg);
+        int n = roost_cli_config(&cfg, argc - 1, argv + 1);
+        if (n < 0)
+            return 2;
+        if (n > 1) {
+            fprintf(stderr, "roost %s: unknown argument: %s\n", commands[i].name, argv[2]);
+            return 2;
+        }
+        return commands[i].run(&cfg, n, argv + 1);
+    }
+    fprintf(stderr, "roost: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

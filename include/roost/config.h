@@ -25,6 +25,14 @@ enum roost_wake {
     ROOST_WAKE_PER_ITEM,  /* one eventfd write per posted item (benchmark row c) */
 };
 
+/* recv: how connections receive (see docs/net.md). */
+enum roost_recv {
+    ROOST_RECV_MULTISHOT, /* one multishot recv per connection into the reactor's provided
+                             buffer ring: zero copy, ENOBUFS parks (default) */
+    ROOST_RECV_ONESHOT,   /* one recv per call into the connection's own buffer, after a
+                             speculative recv(2) while the inline budget allows */
+};
+
 /*
  * Called on the reactor thread when posted work or a detached task reports a failure
  * (returns a negative errno). `what` says which kind of work failed. The loop goes on.
@@ -42,6 +50,10 @@ struct roost_config {
     bool speculative;       /* try the syscall before suspending (default on) */
     unsigned inline_budget; /* speculative attempts per dispatch (default 2) */
     unsigned pool_threads;  /* worker pool size (0: number of online CPUs) */
+    enum roost_recv recv;   /* receive strategy */
+    unsigned buf_count;     /* buffers in each reactor's provided-buffer ring (power of 2) */
+    unsigned buf_size;      /* bytes per ring buffer, and of a one-shot connection's buffer */
+    unsigned max_conns;     /* open connections per listener and reactor (listen default) */
     size_t stack_size;      /* task stack size in bytes (0: default) */
     bool pin_threads;       /* pin reactor i to CPU i modulo online CPUs */
     roost_error_hook error_hook;
@@ -54,7 +66,8 @@ void roost_config_init(struct roost_config *cfg);
 /*
  * Sets one switch or limit by its name, as used by the `--name` flags and the ROOST_NAME
  * environment variables: resume, run-on, wake, affinity, speculative, inline-budget,
- * reactors, sq-entries, inbox-budget, pool-threads, stack-size, pin-threads.
+ * reactors, sq-entries, inbox-budget, pool-threads, stack-size, pin-threads, recv,
+ * buf-count, buf-size, max-conns.
  * Returns 0, -ENOENT for an unknown name, or -EINVAL for a bad value.
  */
 int roost_config_set(struct roost_config *cfg, const char *name, const char *value);
@@ -69,5 +82,6 @@ int roost_config_from_env(struct roost_config *cfg, const char **bad);
 const char *roost_resume_name(enum roost_resume v);
 const char *roost_run_on_name(enum roost_run_on v);
 const char *roost_wake_name(enum roost_wake v);
+const char *roost_recv_name(enum roost_recv v);
 
 #endif

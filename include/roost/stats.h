@@ -26,6 +26,7 @@
     X(budget_exhaustions, "speculation stopped because the inline budget ran out")                 \
     X(enobufs_rearms, "multishot receives re-armed after ENOBUFS")                                 \
     X(shed_accepts, "accepted connections closed at the connection cap")                           \
+    X(accept_pauses, "accepting paused on EMFILE/ENFILE, retried on a timer")                      \
     X(task_failures, "posted work or detached tasks that returned a failure")
 
 /* A snapshot of one reactor's counters (roost_reactor_stats). */

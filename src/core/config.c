@@ -18,6 +18,10 @@ void roost_config_init(struct roost_config *cfg)
     cfg->affinity = true;
     cfg->speculative = true;
     cfg->inline_budget = 2;
+    cfg->recv = ROOST_RECV_MULTISHOT;
+    cfg->buf_count = 1024;
+    cfg->buf_size = 4096;
+    cfg->max_conns = 10000;
 }
 
 const char *roost_resume_name(enum roost_resume v)
@@ -33,6 +37,11 @@ const char *roost_run_on_name(enum roost_run_on v)
 const char *roost_wake_name(enum roost_wake v)
 {
     return v == ROOST_WAKE_PER_ITEM ? "per-item" : "coalesced";
+}
+
+const char *roost_recv_name(enum roost_recv v)
+{
+    return v == ROOST_RECV_ONESHOT ? "oneshot" : "multishot";
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -125,6 +134,28 @@ int roost_config_set(struct roost_config *cfg, const char *name, const char *val
         if ((rc = parse_size(value, 0, 1ull << 30, &n)) < 0)
             return rc;
         cfg->stack_size = (size_t)n;
+    } else if (!strcmp(name, "recv")) {
+        if (!strcmp(value, "multishot"))
+            cfg->recv = ROOST_RECV_MULTISHOT;
+        else if (!strcmp(value, "oneshot"))
+            cfg->recv = ROOST_RECV_ONESHOT;
+        else
+            return -EINVAL;
+    } else if (!strcmp(name, "buf-count")) {
+        /* The kernel wants a power of two, at most 32768 (16-bit buffer ids). */
+        if ((rc = parse_size(value, 1, 32768, &n)) < 0)
+            return rc;
+        if (n & (n - 1))
+            return -EINVAL;
+        cfg->buf_count = (unsigned)n;
+    } else if (!strcmp(name, "buf-size")) {
+        if ((rc = parse_size(value, 64, 1u << 20, &n)) < 0)
+            return rc;
+        cfg->buf_size = (unsigned)n;
+    } else if (!strcmp(name, "max-conns")) {
+        if ((rc = parse_size(value, 1, 1u << 24, &n)) < 0)
+            return rc;
+        cfg->max_conns = (unsigned)n;
     } else {
         return -ENOENT;
     }
@@ -137,6 +168,7 @@ int roost_config_from_env(struct roost_config *cfg, const char **bad)
     static const char *const names[] = {
         "resume",   "run-on",     "wake",         "affinity",     "speculative", "inline-budget",
         "reactors", "sq-entries", "inbox-budget", "pool-threads", "stack-size",  "pin-threads",
+        "recv",     "buf-count",  "buf-size",     "max-conns",
     };
     static _Thread_local char var[64];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

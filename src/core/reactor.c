@@ -277,7 +277,8 @@ static void loop(struct roost_reactor *r)
         drain_inbox(r, r->inbox_budget);
         run_local(r);
         fire_timers(r, roost_now_ns());
-        if (r->stopping)
+        /* Stopping: keep ticking while the network module still waits for completions. */
+        if (r->stopping && !(r->net_ops && r->net_ops->draining(r)))
             break;
         enter(r, r->local_head == NULL);
         reap(r);
@@ -390,6 +391,8 @@ fail:
 
 void roost_reactor_free(struct roost_reactor *r)
 {
+    if (r->net_ops)
+        r->net_ops->destroy(r);
     roost_timer_heap_destroy(&r->timers);
     roost_op_table_destroy(&r->ops);
 }

@@ -23,6 +23,10 @@ enum roost_op_kind {
     ROOST_OP_FREE = 0,
     ROOST_OP_WAKE, /* the reactor's eventfd read */
     ROOST_OP_GENERIC,
+    ROOST_OP_ACCEPT,  /* a listener's multishot accept (src/net) */
+    ROOST_OP_RECV,    /* a connection's receive, multishot or one-shot */
+    ROOST_OP_SEND,    /* a connection's send or sendmsg */
+    ROOST_OP_CONNECT, /* roost_connect */
 };
 
 struct roost_op;
@@ -40,6 +44,22 @@ struct roost_op {
 };
 
 #define ROOST_OP_CHUNK 1024u
+
+/*
+ * What the network module (src/net), layered on the core, needs from the reactor loop.
+ * Installed on the reactor thread when the module first sets up its per-reactor state.
+ */
+struct roost_reactor_net_ops {
+    /* A completion for a stale op carried a provided buffer (IORING_CQE_F_BUFFER). */
+    void (*stale_buffer)(struct roost_reactor *r, const struct io_uring_cqe *cqe);
+    /*
+     * Called every tick once a stop was requested: winds connections and listeners down
+     * and returns true while the loop must go on ticking to reap their completions.
+     */
+    bool (*draining)(struct roost_reactor *r);
+    /* From roost_reactor_free, once the thread has exited: frees what is left. */
+    void (*destroy)(struct roost_reactor *r);
+};
 
 struct roost_op_table {
     struct roost_op **chunks;
@@ -99,6 +119,9 @@ struct roost_reactor {
     bool stopping;      /* stop work has run: shut down after this tick */
     bool timers_closed; /* shutdown is telling pending timers; no new ones */
     bool closed;        /* final drain done: even own-thread posts are refused */
+
+    struct roost_net *net; /* src/net's per-reactor state, NULL until first used */
+    const struct roost_reactor_net_ops *net_ops;
 
     struct roost_counters stats;
 };

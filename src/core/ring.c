@@ -151,6 +151,11 @@ void roost_ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe
             return;
         }
     }
-    /* A completion for a freed or recycled slot: drop it. */
+    /*
+     * A completion for a freed or recycled slot: drop it. A provided buffer it carries goes
+     * back to its ring, or the ring would be one buffer short for good.
+     */
     ROOST_STAT_INC(r, stale_cqes);
+    if ((cqe->flags & IORING_CQE_F_BUFFER) && r->net_ops)
+        r->net_ops->stale_buffer(r, cqe);
 }

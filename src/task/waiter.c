@@ -112,13 +112,8 @@ static void publish_suspension(struct roost_task *t)
     }
 }
 
-int roost_wait_flags(struct roost_waiter *w, unsigned flags)
+static int wait_armed(struct roost_task *t, struct roost_waiter *w, unsigned flags)
 {
-    struct roost_task *t = roost_task_current();
-    if (!t)
-        return -EPERM;
-    if (atomic_exchange(&t->cancel_pending, false))
-        return -ECANCELED;
     w->task = t;
     w->home = roost_thread_ctx();
     w->flags = flags;
@@ -138,9 +133,39 @@ int roost_wait_flags(struct roost_waiter *w, unsigned flags)
     return w->result;
 }
 
+int roost_wait_flags(struct roost_waiter *w, unsigned flags)
+{
+    struct roost_task *t = roost_task_current();
+    if (!t)
+        return -EPERM;
+    if (atomic_exchange(&t->cancel_pending, false))
+        return -ECANCELED;
+    return wait_armed(t, w, flags);
+}
+
 int roost_wait(struct roost_waiter *w)
 {
     return roost_wait_flags(w, 0);
+}
+
+int roost_wait_started(struct roost_waiter *w)
+{
+    struct roost_task *t = roost_task_current();
+    if (!t)
+        return -EPERM;
+    /*
+     * The operation already runs and may use memory of the caller's frame: leaving now
+     * would free that memory under it. A cancel that arrived earlier is handed to the
+     * source like any other cancel, and the task waits for the completion.
+     */
+    if (atomic_exchange(&t->cancel_pending, false)) {
+        atomic_store(&w->cancel_requested, true);
+        if (w->cancel && w->cancel(w))
+            roost_complete(w, -ECANCELED);
+    }
+    int rc = wait_armed(t, w, 0);
+    /* Also when the completion came before the task suspended: quiet cancel. */
+    return atomic_load(&w->cancel_requested) ? -ECANCELED : rc;
 }
 
 /* ---- sleep: a waiter completed by a timer on the same reactor ---------------------------- */

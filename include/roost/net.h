@@ -1,0 +1,146 @@
+/* roost — network I/O: listeners, connections, receive, send, connect. */
+#ifndef ROOST_NET_H
+#define ROOST_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <roost/reactor.h>
+#include <roost/runtime.h>
+
+/*
+ * A connection: long-lived, one per accepted or connected TCP socket. It belongs to the
+ * reactor that accepted (or connected) it, whose ring runs all of its I/O. One task uses a
+ * connection at a time, except that one task may receive while another sends.
+ */
+typedef struct roost_conn roost_conn;
+
+/* A listener: long-lived, one listening socket per reactor (SO_REUSEPORT). */
+typedef struct roost_listener roost_listener;
+
+/*
+ * A connection handler. Runs in a task of its own per accepted connection: on the reactor
+ * that accepted it (or, with run-on=pool, on the runtime's pool, its ring operations still
+ * going through that reactor). When it returns, the runtime closes the connection: it
+ * cancels operations still in flight and waits for their completions before it frees
+ * anything the kernel may still use. A negative result is counted and reported as a task
+ * failure (roost_error_hook); return 0 for connections that simply ended.
+ */
+typedef int (*roost_conn_handler)(roost_conn *c, void *arg);
+
+struct roost_listen_opts {
+    const char *host;   /* IPv4 or IPv6 literal; NULL: "127.0.0.1" */
+    uint16_t port;      /* 0: an ephemeral port, the same on every reactor */
+    int backlog;        /* 0: 1024 */
+    unsigned max_conns; /* open connections per reactor; 0: the max-conns switch (10000) */
+};
+
+/*
+ * Listens on host:port with one SO_REUSEPORT socket per reactor of rt, each served by a
+ * multishot accept on its reactor; accepted sockets get TCP_NODELAY and a task running
+ * h(conn, arg). Any thread may call it; accepting starts on each reactor's next tick.
+ * At max_conns open connections on a reactor, further accepts there are closed at once
+ * and counted (shed_accepts); EMFILE/ENFILE pause accepting on a timer (accept_pauses).
+ * Returns 0 and *out, -EINVAL for a bad host, -errno from socket/bind/listen, or
+ * -ESHUTDOWN if the runtime has stopped. Free with roost_listener_free.
+ */
+int roost_listen(roost_runtime *rt, const struct roost_listen_opts *o, roost_conn_handler h,
+                 void *arg, roost_listener **out);
+
+/* The bound port (the ephemeral one when opts.port was 0). */
+uint16_t roost_listener_port(const roost_listener *l);
+
+/* Connections accepted through l that are still open, over all reactors. Any thread. */
+unsigned roost_listener_conn_count(const roost_listener *l);
+
+/*
+ * Stops accepting on every reactor (graceful shutdown, step 1): each reactor cancels its
+ * accept and closes its listening socket on its next tick. Connections already accepted
+ * go on. Any thread; returns at once; calling it again does nothing.
+ */
+void roost_listener_stop(roost_listener *l);
+
+/* Frees l. Only after its runtime has stopped (roost_runtime_stop or _destroy). */
+void roost_listener_free(roost_listener *l);
+
+/*
+ * A received buffer, borrowed from the runtime until roost_conn_release: with the
+ * multishot strategy a buffer of the reactor's provided-buffer ring (zero copy), with the
+ * one-shot strategy the connection's own receive buffer. _id is the runtime's.
+ */
+struct roost_buf {
+    const char *data;
+    size_t len;
+    uint32_t _id;
+};
+
+/*
+ * From a task: receives the next bytes. Returns their count (> 0) with *out borrowed until
+ * roost_conn_release, 0 at EOF (the peer shut down its write side: sending still works),
+ * -ETIMEDOUT when the receive timeout passed first (the connection stays usable),
+ * -EBUSY while a buffer from an earlier call is still borrowed, -ECANCELED when the task
+ * was cancelled (bytes that raced with the cancel are kept for the next call), -ESHUTDOWN
+ * when the reactor is stopping, or another -errno (-ECONNRESET, ...).
+ */
+int roost_conn_recv(roost_conn *c, struct roost_buf *out);
+
+/*
+ * Gives a received buffer back. With the multishot strategy this returns it to the ring,
+ * which is what lets connections parked on ENOBUFS receive again: hold buffers briefly.
+ * Releasing an empty or already released buffer does nothing.
+ */
+void roost_conn_release(roost_conn *c, struct roost_buf *b);
+
+/*
+ * Sets the receive timeout for later roost_conn_recv calls: a call that has waited ms
+ * milliseconds without data returns -ETIMEDOUT. 0 (the default) waits forever.
+ */
+void roost_conn_set_recv_timeout(roost_conn *c, uint64_t ms);
+
+/*
+ * From a task: sends all len bytes. Tries send(2) (MSG_DONTWAIT|MSG_NOSIGNAL) first when
+ * speculation is on; what is left goes through the ring, resubmitted until all is sent.
+ * data must stay valid until the call returns; the call returns only once the kernel is
+ * done with it, even when the peer resets or the task is cancelled meanwhile.
+ * Returns 0, or -errno (-EPIPE, -ECONNRESET, -ECANCELED, -ESHUTDOWN, ...): bytes may
+ * then have been sent in part.
+ */
+int roost_conn_send(roost_conn *c, const void *data, size_t len);
+
+/* As roost_conn_send, gathering iovcnt buffers (at most IOV_MAX) in one stream. */
+int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt);
+
+/* shutdown(2) on the connection's socket (SHUT_RD, SHUT_WR, SHUT_RDWR). 0 or -errno. */
+int roost_conn_shutdown(roost_conn *c, int how);
+
+/*
+ * From a task on a reactor: connects to an IPv4 or IPv6 literal address (no name
+ * resolution here) with TCP_NODELAY. The connection belongs to that reactor and to the
+ * caller, who closes it with roost_conn_close. Returns 0 and *out, -EINVAL for a bad
+ * address, -EPERM when not called from a task on a reactor (see roost_connect_on), or
+ * -errno (-ECONNREFUSED, ...).
+ */
+int roost_connect(const char *host, uint16_t port, roost_conn **out);
+
+/* As roost_connect, on reactor r, from any task (a pool task in run-on=pool mode). */
+int roost_connect_on(roost_reactor *r, const char *host, uint16_t port, roost_conn **out);
+
+/*
+ * From a task: closes a connection from roost_connect (cancelling what is in flight and
+ * waiting for it) and frees it. Not for connections passed to a handler: the runtime
+ * closes those when the handler returns.
+ */
+void roost_conn_close(roost_conn *c);
+
+/* The reactor whose ring serves c. */
+roost_reactor *roost_conn_reactor(const roost_conn *c);
+
+/*
+ * c's id: reactor (16 bits), generation (24 bits), table slot (24 bits). A slot reused by
+ * a later connection has a new generation, so ids are not reused while a slot's
+ * generation has not wrapped.
+ */
+uint64_t roost_conn_id(const roost_conn *c);
+
+#endif

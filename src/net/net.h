@@ -1,0 +1,269 @@
+/*
+ * Internal: the network module. Per-reactor state (struct roost_net), the provided buffer
+ * ring, listeners, connections and the requests that carry a task's operation to its
+ * connection's reactor.
+ *
+ * Ownership rule: everything a ring completion touches is owned by the connection's
+ * reactor thread and touched only there. A task that runs elsewhere (run-on=pool) reaches
+ * it by posting a request to the reactor's inbox; the request lives on the task's stack
+ * until the reactor completes it. The fields marked "task" are touched only by the task
+ * using the connection, in program order (one task at a time, across threads when it
+ * migrates, ordered by the posts that move it).
+ */
+#ifndef ROOST_NET_NET_H
+#define ROOST_NET_NET_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <roost/net.h>
+#include <roost/task.h>
+#include <roost/timer.h>
+#include <roost/waiter.h>
+
+#include "core/reactor.h"
+
+/* roost_buf._id: 0 = nothing borrowed; ring buffer b is b + 1; the one-shot buffer: */
+#define NET_BUF_INTERNAL 0x80000000u
+
+/* Consecutive EAGAINs of speculative recv(2) after which a socket stops speculating. */
+#define NET_EAGAIN_LIMIT 3
+
+/* How long a stopping reactor waits for its connections to wind down. */
+#define NET_DRAIN_MS 2000u
+
+/* EMFILE/ENFILE: how long accepting pauses before it retries. */
+#define NET_ACCEPT_RETRY_MS 100u
+
+/* ---- the provided buffer ring (bufring.c) ------------------------------------------------ */
+
+/* Per-buffer bookkeeping, indexed by buffer id. */
+struct net_buf {
+    uint32_t len;          /* bytes received into it */
+    int32_t next;          /* next buffer of a connection's receive queue, -1 at the end */
+    struct roost_work ret; /* posts its return to the reactor from another thread */
+    struct roost_net *net;
+};
+
+struct net_bufring {
+    struct io_uring_buf_ring *br; /* shared with the kernel */
+    size_t br_bytes;
+    char *mem; /* count * size bytes */
+    size_t mem_bytes;
+    unsigned count, size, mask;
+    unsigned avail; /* buffers in the ring as far as completions tell */
+    struct net_buf *bufs;
+};
+
+int net_bufring_init(struct roost_net *net, unsigned count, unsigned size);
+void net_bufring_destroy(struct roost_net *net);
+/* Gives buffer bid back to the ring and lets a parked connection receive again. */
+void net_bufring_put(struct roost_net *net, unsigned bid);
+static inline char *net_buf_data(const struct roost_net *net, unsigned bid);
+
+/* ---- listeners (listener.c) ---------------------------------------------------------------- */
+
+struct net_lsock {
+    struct roost_listener *l;
+    struct roost_reactor *r;
+    int fd;
+    struct roost_op *op; /* the armed multishot accept, NULL when none */
+    bool linked;         /* on the reactor's list (armed at least once) */
+    bool stopping;
+    bool paused;     /* EMFILE/ENFILE: retry timer pending */
+    bool out_of_fds; /* the accept failed with EMFILE/ENFILE: pause when it has ended */
+    unsigned live;   /* open connections accepted here */
+    struct roost_timer retry;
+    struct roost_work arm_work, stop_work;
+    struct net_lsock *next;
+};
+
+struct roost_listener {
+    roost_runtime *rt;
+    roost_conn_handler handler;
+    void *arg;
+    uint16_t port;
+    unsigned max_conns;
+    _Atomic unsigned stop_requested;
+    _Atomic unsigned conns;
+    unsigned n;
+    struct net_lsock ls[];
+};
+
+/* Stops every listening socket of net's reactor (draining). */
+void net_listeners_stop_all(struct roost_net *net);
+
+/* An IPv4 or IPv6 literal and a port as a socket address. 0 or -EINVAL. */
+int net_parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+
+/* ---- requests (request.c) ------------------------------------------------------------------ */
+
+struct net_req;
+typedef void (*net_req_fn)(struct net_req *q);
+
+/* Cancel protocol state of a request whose task runs off the reactor (request.c). */
+enum { NET_CANCEL_NONE, NET_CANCEL_POSTED, NET_CANCEL_RAN, NET_CANCEL_DONE };
+
+/* One operation of a task, on the task's stack until the reactor completes it. */
+struct net_req {
+    struct roost_work work;        /* posts start to the reactor */
+    struct roost_work cancel_work; /* posts cancel to the reactor */
+    struct roost_waiter w;
+    struct roost_reactor *r;
+    struct roost_conn *c;
+    net_req_fn start;  /* on the reactor: stage the op or complete at once */
+    net_req_fn cancel; /* on the reactor: abandon or cancel the op in flight (may be NULL) */
+    _Atomic unsigned cstate;
+    bool pending;   /* reactor: started and not completed */
+    bool deferred;  /* reactor: completed while a posted cancel had not run yet */
+    bool cancelled; /* reactor: a cancel reached the op */
+    bool timed_out;
+    int res; /* the raw outcome, for the task (e.g. bytes that raced with a cancel) */
+    union {
+        struct {
+            uint64_t timeout_ms;
+            uint32_t id;  /* the buffer delivered (roost_buf._id) */
+            uint32_t len; /* its length */
+            unsigned cqe_flags;
+            bool poll_first;
+        } recv;
+        struct {
+            const char *buf;
+            size_t len, done;
+            struct msghdr msg;
+        } send;
+        struct {
+            struct sockaddr_storage addr;
+            socklen_t addrlen;
+            int fd;
+            bool taken; /* the reactor owns fd (and closes it on failure) */
+        } conn;
+    };
+};
+
+/*
+ * Runs q->start on q->r (directly on its thread, else through its inbox) and waits for the
+ * completion. Returns the result, -ECANCELED, or -ESHUTDOWN if the reactor refused the post.
+ */
+int net_call(struct net_req *q);
+
+/* On the reactor: completes q with res (honours a posted cancel not yet run). */
+void net_req_complete(struct net_req *q, int res);
+
+/* Stages an async cancel of op (on the reactor); the cancel's own completion is ignored. */
+void net_cancel_op(struct roost_reactor *r, struct roost_op *op);
+
+/* ---- connections (conn.c) ------------------------------------------------------------------ */
+
+#define NET_CONN_CHUNK 256u
+
+struct roost_conn {
+    struct roost_net *net;
+    struct roost_reactor *r;
+    int fd;
+    uint32_t index, gen;
+    bool in_use;
+    bool oneshot;         /* receive strategy */
+    struct net_lsock *ls; /* the listener socket that accepted it; NULL for roost_connect */
+    uint32_t next_free;
+
+    /* reactor */
+    struct roost_op *ms_op;   /* the armed multishot recv */
+    struct roost_op *os_op;   /* the one-shot recv in flight */
+    struct roost_op *send_op; /* send, sendmsg or connect in flight */
+    unsigned ops;             /* ring ops in flight (close waits for 0) */
+    int32_t rq_head, rq_tail; /* received ring buffers not handed out yet */
+    int rx_err;               /* error after the queued data */
+    bool rx_eof;              /* EOF after the queued data */
+    bool parked;              /* ENOBUFS: waiting for buffers to come back */
+    bool closing, aborted;
+    struct roost_conn *park_next;
+    struct net_req *recv_q;  /* the receive waiting */
+    struct net_req *send_q;  /* the send or connect in flight */
+    struct net_req *close_q; /* the close waiting for ops to drain */
+    struct roost_timer recv_timer;
+
+    /* task */
+    uint32_t borrowed; /* roost_buf._id handed out and not released */
+    uint32_t stash_id; /* a delivery that raced with a cancel, for the next recv */
+    uint32_t stash_len;
+    unsigned budget; /* speculative recv(2)s left before the next ring wait */
+    unsigned eagain; /* consecutive EAGAINs of speculative recv(2) */
+    uint64_t recv_timeout_ms;
+    char *rbuf; /* the one-shot receive buffer (buf_size bytes) */
+};
+
+/* Takes a free slot for fd (on the reactor). NULL on ENOMEM. */
+struct roost_conn *net_conn_alloc(struct roost_net *net, int fd, struct net_lsock *ls);
+/* Closes the socket and frees the slot; every op must have completed (on the reactor). */
+void net_conn_free(struct roost_conn *c);
+/* Runs h in a task for an accepted connection (on the reactor). 0 or -errno. */
+int net_conn_start(struct roost_conn *c);
+/* Fails what c's task waits for and cancels its ops (reactor stopping). */
+void net_conn_abort(struct roost_conn *c);
+/* Counts an op staged for c / its completion (which may finish a close). */
+void net_conn_op_begin(struct roost_conn *c);
+void net_conn_op_end(struct roost_conn *c);
+
+/* ---- receive (recv.c) ----------------------------------------------------------------------- */
+
+/* Parked connection list: ENOBUFS. */
+void net_park(struct roost_conn *c);
+void net_unpark(struct roost_conn *c);
+/* Re-arms up to n parked connections (buffers came back). */
+void net_unpark_some(struct roost_net *net, unsigned n);
+/* Returns c's queued ring buffers to the ring (close). */
+void net_recv_drop_queue(struct roost_conn *c);
+
+/* ---- per-reactor state (net.c) ----------------------------------------------------------------
+ */
+
+struct roost_net {
+    struct roost_reactor *r;
+    bool oneshot; /* the receive strategy in effect on this reactor */
+    bool speculative;
+    unsigned inline_budget;
+    unsigned buf_size;
+    unsigned max_conns;
+    roost_ctx *task_ctx; /* where connection tasks run: the reactor's, or the pool's */
+
+    bool have_ring;
+    struct net_bufring ring;
+
+    struct roost_conn **chunks;
+    uint32_t nchunks;
+    uint32_t free_head; /* UINT32_MAX: none */
+    unsigned nconns;
+
+    struct roost_conn *parked_head, *parked_tail;
+    unsigned nparked;
+    struct roost_work unpark_work; /* a re-arm pass on the next tick */
+    bool unpark_scheduled;
+
+    struct net_lsock *lsocks;
+
+    bool draining;
+    uint64_t drain_deadline_ns;
+    struct roost_timer drain_timer;
+};
+
+/* The calling reactor's net state, created on first use. NULL on ENOMEM. */
+struct roost_net *net_get(struct roost_reactor *r);
+
+/* Counters a task may bump from any thread (pool mode): atomic increments. */
+#define NET_STAT_INC(r, field) atomic_fetch_add_explicit(&(r)->stats.field, 1, memory_order_relaxed)
+
+static inline char *net_buf_data(const struct roost_net *net, unsigned bid)
+{
+    return net->ring.mem + (size_t)bid * net->ring.size;
+}
+
+static inline bool net_on_reactor(const struct roost_reactor *r)
+{
+    return roost_reactor_current() == r;
+}
+
+#endif

@@ -4,7 +4,7 @@
 #   make test              build and run every test
 #   make test SAN=address  the same under ASan+UBSan (build-address/)
 #   make test SAN=thread   the same under ThreadSanitizer (build-thread/)
-#   make run               build and start the demo
+#   make run               build and start the demo server (roost serve on 127.0.0.1:8080)
 #   make bench             build and run the benchmarks (installs the peer servers too)
 #   make format            clang-format every source file
 
@@ -34,7 +34,7 @@ test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j 1
 
 run: build
-	./$(BUILD)/roost demo
+	./$(BUILD)/roost serve
 
 bench: build
 	@./scripts/install-deps.sh --bench

@@ -79,7 +79,10 @@ static int join(void *arg)
 
 int roost_cmd_demo(const struct roost_config *cfg, int argc, char **argv)
 {
-    (void)argc, (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "roost demo: unknown argument %s\n", argv[1]);
+        return 2;
+    }
     roost_runtime *rt;
     int rc = roost_runtime_start(cfg, &rt);
     if (rc < 0) {

@@ -10,9 +10,13 @@
 static const struct {
     const char *name;
     int (*run)(const struct roost_config *cfg, int argc, char **argv);
+    void (*flags_help)(void);
     const char *help;
 } commands[] = {
-    {"demo", roost_cmd_demo, "show continuation affinity: tasks sleep, offload, await threads"},
+    {"serve", roost_cmd_serve, roost_cmd_serve_help,
+     "the demo HTTP server: /plaintext /json /delay/:ms /offload /metrics"},
+    {"demo", roost_cmd_demo, NULL,
+     "show continuation affinity: tasks sleep, offload, await threads"},
 };
 
 static void usage(FILE *out)
@@ -36,7 +40,10 @@ int main(int argc, char **argv)
             continue;
         for (int j = 2; j < argc; j++) {
             if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
-                printf("usage: roost %s [switches]\n%s\n\n", commands[i].name, commands[i].help);
+                printf("usage: roost %s [flags] [switches]\n%s\n\n", commands[i].name,
+                       commands[i].help);
+                if (commands[i].flags_help)
+                    commands[i].flags_help();
                 roost_cli_config_help();
                 return 0;
             }
@@ -46,10 +53,6 @@ int main(int argc, char **argv)
         int n = roost_cli_config(&cfg, argc - 1, argv + 1);
         if (n < 0)
             return 2;
-        if (n > 1) {
-            fprintf(stderr, "roost %s: unknown argument: %s\n", commands[i].name, argv[2]);
-            return 2;
-        }
         return commands[i].run(&cfg, n, argv + 1);
     }
     fprintf(stderr, "roost: unknown command '%s'\n\n", argv[1]);

@@ -1,0 +1,186 @@
+/* The router: method + path patterns with `:name` segments, first match wins. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/router.h"
+
+struct segment {
+    char *text; /* literal text, or the parameter's name */
+    size_t len;
+    bool param;
+};
+
+struct route {
+    char *method; /* NULL: any */
+    struct segment *segs;
+    unsigned nsegs;
+    roost_http_handler handler;
+    void *arg;
+};
+
+struct roost_http_router {
+    struct route *routes;
+    unsigned n, cap;
+};
+
+int roost_http_router_create(roost_http_router **out)
+{
+    roost_http_router *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    *out = r;
+    return 0;
+}
+
+static void route_free(struct route *rt)
+{
+    for (unsigned i = 0; i < rt->nsegs; i++)
+        free(rt->segs[i].text);
+    free(rt->segs);
+    free(rt->method);
+}
+
+void roost_http_router_free(roost_http_router *r)
+{
+    if (!r)
+        return;
+    for (unsigned i = 0; i < r->n; i++)
+        route_free(&r->routes[i]);
+    free(r->routes);
+    free(r);
+}
+
+/* Splits "/a/:b/c" into segments; "/" has none. */
+static int parse_pattern(const char *pattern, struct route *rt)
+{
+    if (pattern[0] != '/')
+        return -EINVAL;
+    unsigned params = 0;
+    const char *p = pattern + 1;
+    while (*p) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == 0 && end)
+            return -EINVAL; /* "//" */
+        if (len == 0)
+            break; /* trailing slash: "/a/" is "/a" plus an empty last segment, refused */
+        struct segment *segs = realloc(rt->segs, (rt->nsegs + 1) * sizeof(*segs));
+        if (!segs)
+            return -ENOMEM;
+        rt->segs = segs;
+        struct segment *s = &rt->segs[rt->nsegs];
+        s->param = p[0] == ':';
+        if (s->param && (len == 1 || ++params > ROOST_HTTP_MAX_PARAMS))
+            return -EINVAL;
+        s->text = strndup(s->param ? p + 1 : p, s->param ? len - 1 : len);
+        if (!s->text)
+            return -ENOMEM;
+        s->len = s->param ? len - 1 : len;
+        rt->nsegs++;
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return 0;
+}
+
+int roost_http_route(roost_http_router *r, const char *method, const char *pattern,
+                     roost_http_handler h, void *arg)
+{
+    if (!pattern || !h)
+        return -EINVAL;
+    if (r->n == r->cap) {
+        unsigned cap = r->cap ? r->cap * 2 : 8;
+        struct route *routes = realloc(r->routes, cap * sizeof(*routes));
+        if (!routes)
+            return -ENOMEM;
+        r->routes = routes;
+        r->cap = cap;
+    }
+    struct route *rt = &r->routes[r->n];
+    memset(rt, 0, sizeof(*rt));
+    rt->handler = h;
+    rt->arg = arg;
+    int rc = 0;
+    if (method && !(rt->method = strdup(method)))
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = parse_pattern(pattern, rt);
+    if (rc < 0) {
+        route_free(rt);
+        return rc;
+    }
+    r->n++;
+    return 0;
+}
+
+static bool str_is(struct roost_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+/* Does path match rt's segments? Fills m's params on success. */
+static bool path_matches(const struct route *rt, struct roost_str path, struct roost_http_match *m)
+{
+    const char *p = path.p, *end = path.p + path.n;
+    if (p == end || *p != '/')
+        return false;
+    p++;
+    m->nparams = 0;
+    for (unsigned i = 0; i < rt->nsegs; i++) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const char *seg_end = slash ? slash : end;
+        size_t len = (size_t)(seg_end - p);
+        if (len == 0)
+            return false;
+        const struct segment *s = &rt->segs[i];
+        if (s->param) {
+            m->params[m->nparams].name = (struct roost_str){s->text, s->len};
+            m->params[m->nparams].value = (struct roost_str){p, len};
+            m->nparams++;
+        } else if (len != s->len || memcmp(p, s->text, len) != 0) {
+            return false;
+        }
+        p = seg_end;
+        if (i + 1 < rt->nsegs) {
+            if (p == end)
+                return false;
+            p++; /* the slash */
+        }
+    }
+    return p == end;
+}
+
+int roost_http_router_match(const roost_http_router *r, struct roost_str method,
+                            struct roost_str path, struct roost_http_match *m)
+{
+    bool path_seen = false;
+    const struct route *get_route = NULL;
+    struct roost_http_match get_match;
+    for (unsigned i = 0; i < r->n; i++) {
+        const struct route *rt = &r->routes[i];
+        struct roost_http_match cand;
+        if (!path_matches(rt, path, &cand))
+            continue;
+        path_seen = true;
+        if (!rt->method || str_is(method, rt->method)) {
+            *m = cand;
+            m->handler = rt->handler;
+            m->arg = rt->arg;
+            return 0;
+        }
+        if (!get_route && str_is(method, "HEAD") && !strcmp(rt->method, "GET")) {
+            get_route = rt;
+            get_match = cand;
+        }
+    }
+    if (get_route) {
+        *m = get_match;
+        m->handler = get_route->handler;
+        m->arg = get_route->arg;
+        return 0;
+    }
+    return path_seen ? 405 : 404;
+}

@@ -83,8 +83,8 @@ static void accepted(struct net_lsock *ls, int fd)
         return;
     }
     if (ls->live >= ls->l->max_conns) {
+        ROOST_STAT_INC(ls->r, shed_accepts); /* counted before the client can see the close */
         close(fd);
-        ROOST_STAT_INC(ls->r, shed_accepts);
         return;
     }
     int one = 1;

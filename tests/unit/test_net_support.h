@@ -292,4 +292,13 @@ static inline bool test_wait_conns(roost_listener *l, unsigned want, unsigned ti
     return true;
 }
 
+/* Waits (bounded) until reactor i's counter `field` reaches want; returns its value. */
+#define test_wait_stat(rt, i, field, want, timeout_ms)                                             \
+    ({                                                                                             \
+        uint64_t end_ = test_now_ns() + (uint64_t)(timeout_ms)*1000000u;                           \
+        while (test_stats(rt, i).field < (want) && test_now_ns() < end_)                           \
+            test_sleep_ms(1);                                                                      \
+        test_stats(rt, i).field;                                                                   \
+    })
+
 #endif

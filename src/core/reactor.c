@@ -267,6 +267,7 @@ static void shut_down(struct roost_reactor *r)
         if (!ran && !roost_inbox_busy(&r->inbox))
             break;
     }
+    roost_work_returns_flush();
     r->closed = true;
 }
 
@@ -276,6 +277,7 @@ static void loop(struct roost_reactor *r)
         ROOST_STAT_INC(r, ticks);
         drain_inbox(r, r->inbox_budget);
         run_local(r);
+        roost_work_returns_flush();
         fire_timers(r, roost_now_ns());
         /* Stopping: keep ticking while the network module still waits for completions. */
         if (r->stopping && !(r->net_ops && r->net_ops->draining(r)))

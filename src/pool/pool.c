@@ -117,6 +117,7 @@ static void *worker_main(void *arg)
         roost_work_fn fn = w->fn; /* fn may free w */
         if (fn(w->arg) < 0)
             atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
+        roost_work_returns_flush();
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);

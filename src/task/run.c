@@ -93,6 +93,7 @@ static unsigned run_ready(struct run_ctx *rc)
         w = next;
         n++;
     }
+    roost_work_returns_flush();
     return n;
 }
 

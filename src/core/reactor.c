@@ -42,6 +42,7 @@
 #include "core/reactor.h"
 #include "core/ring.h"
 #include "core/thread.h"
+#include "pool/pool.h"
 #include "task/task.h"
 
 uint64_t roost_now_ns(void)
@@ -189,6 +190,8 @@ static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
 /* Phase 4: the tick's one enter. */
 static void enter(struct roost_reactor *r, bool may_wait)
 {
+    /* Pool posts batched during this tick go out before we may sleep. */
+    roost_pool_flush_pending();
     struct __kernel_timespec ts, *tsp = NULL;
     if (may_wait) {
         struct roost_timer *t = roost_timer_heap_top(&r->timers);
@@ -268,6 +271,7 @@ static void shut_down(struct roost_reactor *r)
             break;
     }
     roost_work_returns_flush();
+    roost_pool_flush_pending();
     r->closed = true;
 }
 

@@ -16,6 +16,9 @@
  * Output: one "name value" line per figure ('#' lines are comments). server_cpu_us_per_msg
  * is the process's CPU time (getrusage) minus the client thread's (CLOCK_THREAD_CPUTIME_ID),
  * per echoed message: the reactor, the pool workers and the kernel work charged to them.
+ * server_softirq_us_per_msg is the softirq time of the server CPU (/proc/stat; loopback
+ * TCP processing the kernel accounts to no task), foreign_cpu_pct the share of the two
+ * CPUs other processes took during the measurement (a disturbed run shows here).
  */
 #define _GNU_SOURCE /* pthread_setaffinity_np */
 #include <errno.h>
@@ -151,6 +154,41 @@ static uint64_t process_cpu_ns(void)
     return us * 1000u;
 }
 
+/*
+ * From /proc/stat, for one CPU: user + nice + system + steal time, and softirq time (ns).
+ * busy minus our own process's CPU time is what others took from the measured CPUs; irq
+ * and softirq are left out of busy because the kernel may account them to no task.
+ */
+struct cpu_times {
+    uint64_t busy, softirq;
+};
+
+static struct cpu_times cpu_times(int cpu)
+{
+    struct cpu_times t = {0, 0};
+    if (cpu < 0)
+        return t;
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return t;
+    char line[512], want[16];
+    snprintf(want, sizeof(want), "cpu%d ", cpu);
+    uint64_t tick = 1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long user, nice, sys, idle, iowait, irq, softirq, steal;
+        if (strncmp(line, want, strlen(want)))
+            continue;
+        if (sscanf(line + strlen(want), "%llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice,
+                   &sys, &idle, &iowait, &irq, &softirq, &steal) == 8) {
+            t.busy = (user + nice + sys + steal) * tick;
+            t.softirq = softirq * tick;
+        }
+        break;
+    }
+    fclose(f);
+    return t;
+}
+
 /* ---- the server ------------------------------------------------------------------------- */
 
 static int echo(roost_conn *c, void *arg)
@@ -171,7 +209,7 @@ static int echo(roost_conn *c, void *arg)
 /* ---- the client ------------------------------------------------------------------------- */
 
 struct mark {
-    uint64_t t, msgs, client_cpu, process_cpu;
+    uint64_t t, msgs, client_cpu, process_cpu, cpus_busy, server_softirq;
     struct roost_stats s;
 };
 
@@ -215,8 +253,13 @@ static int top_up(struct bconn *c, const struct opts *o)
     return 0;
 }
 
+static int mark_cpus[2] = {-1, -1};
+
 static void take_mark(struct mark *m, uint64_t msgs, roost_reactor *r)
 {
+    struct cpu_times server = cpu_times(mark_cpus[0]);
+    m->cpus_busy = server.busy + (mark_cpus[1] != mark_cpus[0] ? cpu_times(mark_cpus[1]).busy : 0);
+    m->server_softirq = server.softirq;
     m->t = now_ns();
     m->msgs = msgs;
     m->client_cpu = thread_cpu_ns();
@@ -317,6 +360,8 @@ int main(int argc, char **argv)
     }
 
     struct mark m0, m1;
+    mark_cpus[0] = o.server_cpu;
+    mark_cpus[1] = o.client_cpu;
     roost_reactor *r = roost_runtime_reactor(rt, 0);
     rc = run_client(&o, roost_listener_port(l), r, &m0, &m1);
 
@@ -342,6 +387,15 @@ int main(int argc, char **argv)
     printf("msgs_per_s %.0f\n", msgs / secs);
     printf("server_cpu_us_per_msg %.3f\n", msgs > 0 ? server_cpu / 1e3 / msgs : 0);
     printf("client_cpu_us_per_msg %.3f\n", msgs > 0 ? client_cpu / 1e3 / msgs : 0);
+    if (o.server_cpu >= 0)
+        printf("server_softirq_us_per_msg %.3f\n",
+               msgs > 0 ? (double)(m1.server_softirq - m0.server_softirq) / 1e3 / msgs : 0);
+    /* Others' share of the measured CPUs (needs both pinned): a disturbed run shows here. */
+    double others =
+        (double)(m1.cpus_busy - m0.cpus_busy) - (double)(m1.process_cpu - m0.process_cpu);
+    int ncpus = o.server_cpu >= 0 && o.client_cpu >= 0 ? (o.server_cpu == o.client_cpu ? 1 : 2) : 0;
+    if (ncpus)
+        printf("foreign_cpu_pct %.1f\n", others > 0 ? 100 * others / (secs * 1e9 * ncpus) : 0);
 #define PER_MSG_(name)                                                                             \
     printf(#name "_per_msg %.4f\n", msgs > 0 ? (double)(m1.s.name - m0.s.name) / msgs : 0)
     PER_MSG_(enters);

@@ -12,7 +12,9 @@
 # Environment: ROUNDS (3), SECONDS_PER_RUN (2), WARMUP (0.5), CONNS (64), SIZE (64),
 # DEPTH (1: messages in flight per connection), SERVER_CPU (0), CLIENT_CPU (1),
 # POOL_THREADS (1), MODES (all: a b c d a-noaff), SPECS ("on off"), RECVS
-# ("multishot oneshot"), RUN_TIMEOUT (seconds per run, 60).
+# ("multishot oneshot"), RUN_TIMEOUT (seconds per run, 60), MAX_FOREIGN (5: a run in which
+# other processes took more than this % of the two CPUs is disturbed and run again, after a
+# pause, up to RETRIES (20) times; the table says how many disturbed runs it had to keep).
 #
 # Output: a Markdown table, one row per configuration: messages/s (median and range over the
 # rounds), server CPU µs per message (reactor + pool + kernel work charged to them), client
@@ -34,6 +36,8 @@ modes=${MODES:-"a b c d a-noaff"}
 specs=${SPECS:-"on off"}
 recvs=${RECVS:-"multishot oneshot"}
 run_timeout=${RUN_TIMEOUT:-60}
+max_foreign=${MAX_FOREIGN:-5}
+retries=${RETRIES:-20}
 
 bin=$build/bench/bench_echo
 if [[ ! -x $bin ]]; then
@@ -72,19 +76,35 @@ done
 started=$SECONDS
 total=$((rounds * ${#configs[@]}))
 n=0
+disturbed=0
+retried=0
 for ((round = 1; round <= rounds; round++)); do
     for cfg in "${configs[@]}"; do
         IFS=/ read -r m s r <<<"$cfg"
         n=$((n + 1))
-        echo "[$n/$total] round $round: mode $m speculative=$s recv=$r" >&2
-        # shellcheck disable=SC2046
-        if ! timeout "$run_timeout" "$bin" $(mode_flags "$m") --speculative "$s" --recv "$r" \
-            --pool-threads "$pool_threads" --conns "$conns" --size "$size" --depth "$depth" \
-            --seconds "$secs" --warmup "$warmup" --server-cpu "$server_cpu" \
-            --client-cpu "$client_cpu" >"$out/${m}_${s}_${r}.$round"; then
-            echo "run_echo.sh: $cfg round $round failed or timed out" >&2
-            exit 1
-        fi
+        f=$out/${m}_${s}_${r}.$round
+        for ((try = 0; ; try++)); do
+            echo "[$n/$total] round $round: mode $m speculative=$s recv=$r" >&2
+            # shellcheck disable=SC2046
+            if ! timeout "$run_timeout" "$bin" $(mode_flags "$m") --speculative "$s" --recv "$r" \
+                --pool-threads "$pool_threads" --conns "$conns" --size "$size" --depth "$depth" \
+                --seconds "$secs" --warmup "$warmup" --server-cpu "$server_cpu" \
+                --client-cpu "$client_cpu" >"$f"; then
+                echo "run_echo.sh: $cfg round $round failed or timed out" >&2
+                exit 1
+            fi
+            foreign=$(awk '$1 == "foreign_cpu_pct" { print $2 }' "$f")
+            if awk -v x="${foreign:-0}" -v max="$max_foreign" 'BEGIN { exit !(x <= max) }'; then
+                break
+            fi
+            if ((try >= retries)); then
+                disturbed=$((disturbed + 1))
+                break
+            fi
+            retried=$((retried + 1))
+            echo "  disturbed: others took ${foreign}% of the CPUs; again in 3 s" >&2
+            sleep 3
+        done
     done
 done
 
@@ -114,23 +134,27 @@ echo "# echo: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), kernel $(uname -
 echo "# $rounds alternated rounds of ${secs} s (after ${warmup} s warm-up); $conns connections x $depth" \
     "message(s) of $size B in flight; server (1 reactor + $pool_threads pool thread(s)) on CPU $server_cpu," \
     "client (epoll, 1 thread) on CPU $client_cpu"
+echo "# runs repeated because other processes took > ${max_foreign}% of the CPUs: $retried;" \
+    "disturbed runs kept after $retries retries: $disturbed"
 echo "# $(grep -h '^#' "$out"/*.1 | head -1 | sed 's/^# //; s/resume=[^ ]* run-on=[^ ]* wake=[^ ]* affinity=[^ ]* speculative=[^ ]* recv=[^ ]* //')"
 echo
-echo "| mode | speculative | recv | msgs/s median | msgs/s min–max | server CPU µs/msg | client CPU µs/msg | enters/msg | wakes/msg | spec hits/msg |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| mode | speculative | recv | msgs/s median | msgs/s min–max | server CPU µs/msg | server CPU min–max | server softirq µs/msg | client CPU µs/msg | enters/msg | wakes/msg | spec hits/msg |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 summary=$out/summary
 : >"$summary"
 for cfg in "${configs[@]}"; do
     IFS=/ read -r m s r <<<"$cfg"
     f=${m}_${s}_${r}
     read -r mps lo hi <<<"$(stats "$f" msgs_per_s)"
-    read -r scpu _ _ <<<"$(stats "$f" server_cpu_us_per_msg)"
+    read -r scpu slo shi <<<"$(stats "$f" server_cpu_us_per_msg)"
     read -r ccpu _ _ <<<"$(stats "$f" client_cpu_us_per_msg)"
+    read -r sirq _ _ <<<"$(stats "$f" server_softirq_us_per_msg)"
     read -r ent _ _ <<<"$(stats "$f" enters_per_msg)"
     read -r wk _ _ <<<"$(stats "$f" wakes_written_per_msg)"
     read -r hits _ _ <<<"$(stats "$f" speculative_hits_per_msg)"
-    printf '| %s | %s | %s | %.0f | %.0f–%.0f | %.2f | %.2f | %.3f | %.3f | %.2f |\n' \
-        "$(label "$m")" "$s" "$r" "$mps" "$lo" "$hi" "$scpu" "$ccpu" "$ent" "$wk" "$hits"
+    printf '| %s | %s | %s | %.0f | %.0f–%.0f | %.2f | %.2f–%.2f | %.2f | %.2f | %.3f | %.3f | %.2f |\n' \
+        "$(label "$m")" "$s" "$r" "$mps" "$lo" "$hi" "$scpu" "$slo" "$shi" "$sirq" "$ccpu" "$ent" \
+        "$wk" "$hits"
     echo "$m $s $r $mps $scpu" >>"$summary"
 done
 

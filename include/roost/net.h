@@ -81,7 +81,7 @@ struct roost_buf {
  * -ETIMEDOUT when the receive timeout passed first (the connection stays usable),
  * -EBUSY while a buffer from an earlier call is still borrowed, -ECANCELED when the task
  * was cancelled (bytes that raced with the cancel are kept for the next call), -ESHUTDOWN
- * when the reactor is stopping, or another -errno (-ECONNRESET, ...).
+ * when the reactor is stopping, -EPERM outside a task, or another -errno (-ECONNRESET, ...).
  */
 int roost_conn_recv(roost_conn *c, struct roost_buf *out);
 
@@ -103,8 +103,8 @@ void roost_conn_set_recv_timeout(roost_conn *c, uint64_t ms);
  * speculation is on; what is left goes through the ring, resubmitted until all is sent.
  * data must stay valid until the call returns; the call returns only once the kernel is
  * done with it, even when the peer resets or the task is cancelled meanwhile.
- * Returns 0, or -errno (-EPIPE, -ECONNRESET, -ECANCELED, -ESHUTDOWN, ...): bytes may
- * then have been sent in part.
+ * Returns 0, or -errno (-EPIPE, -ECONNRESET, -ECANCELED, -ESHUTDOWN, -EPERM outside a
+ * task, ...): bytes may then have been sent in part.
  */
 int roost_conn_send(roost_conn *c, const void *data, size_t len);
 

@@ -145,8 +145,9 @@ struct net_req {
 };
 
 /*
- * Runs q->start on q->r (directly on its thread, else through its inbox) and waits for the
- * completion. Returns the result, -ECANCELED, or -ESHUTDOWN if the reactor refused the post.
+ * From a task: runs q->start on q->r (directly on its thread, else through its inbox) and
+ * waits for the completion. Returns the result, -ECANCELED, -ESHUTDOWN if the reactor
+ * refused the post, or -EPERM outside a task (nothing started).
  */
 int net_call(struct net_req *q);
 

@@ -406,6 +406,8 @@ static int recv_oneshot(struct roost_conn *c, struct roost_buf *out)
 int roost_conn_recv(roost_conn *c, struct roost_buf *out)
 {
     *out = (struct roost_buf){0};
+    if (!roost_task_current())
+        return -EPERM; /* touches nothing: the connection is its task's */
     if (c->borrowed)
         return -EBUSY;
     if (c->stash_id) {

@@ -87,6 +87,9 @@ static int start_work_run(void *arg)
 
 int net_call(struct net_req *q)
 {
+    /* Only a task can wait; anything else would leave the op pointing at a dead frame. */
+    if (!roost_task_current())
+        return -EPERM;
     roost_waiter_init(&q->w);
     roost_waiter_set_cancel(&q->w, q->cancel ? req_cancel_hook : NULL, q);
     atomic_init(&q->cstate, NET_CANCEL_NONE);

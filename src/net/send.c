@@ -143,6 +143,8 @@ static ssize_t send_now(struct roost_conn *c, const void *data, size_t len, stru
 
 int roost_conn_send(roost_conn *c, const void *data, size_t len)
 {
+    if (!roost_task_current())
+        return -EPERM;
     if (len == 0)
         return 0;
     size_t done = 0;
@@ -165,6 +167,8 @@ int roost_conn_send(roost_conn *c, const void *data, size_t len)
 
 int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt)
 {
+    if (!roost_task_current())
+        return -EPERM;
     if (iovcnt < 0 || iovcnt > IOV_MAX)
         return -EINVAL;
     size_t len = 0;

@@ -300,6 +300,44 @@ static void second_recv_with_a_borrowed_buffer_is_ebusy(void **state)
     }
 }
 
+/* ---- outside a task ---- */
+
+static roost_conn *_Atomic published;
+
+static int publish_then_echo(roost_conn *c, void *arg)
+{
+    (void)arg;
+    atomic_store(&published, c);
+    return test_echo_handler(c, NULL);
+}
+
+static void calls_outside_a_task_are_refused(void **state)
+{
+    (void)state;
+    struct test_server srv = test_server_start(1, NULL, 0, publish_then_echo, NULL);
+    atomic_store(&published, NULL);
+    struct test_client cl = {.k = 9, .total = 3000};
+    cl.fd = test_connect(srv.port);
+    assert_true(cl.fd >= 0);
+    uint64_t end = test_now_ns() + 5000000000ull;
+    while (!atomic_load(&published) && test_now_ns() < end)
+        test_sleep_ms(1);
+    roost_conn *c = atomic_load(&published);
+    assert_non_null(c);
+    struct roost_buf b;
+    struct iovec v = {.iov_base = "x", .iov_len = 1};
+    assert_int_equal(roost_conn_recv(c, &b), -EPERM);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(roost_conn_send(c, "x", 1), -EPERM);
+    assert_int_equal(roost_conn_sendv(c, &v, 1), -EPERM);
+    roost_conn *out;
+    assert_int_equal(roost_connect("127.0.0.1", srv.port, &out), -EPERM);
+    /* Nothing was disturbed: the handler's echo works. */
+    assert_int_equal(test_drive(&cl, 1, 5000), 1);
+    close(cl.fd);
+    test_server_stop(&srv);
+}
+
 /* ---- stop with connections open ---- */
 
 static _Atomic int stop_results[8];
@@ -359,6 +397,7 @@ int main(void)
         cmocka_unit_test(a_recycled_slot_gets_a_new_generation),
         cmocka_unit_test(stale_completion_gives_its_buffer_back_to_the_ring),
         cmocka_unit_test(second_recv_with_a_borrowed_buffer_is_ebusy),
+        cmocka_unit_test(calls_outside_a_task_are_refused),
         cmocka_unit_test(runtime_stop_winds_open_connections_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -222,6 +222,14 @@ static void enter(struct roost_reactor *r, bool may_wait)
     if (RUNNING_ON_VALGRIND)
         sched_yield();
     unsigned staged = io_uring_sq_ready(&r->ring);
+    /*
+     * Busy and with nothing to submit: when the kernel also has no completion work
+     * waiting for us (IORING_SQ_TASKRUN clear, nothing overflowed), an enter would do
+     * nothing; skip it. A tick still makes at most one enter.
+     */
+    if (!may_wait && staged == 0 && r->taskrun_flag &&
+        !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+        return;
     int rc;
     if (may_wait) {
         struct io_uring_cqe *cqe;

@@ -105,6 +105,7 @@ struct roost_reactor {
     struct io_uring ring;
     unsigned sq_entries;
     const char *ring_mode;
+    bool taskrun_flag; /* the kernel flags pending completion work in the SQ ring */
     int wake_fd;
     uint64_t wake_buf;
 

@@ -25,33 +25,42 @@
 
 int roost_ring_setup(struct roost_reactor *r)
 {
-    /* Best first; each older kernel rejects the flags it does not know with EINVAL. */
+    /*
+     * Best first; an older kernel rejects flags it does not know with EINVAL. TASKRUN_FLAG
+     * makes the kernel raise IORING_SQ_TASKRUN when completions wait for an enter, which
+     * lets a busy tick skip an enter that would have nothing to do (reactor.c).
+     * SUBMIT_ALL: one failing SQE must not stop the rest of the batch.
+     */
     static const struct {
         unsigned flags;
         const char *name;
     } tiers[] = {
-        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "single_issuer+defer_taskrun"},
+        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+             IORING_SETUP_SUBMIT_ALL,
+         "single_issuer+defer_taskrun"},
+        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+         "single_issuer+defer_taskrun"},
+        {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
+         "coop_taskrun"},
         {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop_taskrun"},
+        {IORING_SETUP_SUBMIT_ALL, "none"},
         {0, "none"},
     };
     int rc = -EINVAL;
     for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
-        /* SUBMIT_ALL: one failing SQE must not stop the rest of the batch. */
-        const unsigned extras[] = {IORING_SETUP_SUBMIT_ALL, 0};
-        for (size_t j = 0; j < 2; j++) {
-            struct io_uring_params p;
-            memset(&p, 0, sizeof(p));
-            /* A CQ 4x the SQ: multishot ops post many CQEs per SQE. */
-            p.flags = tiers[i].flags | extras[j] | IORING_SETUP_CQSIZE;
-            p.cq_entries = r->sq_entries * 4;
-            rc = io_uring_queue_init_params(r->sq_entries, &r->ring, &p);
-            if (rc == 0) {
-                r->ring_mode = tiers[i].name;
-                return 0;
-            }
-            if (rc != -EINVAL)
-                return rc;
+        struct io_uring_params p;
+        memset(&p, 0, sizeof(p));
+        /* A CQ 4x the SQ: multishot ops post many CQEs per SQE. */
+        p.flags = tiers[i].flags | IORING_SETUP_CQSIZE;
+        p.cq_entries = r->sq_entries * 4;
+        rc = io_uring_queue_init_params(r->sq_entries, &r->ring, &p);
+        if (rc == 0) {
+            r->ring_mode = tiers[i].name;
+            r->taskrun_flag = (tiers[i].flags & IORING_SETUP_TASKRUN_FLAG) != 0;
+            return 0;
         }
+        if (rc != -EINVAL)
+            return rc;
     }
     return rc;
 }

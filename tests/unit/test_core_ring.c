@@ -119,7 +119,7 @@ static void completion_for_recycled_slot_is_stale(void **state)
     roost_runtime_destroy(rt);
 }
 
-/* ---- one enter per tick ---- */
+/* ---- at most one enter per tick ---- */
 
 static void each_tick_enters_once(void **state)
 {
@@ -137,6 +137,39 @@ static void each_tick_enters_once(void **state)
     roost_runtime_destroy(rt);
 }
 
+/* A chain of self-posts keeps the reactor busy with nothing to submit. */
+static _Atomic long hops_left;
+
+static int hop(void *arg)
+{
+    (void)arg;
+    if (atomic_fetch_sub(&hops_left, 1) > 1)
+        return roost_ctx_post(roost_ctx_current(), hop, NULL);
+    return 0;
+}
+
+static void busy_ticks_with_nothing_to_submit_skip_the_enter(void **state)
+{
+    (void)state;
+    roost_runtime *rt = test_runtime(1, NULL);
+    if (!((struct roost_reactor *)roost_runtime_reactor(rt, 0))->taskrun_flag) {
+        roost_runtime_destroy(rt);
+        skip(); /* the kernel cannot tell us when an enter has nothing to do */
+    }
+    struct roost_stats before = test_stats(rt, 0);
+    atomic_store(&hops_left, 1000);
+    assert_int_equal(test_on_reactor(rt, 0, hop, NULL), 0);
+    while (atomic_load(&hops_left) > 0)
+        test_sleep_ms(1);
+    struct roost_stats after = test_stats(rt, 0);
+    uint64_t ticks = after.ticks - before.ticks, enters = after.enters - before.enters;
+    printf("# 1000 self-posts: %llu ticks, %llu enters\n", (unsigned long long)ticks,
+           (unsigned long long)enters);
+    assert_true(ticks >= 999); /* never inline: one hop per tick after the first */
+    assert_true(enters * 10 < ticks);
+    roost_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +177,7 @@ int main(void)
         cmocka_unit_test(sq_full_mid_batch_submits_and_drops_nothing),
         cmocka_unit_test(completion_for_recycled_slot_is_stale),
         cmocka_unit_test(each_tick_enters_once),
+        cmocka_unit_test(busy_ticks_with_nothing_to_submit_skip_the_enter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

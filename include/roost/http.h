@@ -41,7 +41,7 @@ int roost_http_route(roost_http_router *r, const char *method, const char *patte
 struct roost_http_server_opts {
     const char *host;           /* default "127.0.0.1" */
     uint16_t port;              /* 0: ephemeral (see roost_http_server_port) */
-    unsigned max_conns;         /* per reactor; 0: 10000 */
+    unsigned max_conns;         /* per reactor; 0: the runtime's max-conns switch */
     size_t max_head_bytes;      /* request line + fields; above -> 431 (default 8192) */
     size_t max_body_bytes;      /* above -> 413 (default 1 MiB) */
     uint64_t header_timeout_ms; /* a request head must arrive within this (default 10000) */

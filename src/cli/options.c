@@ -21,6 +21,10 @@ static const struct {
     {"pool-threads", "N", "worker pool threads (default: one per online CPU)"},
     {"stack-size", "BYTES", "task stack size, k/m suffixes (default 64k)"},
     {"pin-threads", "on|off", "pin reactor i to CPU i"},
+    {"recv", "multishot|oneshot", "receive strategy: provided-buffer multishot, or one-shot"},
+    {"buf-count", "N", "provided buffers per reactor, a power of two (default 1024)"},
+    {"buf-size", "BYTES", "bytes per provided buffer (default 4096)"},
+    {"max-conns", "N", "open connections per reactor; more are shed (default 10000)"},
 };
 
 void roost_cli_config_help(void)

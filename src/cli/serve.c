@@ -137,7 +137,6 @@ void roost_cmd_serve_help(void)
 {
     printf("  --host ADDR               listen address (default 127.0.0.1)\n"
            "  --port N                  listen port (default 8080; 0 picks one)\n"
-           "  --max-conns N             connections per reactor (default 10000)\n"
            "  --max-head-bytes N        request head limit, above -> 431 (default 8192)\n"
            "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
            "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
@@ -182,8 +181,6 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.host = v;
         else if (!strcmp(flag, "--port") && (ok = parse_u64(v, 65535, &n)))
             o.port = (uint16_t)n;
-        else if (!strcmp(flag, "--max-conns") && (ok = parse_u64(v, 1000000, &n)))
-            o.max_conns = (unsigned)n;
         else if (!strcmp(flag, "--max-head-bytes") && (ok = parse_u64(v, 1 << 20, &n)))
             o.max_head_bytes = n;
         else if (!strcmp(flag, "--max-body-bytes") && (ok = parse_u64(v, 1ull << 34, &n)))

@@ -79,7 +79,6 @@ void roost_http_server_opts_init(struct roost_http_server_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->host = "127.0.0.1";
-    o->max_conns = 10000;
     o->max_head_bytes = ROOST_HTTP_DEFAULT_MAX_HEAD_BYTES;
     o->max_body_bytes = ROOST_HTTP_DEFAULT_MAX_BODY_BYTES;
     o->header_timeout_ms = 10000;

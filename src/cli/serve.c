@@ -97,24 +97,22 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
 static int metrics(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
-    unsigned n = roost_runtime_reactor_count(runtime);
-    size_t cap = 256 + (size_t)n * 64 * 24;
-    char *out = malloc(cap);
-    if (!out)
-        return -ENOMEM;
+    char *out = NULL;
     size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return -ENOMEM;
+    unsigned n = roost_runtime_reactor_count(runtime);
     struct roost_stats s;
 #define ROOST_METRIC_(name, help)                                                                  \
-    len += (size_t)snprintf(out + len, cap - len, "# HELP roost_%s %s\n# TYPE roost_%s counter\n", \
-                            #name, help, #name);                                                   \
+    fprintf(f, "# HELP roost_%s %s\n# TYPE roost_%s counter\n", #name, help, #name);               \
     for (unsigned i = 0; i < n; i++) {                                                             \
         roost_reactor_stats(roost_runtime_reactor(runtime, i), &s);                                \
-        len += (size_t)snprintf(out + len, cap - len, "roost_%s{reactor=\"%u\"} %llu\n", #name, i, \
-                                (unsigned long long)s.name);                                       \
+        fprintf(f, "roost_%s{reactor=\"%u\"} %llu\n", #name, i, (unsigned long long)s.name);       \
     }
     ROOST_STATS_FIELDS(ROOST_METRIC_)
 #undef ROOST_METRIC_
-    int rc = reply(res, "text/plain; version=0.0.4", out, len);
+    int rc = fclose(f) == 0 ? reply(res, "text/plain; version=0.0.4", out, len) : -ENOMEM;
     free(out);
     return rc;
 }

@@ -284,6 +284,15 @@ function get(path) { return new Promise((ok, bad) => {
         self.assertIn("# TYPE roost_ticks counter", body)
         self.assertRegex(body, r'roost_cqes_reaped\{reactor="0"\} \d+')
         self.assertRegex(body, r'roost_enters\{reactor="1"\} \d+')
+        # Every counter of every reactor, and nothing else: one HELP, one TYPE, 2 samples each.
+        lines = body.strip().split("\n")
+        helps = [l for l in lines if l.startswith("# HELP ")]
+        samples = [l for l in lines if not l.startswith("#")]
+        self.assertGreaterEqual(len(helps), 18)
+        self.assertEqual(len(samples), 2 * len(helps))
+        for l in samples:
+            self.assertRegex(l, r'^roost_[a-z_]+\{reactor="[01]"\} \d+$')
+        self.assertEqual(body[-1], "\n")
 
 
 class TimeoutTest(unittest.TestCase):

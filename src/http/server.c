@@ -143,17 +143,57 @@ static uint64_t now_ms(void)
 
 /* ---- responses ------------------------------------------------------------------------- */
 
-/* Status line, the server's headers and the handler's: everything up to the blank line. */
-static int append_head(struct http_conn *hc, roost_http_res *res, const char *framing)
+/*
+ * "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" is the same for every 200 response a
+ * reactor sends within one second: it is built once per second per reactor thread (with
+ * the Date cache) and copied. Formatting it per response was a fifth of the server's CPU at
+ * pipelining depth 16.
+ */
+struct head_cache {
+    const roost_http_server *srv;
+    const char *date; /* the Date text it was built from: changes when the second does */
+    char date_copy[32];
+    size_t len;
+    char text[160];
+};
+
+__attribute__((noinline)) static struct head_cache *head_cache(void)
 {
+    static _Thread_local struct head_cache cache;
+    return &cache;
+}
+
+static int append_status_line(struct http_conn *hc, int status)
+{
+    const char *date = roost_http_date();
+    if (status == 200) {
+        struct head_cache *c = head_cache();
+        if (c->srv != hc->srv || strcmp(c->date_copy, date) != 0) {
+            int n =
+                snprintf(c->text, sizeof(c->text), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
+                         hc->srv->server_name, date);
+            c->len = (size_t)n < sizeof(c->text) ? (size_t)n : sizeof(c->text) - 1;
+            c->srv = hc->srv;
+            snprintf(c->date_copy, sizeof(c->date_copy), "%s", date);
+        }
+        return roost_bytes_append(&hc->out, c->text, c->len);
+    }
     char line[256];
-    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n",
-                     res->status, reason(res->status), hc->srv->server_name, roost_http_date());
-    int rc = roost_bytes_append(&hc->out, line, (size_t)n);
+    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
+                     reason(status), hc->srv->server_name, date);
+    return roost_bytes_append(&hc->out, line,
+                              (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* Status line, the server's headers and the handler's: everything up to the blank line. */
+static int append_head(struct http_conn *hc, roost_http_res *res, const char *framing,
+                       size_t framing_len)
+{
+    int rc = append_status_line(hc, res->status);
     if (rc == 0 && res->headers.len)
         rc = roost_bytes_append(&hc->out, res->headers.p, res->headers.len);
     if (rc == 0)
-        rc = roost_bytes_append_str(&hc->out, framing);
+        rc = roost_bytes_append(&hc->out, framing, framing_len);
     if (rc == 0 && res->close)
         rc = roost_bytes_append_str(&hc->out, "Connection: close\r\n");
     else if (rc == 0 && res->http10)
@@ -163,11 +203,30 @@ static int append_head(struct http_conn *hc, roost_http_res *res, const char *fr
     return rc;
 }
 
+/* "Content-Length: N\r\n" into buf (>= 40 bytes), without printf. Returns its length. */
+static size_t content_length_line(char *buf, size_t n)
+{
+    static const char name[] = "Content-Length: ";
+    char digits[24];
+    size_t d = 0;
+    do {
+        digits[d++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    memcpy(buf, name, sizeof(name) - 1);
+    size_t len = sizeof(name) - 1;
+    while (d)
+        buf[len++] = digits[--d];
+    buf[len++] = '\r';
+    buf[len++] = '\n';
+    return len;
+}
+
 static int append_response(struct http_conn *hc, roost_http_res *res)
 {
-    char framing[64];
-    snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n", res->body.len);
-    int rc = append_head(hc, res, framing);
+    char framing[48];
+    size_t flen = content_length_line(framing, res->body.len);
+    int rc = append_head(hc, res, framing, flen);
     if (rc == 0 && !res->head_only && res->body.len)
         rc = roost_bytes_append(&hc->out, res->body.p, res->body.len);
     return rc;
@@ -222,7 +281,8 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         /* HTTP/1.0 has no chunked coding: the body is delimited by closing. */
         if (res->http10)
             res->close = true;
-        rc = append_head(hc, res, res->http10 ? "" : "Transfer-Encoding: chunked\r\n");
+        const char *framing = res->http10 ? "" : "Transfer-Encoding: chunked\r\n";
+        rc = append_head(hc, res, framing, strlen(framing));
     }
     if (rc == 0 && len && !res->head_only) {
         if (!res->http10) {

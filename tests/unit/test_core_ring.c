@@ -121,7 +121,7 @@ static void completion_for_recycled_slot_is_stale(void **state)
 
 /* ---- at most one enter per tick ---- */
 
-static void each_tick_enters_once(void **state)
+static void at_most_one_enter_per_tick(void **state)
 {
     (void)state;
     roost_runtime *rt = test_runtime(1, NULL);
@@ -132,8 +132,12 @@ static void each_tick_enters_once(void **state)
     roost_runtime_stop(rt);
     struct roost_stats s = test_stats(rt, 0);
     printf("# ticks %llu enters %llu\n", (unsigned long long)s.ticks, (unsigned long long)s.enters);
-    /* The final tick breaks out before its enter; every other tick entered exactly once. */
-    assert_int_equal(s.enters + 1, s.ticks);
+    /*
+     * The final tick breaks out before its enter; every other tick entered once, or skipped
+     * its enter when it was busy with nothing to submit (see the next test).
+     */
+    assert_true(s.enters + 1 <= s.ticks);
+    assert_true(s.enters >= 1);
     roost_runtime_destroy(rt);
 }
 
@@ -176,7 +180,7 @@ int main(void)
         cmocka_unit_test(ring_mode_is_reported),
         cmocka_unit_test(sq_full_mid_batch_submits_and_drops_nothing),
         cmocka_unit_test(completion_for_recycled_slot_is_stale),
-        cmocka_unit_test(each_tick_enters_once),
+        cmocka_unit_test(at_most_one_enter_per_tick),
         cmocka_unit_test(busy_ticks_with_nothing_to_submit_skip_the_enter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,9 +36,13 @@ test: build
 run: build
 	./$(BUILD)/roost serve
 
+# Each script alternates roost with its peer and prints a Markdown table (docs/benchmarks.md).
 bench: build
 	@./scripts/install-deps.sh --bench
 	./bench/run_post.sh $(BUILD)
+	./bench/run_task.sh $(BUILD)
+	./bench/run_echo.sh $(BUILD)
+	./bench/run_http.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

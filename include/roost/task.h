@@ -49,8 +49,9 @@ int roost_sleep(uint64_t ms);
  * Cancels t's current await (or its next one, if it is not awaiting): that await returns
  * -ECANCELED, and once this call returns on t's home context a success of the cancelled
  * operation is never delivered. Sources that can abandon their operation (timers, offloads
- * not yet started) resume the task at once; others resume it when they complete. Call it on
- * t's home context; from elsewhere it is posted there. Returns 0 or -ESHUTDOWN.
+ * not yet started, joins) resume the task at once; others resume it when they complete, so
+ * memory an operation uses is never freed under it. Call it on t's home context; from
+ * elsewhere it is posted there. Returns 0 or -ESHUTDOWN.
  */
 int roost_task_cancel(roost_task *t);
 

@@ -110,7 +110,7 @@ int net_call(struct net_req *q)
         if (rc < 0)
             return rc;
     }
-    return roost_wait_started(&q->w);
+    return roost_wait(&q->w);
 }
 
 void net_cancel_op(struct roost_reactor *r, struct roost_op *op)

@@ -74,12 +74,4 @@ void roost_task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok);
  */
 bool roost_complete_local(struct roost_waiter *w, int result);
 
-/*
- * roost_wait for a source whose operation has already started and uses memory of the
- * awaiting frame (ring ops of src/net): a cancel that arrived before the await does not
- * return early, it is passed to w's cancel hook, and the task resumes only on completion.
- * Returns the result, or -ECANCELED if a cancel was requested.
- */
-int roost_wait_started(struct roost_waiter *w);
-
 #endif

@@ -138,34 +138,26 @@ int roost_wait_flags(struct roost_waiter *w, unsigned flags)
     struct roost_task *t = roost_task_current();
     if (!t)
         return -EPERM;
-    if (atomic_exchange(&t->cancel_pending, false))
-        return -ECANCELED;
-    return wait_armed(t, w, flags);
-}
-
-int roost_wait(struct roost_waiter *w)
-{
-    return roost_wait_flags(w, 0);
-}
-
-int roost_wait_started(struct roost_waiter *w)
-{
-    struct roost_task *t = roost_task_current();
-    if (!t)
-        return -EPERM;
     /*
-     * The operation already runs and may use memory of the caller's frame: leaving now
-     * would free that memory under it. A cancel that arrived earlier is handed to the
-     * source like any other cancel, and the task waits for the completion.
+     * A cancel that arrived while the task was not awaiting. w's operation may already be
+     * running and may use memory of this frame (an offload's job, a sleep's timer, a ring
+     * op's buffer): returning now would free that memory under it. So the cancel goes to
+     * w's source like any other: an abandonable one resumes us at once, any other when it
+     * completes; either way the result is -ECANCELED.
      */
     if (atomic_exchange(&t->cancel_pending, false)) {
         atomic_store(&w->cancel_requested, true);
         if (w->cancel && w->cancel(w))
             roost_complete(w, -ECANCELED);
     }
-    int rc = wait_armed(t, w, 0);
+    int rc = wait_armed(t, w, flags);
     /* Also when the completion came before the task suspended: quiet cancel. */
     return atomic_load(&w->cancel_requested) ? -ECANCELED : rc;
+}
+
+int roost_wait(struct roost_waiter *w)
+{
+    return roost_wait_flags(w, 0);
 }
 
 /* ---- sleep: a waiter completed by a timer on the same reactor ---------------------------- */

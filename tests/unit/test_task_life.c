@@ -181,6 +181,52 @@ static void offload_cancelled_before_start_never_runs(void **state)
     sem_destroy(&release_blocker);
 }
 
+/* ---- a cancel that arrives before the await reaches the operation, never frees under it ---- */
+
+static _Atomic long early_fn_ran;
+static int early_results[3];
+
+static int early_mark(void *arg)
+{
+    (void)arg;
+    atomic_store(&early_fn_ran, 1);
+    return 0;
+}
+
+static int cancel_self_then_await(void *arg)
+{
+    (void)arg;
+    roost_task *self = roost_task_current();
+    roost_task_cancel(self); /* not awaiting: the next await is cancelled */
+    early_results[0] = roost_offload(early_mark, NULL);
+    roost_task_cancel(self);
+    uint64_t t0 = test_now_ns();
+    early_results[1] = roost_sleep(10000);
+    early_results[2] = test_now_ns() - t0 < 1000u * 1000000u;
+    return 0;
+}
+
+static int spawn_early(void *arg)
+{
+    return roost_spawn(cancel_self_then_await, NULL, arg);
+}
+
+static void cancel_before_await_goes_to_the_operation(void **state)
+{
+    (void)state;
+    roost_runtime *rt = test_runtime(1, NULL);
+    roost_task *t;
+    assert_int_equal(test_on_reactor(rt, 0, spawn_early, &t), 0);
+    assert_int_equal(roost_run(join_task, t), 0);
+    /* The queued offload was taken back (it never ran), the armed timer cancelled. */
+    assert_int_equal(early_results[0], -ECANCELED);
+    assert_int_equal(early_results[1], -ECANCELED);
+    assert_int_equal(early_results[2], 1);
+    test_sleep_ms(20);
+    assert_int_equal(atomic_load(&early_fn_ran), 0);
+    roost_runtime_destroy(rt);
+}
+
 /* ---- roost_run ---- */
 
 static _Atomic long grandchild_done;
@@ -375,6 +421,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(failing_detached_task_is_counted_once),
         cmocka_unit_test(cancelled_sleep_resumes_with_ecanceled_at_once),
         cmocka_unit_test(offload_cancelled_before_start_never_runs),
+        cmocka_unit_test(cancel_before_await_goes_to_the_operation),
         cmocka_unit_test(run_waits_for_detached_grandchild),
         cmocka_unit_test(run_on_reactor_thread_is_edeadlk),
         cmocka_unit_test(hundred_thousand_tasks_spawned_and_joined),

@@ -25,9 +25,10 @@ struct roost_pool {
     pthread_cond_t ready;
     struct roost_work *head;
     struct roost_work **tailp;
-    unsigned idle;        /* workers waiting on `ready` */
-    bool stopping;        /* no new posts; workers exit once the queue is empty */
-    _Atomic bool closing; /* stopping, readable without the lock (batched posts) */
+    unsigned idle;         /* workers waiting on `ready` */
+    bool stopping;         /* no new posts; workers exit once the queue is empty */
+    _Atomic bool closing;  /* stopping, readable without the lock (batched posts) */
+    _Atomic bool nonempty; /* head != NULL, readable without the lock (spinning workers) */
     unsigned nthreads;
     pthread_t *threads;
     _Atomic unsigned long failures;
@@ -50,6 +51,7 @@ static int enqueue(roost_pool *p, struct roost_work *first, struct roost_work **
     }
     *p->tailp = first;
     p->tailp = lastp;
+    atomic_store_explicit(&p->nonempty, true, memory_order_relaxed);
     unsigned wake = n < p->idle ? n : p->idle;
     pthread_mutex_unlock(&p->lock);
     /* Signalled after unlocking, so a woken worker does not block on the lock we hold. */
@@ -152,8 +154,25 @@ bool roost_pool_remove(roost_pool *p, struct roost_work *w)
     }
     pthread_mutex_lock(&p->lock);
     bool found = unlink_work(&p->head, &p->tailp, w);
+    if (!p->head)
+        atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
     pthread_mutex_unlock(&p->lock);
     return found;
+}
+
+/* How long a worker with nothing to do polls the queue before it sleeps on the condition. */
+#define POOL_SPIN_NS 50000u
+
+static void spin_for_work(roost_pool *p)
+{
+    uint64_t end = roost_now_ns() + POOL_SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&p->nonempty, memory_order_relaxed))
+            return;
+        __builtin_ia32_pause();
+        if (i % 64 == 0 && roost_now_ns() >= end)
+            return;
+    }
 }
 
 static void *worker_main(void *arg)
@@ -168,14 +187,25 @@ static void *worker_main(void *arg)
         if (!w) {
             if (p->stopping)
                 break;
+            /*
+             * Spin a little before sleeping: a task offloading in a loop posts its next job
+             * within microseconds, and catching it here saves a futex sleep and wake per job.
+             */
+            pthread_mutex_unlock(&p->lock);
+            spin_for_work(p);
+            pthread_mutex_lock(&p->lock);
+            if (p->head || p->stopping)
+                continue;
             p->idle++;
             pthread_cond_wait(&p->ready, &p->lock);
             p->idle--;
             continue;
         }
         p->head = atomic_load_explicit(&w->next, memory_order_relaxed);
-        if (!p->head)
+        if (!p->head) {
             p->tailp = &p->head;
+            atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
+        }
         pthread_mutex_unlock(&p->lock);
         roost_work_fn fn = w->fn; /* fn may free w */
         if (fn(w->arg) < 0)

@@ -27,14 +27,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include <roost/config.h>
 #include <roost/ctx.h>
 #include <roost/reactor.h>
 #include <roost/runtime.h>
 #include <roost/stats.h>
+
+#include "bench_util.h"
 
 #define WARMUP_ROUNDTRIPS 1000u
 
@@ -52,19 +52,6 @@ static void usage(FILE *f)
     fprintf(f, "usage: bench_post [--wake coalesced|per-item] [--producers N] [--items N] "
                "[--roundtrips N]\n"
                "       [--loop-cpu CPU] [--client-cpu CPU]\n");
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-' || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -86,7 +73,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return -EINVAL;
         }
         const char *v = argv[++i];
-        uint64_t n;
+        uint64_t n = 0;
         int rc = 0;
         if (!strcmp(a, "--wake")) {
             o->wake = v;
@@ -114,36 +101,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
     }
     return 0;
-}
-
-/* Pins the calling thread to cpu (threads it creates later inherit that); cpu < 0: no-op. */
-static int pin_self(int cpu)
-{
-    if (cpu < 0)
-        return 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    /* CLOCK_MONOTONIC cannot fail with a valid pointer; a zero would show in the figures. */
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t process_cpu_ns(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    uint64_t us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
-                  (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-    return us * 1000u;
 }
 
 /* The reactor's counters now; documented to return 0, so anything else is a broken build. */
@@ -193,10 +150,9 @@ struct probe {
 static int probe_run(void *arg)
 {
     struct probe *p = arg;
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return -errno;
-    p->thread_cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    int rc = clock_ns(CLOCK_THREAD_CPUTIME_ID, &p->thread_cpu_ns);
+    if (rc < 0)
+        return rc;
     p->counter = p->sink->counter;
     return 0;
 }
@@ -225,9 +181,9 @@ struct producer {
 static void *producer_main(void *arg)
 {
     struct producer *p = arg;
-    int brc = pthread_barrier_wait(p->start);
-    if (brc != 0 && brc != PTHREAD_BARRIER_SERIAL_THREAD) {
-        p->rc = -brc;
+    int brc = barrier_wait(p->start);
+    if (brc < 0) {
+        p->rc = brc;
         return NULL;
     }
     if (p->works) {
@@ -305,9 +261,9 @@ static int run_throughput(roost_reactor *r, const struct opts *o, bool zero_allo
             exit(1);
         }
     }
-    int brc = pthread_barrier_wait(&start);
-    if (brc != 0 && brc != PTHREAD_BARRIER_SERIAL_THREAD) {
-        fprintf(stderr, "bench_post: pthread_barrier_wait: %s\n", strerror(brc));
+    int brc = barrier_wait(&start);
+    if (brc < 0) {
+        fprintf(stderr, "bench_post: pthread_barrier_wait: %s\n", strerror(-brc));
         exit(1);
     }
     uint64_t t0 = now_ns();
@@ -355,19 +311,6 @@ out:
     return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static uint64_t percentile(const uint64_t *v, uint64_t n, unsigned pct)
-{
-    uint64_t rank = (n * pct + 99) / 100;
-    return v[rank ? rank - 1 : 0];
-}
-
 static int run_roundtrips(roost_reactor *r, const struct opts *o)
 {
     roost_ctx *ctx = roost_reactor_ctx(r);
@@ -397,9 +340,7 @@ static int run_roundtrips(roost_reactor *r, const struct opts *o)
         free(lat);
         return rc;
     }
-    qsort(lat, o->roundtrips, sizeof(*lat), cmp_u64);
-    printf("roundtrip_ns_median %" PRIu64 "\n", percentile(lat, o->roundtrips, 50));
-    printf("roundtrip_ns_p99 %" PRIu64 "\n", percentile(lat, o->roundtrips, 99));
+    print_latency("roundtrip", lat, o->roundtrips);
     printf("roundtrip_cpu_ns_per_call %.0f\n", (double)(cpu1 - cpu0) / (double)o->roundtrips);
     printf("roundtrip_wakes_per_call %.4f\n",
            (double)(after.wakes_written - before.wakes_written) / (double)o->roundtrips);
@@ -410,10 +351,7 @@ static int run_roundtrips(roost_reactor *r, const struct opts *o)
 
 static void print_phase(const char *prefix, const struct phase *ph)
 {
-    double items = (double)ph->items;
-    printf("%s_throughput_items_per_s %.0f\n", prefix, items * 1e9 / (double)ph->elapsed_ns);
-    printf("%s_cpu_ns_per_item %.1f\n", prefix, (double)ph->process_cpu_ns / items);
-    printf("%s_loop_cpu_ns_per_item %.1f\n", prefix, (double)ph->reactor_cpu_ns / items);
+    print_throughput(prefix, ph->items, ph->elapsed_ns, ph->process_cpu_ns, ph->reactor_cpu_ns);
 }
 
 static void print_counts(const char *prefix, const struct phase *ph)

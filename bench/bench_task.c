@@ -34,8 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <roost/config.h>
@@ -48,6 +46,8 @@
 
 #include "task/fiber.h"
 #include "task/task.h"
+
+#include "bench_util.h"
 
 #define WARMUP_YIELDS 1000u
 #define WARMUP_OFFLOADS 1000u
@@ -70,19 +70,6 @@ static void usage(FILE *f)
                "A count of 0 skips that figure.\n");
 }
 
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-' || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     o->switches = 10000000;
@@ -102,7 +89,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return -EINVAL;
         }
         const char *v = argv[++i];
-        uint64_t n;
+        uint64_t n = 0;
         int rc = 0;
         if (!strcmp(a, "--switches")) {
             rc = parse_u64(v, 0, UINT64_C(1) << 40, &o->switches);
@@ -132,25 +119,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    /* CLOCK_MONOTONIC cannot fail with a valid pointer; a zero would show in the figures. */
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t process_cpu_ns(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    uint64_t us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
-                  (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-    return us * 1000u;
-}
-
 /* Resident bytes of the whole process (second field of /proc/self/statm, in pages). */
 static int rss_bytes(uint64_t *out)
 {
@@ -167,19 +135,6 @@ static int rss_bytes(uint64_t *out)
         return -EINVAL;
     *out = resident * (uint64_t)page;
     return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static uint64_t percentile(const uint64_t *v, uint64_t n, unsigned pct)
-{
-    uint64_t rank = (n * pct + 99) / 100;
-    return v[rank ? rank - 1 : 0];
 }
 
 /* ---- (1) the raw fiber switch ----------------------------------------------------------- */
@@ -402,11 +357,8 @@ static int seq_driver(void *arg)
         free(lat);
         return rc < 0 ? rc : -EPROTO;
     }
-    qsort(lat, n, sizeof(*lat), cmp_u64);
-    printf("offload_roundtrip_ns_median %" PRIu64 "\n", percentile(lat, n, 50));
-    printf("offload_roundtrip_ns_p99 %" PRIu64 "\n", percentile(lat, n, 99));
-    printf("offload_seq_per_s %.0f\n", (double)n * 1e9 / (double)(t1 - t0));
-    printf("offload_seq_cpu_ns_per_op %.0f\n", (double)(cpu1 - cpu0) / (double)n);
+    print_latency("offload_roundtrip", lat, n);
+    print_rate("offload_seq", n, t1 - t0, cpu1 - cpu0);
     print_offload_counts("offload_seq", &s0, &s1, n);
     free(lat);
     return 0;
@@ -470,8 +422,7 @@ static int concurrent_driver(void *arg)
     roost_reactor_stats(r, &s1);
     if (rc < 0)
         goto out;
-    printf("offload_concurrent_per_s %.0f\n", (double)o->offloads * 1e9 / (double)(t1 - t0));
-    printf("offload_concurrent_cpu_ns_per_op %.0f\n", (double)(cpu1 - cpu0) / (double)o->offloads);
+    print_rate("offload_concurrent", o->offloads, t1 - t0, cpu1 - cpu0);
     print_offload_counts("offload_concurrent", &s0, &s1, o->offloads);
 out:
     free(tasks);

@@ -31,10 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include <uv.h>
+
+#include "bench_util.h"
 
 #define WARMUP_ROUNDTRIPS 1000u
 
@@ -50,19 +50,6 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: peer_uv_post [--producers N] [--items N] [--roundtrips N]\n"
                "       [--loop-cpu CPU] [--client-cpu CPU]\n");
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-' || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -83,7 +70,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return -EINVAL;
         }
         const char *v = argv[++i];
-        uint64_t n;
+        uint64_t n = 0;
         int rc = 0;
         if (!strcmp(a, "--producers")) {
             rc = parse_u64(v, 1, 64, &n);
@@ -109,35 +96,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
     }
     return 0;
-}
-
-/* Pins the calling thread to cpu (threads it creates later inherit that); cpu < 0: no-op. */
-static int pin_self(int cpu)
-{
-    if (cpu < 0)
-        return 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t process_cpu_ns(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    uint64_t us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
-                  (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-    return us * 1000u;
 }
 
 /* ---- the poster: a loop thread, its async handle and the mutex-guarded queue ------------ */
@@ -325,12 +283,10 @@ struct probe {
 static void probe_run(struct poster *p, void *arg)
 {
     struct probe *pr = arg;
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+    if (clock_ns(CLOCK_THREAD_CPUTIME_ID, &pr->thread_cpu_ns) < 0) {
         perror("peer_uv_post: clock_gettime");
         abort();
     }
-    pr->thread_cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     pr->counter = p->counter;
     pr->callbacks = p->callbacks;
 }
@@ -355,9 +311,9 @@ struct producer {
 static void *producer_main(void *arg)
 {
     struct producer *pr = arg;
-    int brc = pthread_barrier_wait(pr->start);
-    if (brc != 0 && brc != PTHREAD_BARRIER_SERIAL_THREAD) {
-        pr->rc = -brc;
+    int brc = barrier_wait(pr->start);
+    if (brc < 0) {
+        pr->rc = brc;
         return NULL;
     }
     for (uint64_t i = 0; i < pr->items; i++) {
@@ -403,9 +359,9 @@ static int run_throughput(struct poster *p, const struct opts *o)
             exit(1);
         }
     }
-    int brc = pthread_barrier_wait(&start);
-    if (brc != 0 && brc != PTHREAD_BARRIER_SERIAL_THREAD) {
-        fprintf(stderr, "peer_uv_post: pthread_barrier_wait: %s\n", strerror(brc));
+    int brc = barrier_wait(&start);
+    if (brc < 0) {
+        fprintf(stderr, "peer_uv_post: pthread_barrier_wait: %s\n", strerror(-brc));
         exit(1);
     }
     uint64_t t0 = now_ns();
@@ -436,12 +392,10 @@ static int run_throughput(struct poster *p, const struct opts *o)
         rc = -EPROTO;
         goto out_barrier;
     }
-    double n = (double)items;
-    printf("post_throughput_items_per_s %.0f\n", n * 1e9 / (double)(t1 - t0));
-    printf("post_cpu_ns_per_item %.1f\n", (double)(cpu1 - cpu0) / n);
-    printf("post_loop_cpu_ns_per_item %.1f\n", (double)(p1.thread_cpu_ns - p0.thread_cpu_ns) / n);
+    print_throughput("post", items, t1 - t0, cpu1 - cpu0, p1.thread_cpu_ns - p0.thread_cpu_ns);
     /* The two probes' own callbacks are not the producers'. */
-    printf("uv_async_cbs_per_item %.6f\n", (double)(p1.callbacks - p0.callbacks - 1) / n);
+    printf("uv_async_cbs_per_item %.6f\n",
+           (double)(p1.callbacks - p0.callbacks - 1) / (double)items);
 
 out_barrier:
     if (pthread_barrier_destroy(&start) != 0 && rc == 0)
@@ -449,19 +403,6 @@ out_barrier:
 out_ps:
     free(ps);
     return rc;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static uint64_t percentile(const uint64_t *v, uint64_t n, unsigned pct)
-{
-    uint64_t rank = (n * pct + 99) / 100;
-    return v[rank ? rank - 1 : 0];
 }
 
 /* The round trip's function: stores the CPU the loop thread ran it on. */
@@ -495,9 +436,7 @@ static int run_roundtrips(struct poster *p, const struct opts *o)
         free(lat);
         return rc;
     }
-    qsort(lat, o->roundtrips, sizeof(*lat), cmp_u64);
-    printf("roundtrip_ns_median %" PRIu64 "\n", percentile(lat, o->roundtrips, 50));
-    printf("roundtrip_ns_p99 %" PRIu64 "\n", percentile(lat, o->roundtrips, 99));
+    print_latency("roundtrip", lat, o->roundtrips);
     printf("roundtrip_cpu_ns_per_call %.0f\n", (double)(cpu1 - cpu0) / (double)o->roundtrips);
     printf("roundtrip_same_cpu_fraction %.4f\n", (double)same_cpu / (double)o->roundtrips);
     free(lat);

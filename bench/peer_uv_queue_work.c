@@ -25,10 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include <uv.h>
+
+#include "bench_util.h"
 
 #define WARMUP_OFFLOADS 1000u
 #define WARMUP_CONCURRENT_EACH 10u
@@ -42,19 +42,6 @@ struct opts {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: peer_uv_queue_work [--offloads N] [--concurrency K] [--pool-threads N]\n");
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-' || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -73,7 +60,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return -EINVAL;
         }
         const char *v = argv[++i];
-        uint64_t n;
+        uint64_t n = 0;
         int rc = 0;
         if (!strcmp(a, "--offloads")) {
             rc = parse_u64(v, 1, UINT64_C(1) << 28, &o->offloads);
@@ -95,37 +82,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
     }
     return 0;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t process_cpu_ns(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    uint64_t us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec +
-                  (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-    return us * 1000u;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static uint64_t percentile(const uint64_t *v, uint64_t n, unsigned pct)
-{
-    uint64_t rank = (n * pct + 99) / 100;
-    return v[rank ? rank - 1 : 0];
 }
 
 /* ---- a chain of sequential offloads ----------------------------------------------------- */
@@ -229,11 +185,8 @@ static int run_sequential(uv_loop_t *loop, uint64_t n)
     uint64_t cpu1 = process_cpu_ns();
     if (rc != 0)
         goto out;
-    qsort(lat, n, sizeof(*lat), cmp_u64);
-    printf("offload_roundtrip_ns_median %" PRIu64 "\n", percentile(lat, n, 50));
-    printf("offload_roundtrip_ns_p99 %" PRIu64 "\n", percentile(lat, n, 99));
-    printf("offload_seq_per_s %.0f\n", (double)n * 1e9 / (double)(t1 - t0));
-    printf("offload_seq_cpu_ns_per_op %.0f\n", (double)(cpu1 - cpu0) / (double)n);
+    print_latency("offload_roundtrip", lat, n);
+    print_rate("offload_seq", n, t1 - t0, cpu1 - cpu0);
 out:
     free(lat);
     return rc;
@@ -255,8 +208,7 @@ static int run_concurrent(uv_loop_t *loop, unsigned k, uint64_t n)
     uint64_t cpu1 = process_cpu_ns();
     if (rc != 0)
         goto out;
-    printf("offload_concurrent_per_s %.0f\n", (double)n * 1e9 / (double)(t1 - t0));
-    printf("offload_concurrent_cpu_ns_per_op %.0f\n", (double)(cpu1 - cpu0) / (double)n);
+    print_rate("offload_concurrent", n, t1 - t0, cpu1 - cpu0);
 out:
     free(chains);
     return rc;

@@ -97,9 +97,7 @@ static int reactor_post(roost_ctx *ctx, struct roost_work *w)
         /* Own thread: queue locally, never inline (it runs in phase 2 of a later pass). */
         if (r->closed)
             return -ESHUTDOWN;
-        atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
-        *r->local_tailp = w;
-        r->local_tailp = (struct roost_work **)&w->next;
+        roost_fifo_push(&r->local, w);
         ROOST_STAT_INC(r, local_posts);
         return 0;
     }
@@ -145,12 +143,10 @@ static unsigned drain_inbox(struct roost_reactor *r, unsigned budget)
 /* Runs what was queued locally when the phase began; later posts wait for the next pass. */
 static unsigned run_local(struct roost_reactor *r)
 {
-    struct roost_work *w = r->local_head;
-    r->local_head = NULL;
-    r->local_tailp = &r->local_head;
+    struct roost_work *w = roost_fifo_take_all(&r->local);
     unsigned n = 0;
     while (w) {
-        struct roost_work *next = atomic_load_explicit(&w->next, memory_order_relaxed);
+        struct roost_work *next = roost_fifo_next(w); /* read first: w's fn may free it */
         run_work(r, w);
         w = next;
         n++;
@@ -294,7 +290,7 @@ static void loop(struct roost_reactor *r)
         /* Stopping: keep ticking while the network module still waits for completions. */
         if (r->stopping && !(r->net_ops && r->net_ops->draining(r)))
             break;
-        enter(r, r->local_head == NULL);
+        enter(r, roost_fifo_empty(&r->local));
         reap(r);
     }
     shut_down(r);
@@ -340,7 +336,7 @@ void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsig
     r->wake_fd = -1;
     r->ops.free_head = UINT32_MAX;
     roost_timer_heap_init(&r->timers);
-    r->local_tailp = &r->local_head;
+    roost_fifo_init(&r->local);
     r->stop_work.fn = stop_work_run;
     r->stop_work.arg = r;
 }

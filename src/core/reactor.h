@@ -11,6 +11,7 @@
 #include <roost/reactor.h>
 
 #include "core/ctx.h"
+#include "core/fifo.h"
 #include "core/inbox.h"
 #include "core/timer_heap.h"
 
@@ -113,8 +114,7 @@ struct roost_reactor {
     struct roost_timer_heap timers;
 
     /* Work posted by the reactor thread to itself: plain FIFO, no atomics. */
-    struct roost_work *local_head;
-    struct roost_work **local_tailp;
+    struct roost_fifo local;
 
     struct roost_work stop_work;
     bool stopping;      /* stop work has run: shut down after this tick */

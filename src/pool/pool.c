@@ -14,6 +14,7 @@
 #include <roost/waiter.h>
 
 #include "core/ctx.h"
+#include "core/fifo.h"
 #include "core/reactor.h"
 #include "core/thread.h"
 #include "pool/pool.h"
@@ -23,12 +24,11 @@ struct roost_pool {
     struct roost_ctx ctx; /* first member */
     pthread_mutex_t lock;
     pthread_cond_t ready;
-    struct roost_work *head;
-    struct roost_work **tailp;
+    struct roost_fifo queue;
     unsigned idle;         /* workers waiting on `ready` */
     bool stopping;         /* no new posts; workers exit once the queue is empty */
     _Atomic bool closing;  /* stopping, readable without the lock (batched posts) */
-    _Atomic bool nonempty; /* head != NULL, readable without the lock (spinning workers) */
+    _Atomic bool nonempty; /* queue not empty, readable without the lock (spinning workers) */
     unsigned nthreads;
     pthread_t *threads;
     _Atomic unsigned long failures;
@@ -41,16 +41,15 @@ __attribute__((noinline)) roost_pool *roost_pool_of_thread(void)
     return thread_pool;
 }
 
-/* Appends the chain first..last (n items) under the lock and wakes up to n idle workers. */
-static int enqueue(roost_pool *p, struct roost_work *first, struct roost_work **lastp, unsigned n)
+/* Moves batch (n items) to the end of the queue under the lock; wakes up to n idle workers. */
+static int enqueue(roost_pool *p, struct roost_fifo *batch, unsigned n)
 {
     pthread_mutex_lock(&p->lock);
     if (p->stopping) {
         pthread_mutex_unlock(&p->lock);
         return -ESHUTDOWN;
     }
-    *p->tailp = first;
-    p->tailp = lastp;
+    roost_fifo_splice(&p->queue, batch);
     atomic_store_explicit(&p->nonempty, true, memory_order_relaxed);
     unsigned wake = n < p->idle ? n : p->idle;
     pthread_mutex_unlock(&p->lock);
@@ -72,8 +71,7 @@ static int enqueue(roost_pool *p, struct roost_work *first, struct roost_work **
  */
 static _Thread_local struct {
     roost_pool *pool;
-    struct roost_work *head;
-    struct roost_work **tailp;
+    struct roost_fifo batch;
     unsigned n;
 } pending;
 
@@ -81,34 +79,33 @@ __attribute__((noinline)) void roost_pool_flush_pending(void)
 {
     if (!pending.n)
         return;
-    roost_pool *p = pending.pool;
-    struct roost_work *head = pending.head;
-    struct roost_work **tailp = pending.tailp;
     unsigned n = pending.n;
-    pending.pool = NULL;
-    pending.head = NULL;
     pending.n = 0;
-    if (enqueue(p, head, tailp, n) < 0)
+    if (enqueue(pending.pool, &pending.batch, n) < 0) {
+        roost_fifo_init(&pending.batch);
         fprintf(stderr, "roost: %u items posted to a stopped pool were dropped\n", n);
+    }
+    pending.pool = NULL;
 }
 
 static int pool_post(roost_ctx *ctx, struct roost_work *w)
 {
     roost_pool *p = (roost_pool *)ctx;
-    atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
-    if (!roost_thread_reactor())
-        return enqueue(p, w, (struct roost_work **)&w->next, 1);
+    if (!roost_thread_reactor()) {
+        struct roost_fifo one;
+        roost_fifo_init(&one);
+        roost_fifo_push(&one, w);
+        return enqueue(p, &one, 1);
+    }
     if (atomic_load_explicit(&p->closing, memory_order_acquire))
         return -ESHUTDOWN;
     if (pending.n && pending.pool != p)
         roost_pool_flush_pending();
     if (!pending.n) {
         pending.pool = p;
-        pending.head = w;
-    } else {
-        *pending.tailp = w;
+        roost_fifo_init(&pending.batch);
     }
-    pending.tailp = (struct roost_work **)&w->next;
+    roost_fifo_push(&pending.batch, w);
     pending.n++;
     return 0;
 }
@@ -129,32 +126,17 @@ static const struct roost_ctx_ops pool_ctx_ops = {
     .closed = pool_closed,
 };
 
-/* Unlinks w from the chain at *headp (ending at *tailpp); true if it was there. */
-static bool unlink_work(struct roost_work **headp, struct roost_work ***tailpp,
-                        struct roost_work *w)
-{
-    for (struct roost_work **link = headp; *link; link = (struct roost_work **)&(*link)->next) {
-        if (*link != w)
-            continue;
-        *link = atomic_load_explicit(&w->next, memory_order_relaxed);
-        if (*tailpp == (struct roost_work **)&w->next)
-            *tailpp = link;
-        return true;
-    }
-    return false;
-}
-
 bool roost_pool_remove(roost_pool *p, struct roost_work *w)
 {
     /* Still in this reactor's batch? (Cancel runs on the task's home reactor.) */
-    if (pending.n && pending.pool == p && unlink_work(&pending.head, &pending.tailp, w)) {
+    if (pending.n && pending.pool == p && roost_fifo_remove(&pending.batch, w)) {
         if (--pending.n == 0)
             pending.pool = NULL;
         return true;
     }
     pthread_mutex_lock(&p->lock);
-    bool found = unlink_work(&p->head, &p->tailp, w);
-    if (!p->head)
+    bool found = roost_fifo_remove(&p->queue, w);
+    if (roost_fifo_empty(&p->queue))
         atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
     pthread_mutex_unlock(&p->lock);
     return found;
@@ -183,7 +165,7 @@ static void *worker_main(void *arg)
     roost_sched_self(0);
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        struct roost_work *w = p->head;
+        struct roost_work *w = roost_fifo_pop(&p->queue);
         if (!w) {
             if (p->stopping)
                 break;
@@ -194,18 +176,15 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&p->lock);
             spin_for_work(p);
             pthread_mutex_lock(&p->lock);
-            if (p->head || p->stopping)
+            if (!roost_fifo_empty(&p->queue) || p->stopping)
                 continue;
             p->idle++;
             pthread_cond_wait(&p->ready, &p->lock);
             p->idle--;
             continue;
         }
-        p->head = atomic_load_explicit(&w->next, memory_order_relaxed);
-        if (!p->head) {
-            p->tailp = &p->head;
+        if (roost_fifo_empty(&p->queue))
             atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
-        }
         pthread_mutex_unlock(&p->lock);
         roost_work_fn fn = w->fn; /* fn may free w */
         if (fn(w->arg) < 0)
@@ -229,7 +208,7 @@ int roost_pool_create(unsigned threads, roost_pool **out)
         return -ENOMEM;
     p->ctx.ops = &pool_ctx_ops;
     p->ctx.exclusive = false;
-    p->tailp = &p->head;
+    roost_fifo_init(&p->queue);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->ready, NULL);
     p->threads = calloc(threads, sizeof(*p->threads));

@@ -9,11 +9,13 @@
  * handshake as a reactor's coalesced wake (see core/reactor.c).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <roost/run.h>
 
 #include "core/ctx.h"
+#include "core/fifo.h"
 #include "core/futex.h"
 #include "core/inbox.h"
 #include "core/thread.h"
@@ -23,9 +25,8 @@ struct run_ctx {
     struct roost_ctx ctx; /* first member */
     struct roost_inbox inbox;
     _Atomic unsigned parked;
-    _Atomic long tasks; /* spawned here and not yet finished */
-    struct roost_work *local_head;
-    struct roost_work **local_tailp;
+    _Atomic long tasks;      /* spawned here and not yet finished */
+    struct roost_fifo local; /* posts from the pumping thread itself */
 };
 
 static void wake_pump(struct run_ctx *rc)
@@ -43,9 +44,7 @@ static int run_post(roost_ctx *ctx, struct roost_work *w)
 {
     struct run_ctx *rc = (struct run_ctx *)ctx;
     if (run_on_thread(ctx)) {
-        atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
-        *rc->local_tailp = w;
-        rc->local_tailp = (struct roost_work **)&w->next;
+        roost_fifo_push(&rc->local, w);
         return 0;
     }
     if (!roost_inbox_enter(&rc->inbox))
@@ -75,21 +74,28 @@ static const struct roost_ctx_ops run_ctx_ops = {
     .task_delta = run_task_delta,
 };
 
+/* A failure of posted work never stops the pump; with no reactor hook here, it is logged. */
+static void run_one(struct roost_work *w)
+{
+    roost_work_fn fn = w->fn;
+    void *arg = w->arg;
+    int rc = fn(arg);
+    if (rc < 0)
+        fprintf(stderr, "roost: posted work failed on roost_run's context: %d\n", rc);
+}
+
 static unsigned run_ready(struct run_ctx *rc)
 {
     unsigned n = 0;
     struct roost_work *w;
     while ((w = roost_inbox_pop(&rc->inbox))) {
-        roost_work_fn fn = w->fn;
-        fn(w->arg);
+        run_one(w);
         n++;
     }
-    w = rc->local_head;
-    rc->local_head = NULL;
-    rc->local_tailp = &rc->local_head;
+    w = roost_fifo_take_all(&rc->local);
     while (w) {
-        struct roost_work *next = atomic_load_explicit(&w->next, memory_order_relaxed);
-        w->fn(w->arg);
+        struct roost_work *next = roost_fifo_next(w); /* read first: w's fn may free it */
+        run_one(w);
         w = next;
         n++;
     }
@@ -116,7 +122,7 @@ int roost_run(roost_task_fn fn, void *arg)
         return -EDEADLK;
     struct run_ctx rc = {.ctx = {.ops = &run_ctx_ops, .exclusive = true}};
     roost_inbox_init(&rc.inbox);
-    rc.local_tailp = &rc.local_head;
+    roost_fifo_init(&rc.local);
     if (!roost_sched_self(0))
         return -ENOMEM;
     roost_ctx *saved_ctx = roost_thread_ctx();
@@ -134,7 +140,7 @@ int roost_run(roost_task_fn fn, void *arg)
             if (atomic_load_explicit(&rc.tasks, memory_order_seq_cst) == 0)
                 break;
             atomic_store_explicit(&rc.parked, 1, memory_order_seq_cst);
-            if (roost_inbox_busy(&rc.inbox) || rc.local_head ||
+            if (roost_inbox_busy(&rc.inbox) || !roost_fifo_empty(&rc.local) ||
                 atomic_load_explicit(&rc.tasks, memory_order_seq_cst) == 0) {
                 atomic_store_explicit(&rc.parked, 0, memory_order_relaxed);
                 continue;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "core/ctx.h"
-#include "core/futex.h"
+#include "base/futex.h"
 #include "core/thread.h"
 
 roost_ctx *roost_ctx_current(void)

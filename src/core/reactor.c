@@ -38,7 +38,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-#include "core/futex.h"
+#include "base/futex.h"
 #include "core/reactor.h"
 #include "core/ring.h"
 #include "core/thread.h"

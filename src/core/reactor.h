@@ -11,7 +11,7 @@
 #include <roost/reactor.h>
 
 #include "core/ctx.h"
-#include "core/fifo.h"
+#include "base/fifo.h"
 #include "core/inbox.h"
 #include "core/timer_heap.h"
 

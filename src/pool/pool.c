@@ -14,7 +14,7 @@
 #include <roost/waiter.h>
 
 #include "core/ctx.h"
-#include "core/fifo.h"
+#include "base/fifo.h"
 #include "core/reactor.h"
 #include "core/thread.h"
 #include "pool/pool.h"

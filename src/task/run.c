@@ -15,8 +15,8 @@
 #include <roost/run.h>
 
 #include "core/ctx.h"
-#include "core/fifo.h"
-#include "core/futex.h"
+#include "base/fifo.h"
+#include "base/futex.h"
 #include "core/inbox.h"
 #include "core/thread.h"
 #include "task/task.h"

@@ -1,6 +1,6 @@
 /* Internal: a one-shot "done" flag a thread can block on (futex). */
-#ifndef ROOST_CORE_FUTEX_H
-#define ROOST_CORE_FUTEX_H
+#ifndef ROOST_BASE_FUTEX_H
+#define ROOST_BASE_FUTEX_H
 
 #include <linux/futex.h>
 #include <stdatomic.h>

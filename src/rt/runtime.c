@@ -8,7 +8,7 @@
 #include <roost/pool.h>
 #include <roost/runtime.h>
 
-#include "core/futex.h"
+#include "base/futex.h"
 #include "core/reactor.h"
 #include "core/thread.h"
 

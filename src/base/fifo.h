@@ -3,8 +3,8 @@
  * one thread or under a lock: a reactor's and roost_run's own-thread posts, the pool's
  * queue and a reactor's batch of pool posts. The cross-thread inbox is inbox.h.
  */
-#ifndef ROOST_CORE_FIFO_H
-#define ROOST_CORE_FIFO_H
+#ifndef ROOST_BASE_FIFO_H
+#define ROOST_BASE_FIFO_H
 
 #include <stdatomic.h>
 #include <stdbool.h>

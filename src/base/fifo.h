@@ -17,18 +17,18 @@ struct roost_fifo {
     struct roost_work **tailp;
 };
 
-static inline void roost_fifo_init(struct roost_fifo *f)
+static inline void roost__fifo_init(struct roost_fifo *f)
 {
     f->head = NULL;
     f->tailp = &f->head;
 }
 
-static inline bool roost_fifo_empty(const struct roost_fifo *f)
+static inline bool roost__fifo_empty(const struct roost_fifo *f)
 {
     return f->head == NULL;
 }
 
-static inline void roost_fifo_push(struct roost_fifo *f, struct roost_work *w)
+static inline void roost__fifo_push(struct roost_fifo *f, struct roost_work *w)
 {
     atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
     *f->tailp = w;
@@ -36,17 +36,17 @@ static inline void roost_fifo_push(struct roost_fifo *f, struct roost_work *w)
 }
 
 /* Moves every item of src, in order, to the end of dst; src is left empty. */
-static inline void roost_fifo_splice(struct roost_fifo *dst, struct roost_fifo *src)
+static inline void roost__fifo_splice(struct roost_fifo *dst, struct roost_fifo *src)
 {
     if (!src->head)
         return;
     *dst->tailp = src->head;
     dst->tailp = src->tailp;
-    roost_fifo_init(src);
+    roost__fifo_init(src);
 }
 
 /* Unlinks and returns the oldest item, or NULL. */
-static inline struct roost_work *roost_fifo_pop(struct roost_fifo *f)
+static inline struct roost_work *roost__fifo_pop(struct roost_fifo *f)
 {
     struct roost_work *w = f->head;
     if (!w)
@@ -57,26 +57,26 @@ static inline struct roost_work *roost_fifo_pop(struct roost_fifo *f)
     return w;
 }
 
-/* Detaches the whole chain (walk it with roost_fifo_next); f is left empty. */
-static inline struct roost_work *roost_fifo_take_all(struct roost_fifo *f)
+/* Detaches the whole chain (walk it with roost__fifo_next); f is left empty. */
+static inline struct roost_work *roost__fifo_take_all(struct roost_fifo *f)
 {
     struct roost_work *w = f->head;
-    roost_fifo_init(f);
+    roost__fifo_init(f);
     return w;
 }
 
-static inline struct roost_work *roost_fifo_next(const struct roost_work *w)
+static inline struct roost_work *roost__fifo_next(const struct roost_work *w)
 {
     return atomic_load_explicit(&((struct roost_work *)w)->next, memory_order_relaxed);
 }
 
 /* Unlinks w if it is queued in f; true if it was. */
-static inline bool roost_fifo_remove(struct roost_fifo *f, struct roost_work *w)
+static inline bool roost__fifo_remove(struct roost_fifo *f, struct roost_work *w)
 {
     for (struct roost_work **link = &f->head; *link; link = (struct roost_work **)&(*link)->next) {
         if (*link != w)
             continue;
-        *link = roost_fifo_next(w);
+        *link = roost__fifo_next(w);
         if (f->tailp == (struct roost_work **)&w->next)
             f->tailp = link;
         return true;

@@ -45,14 +45,14 @@
 #include "pool/pool.h"
 #include "task/task.h"
 
-uint64_t roost_now_ns(void)
+uint64_t roost__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void roost_reactor_report_failure(struct roost_reactor *r, int err, const char *what)
+void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what)
 {
     ROOST_STAT_INC(r, task_failures);
     if (r->error_hook)
@@ -67,7 +67,7 @@ static void run_work(struct roost_reactor *r, struct roost_work *w)
     void *arg = w->arg;
     int rc = fn(arg);
     if (rc < 0)
-        roost_reactor_report_failure(r, rc, "posted work");
+        roost__reactor_report_failure(r, rc, "posted work");
 }
 
 /* ---- posting ------------------------------------------------------------------------- */
@@ -92,32 +92,32 @@ static void wake(struct roost_reactor *r)
 
 static int reactor_post(roost_ctx *ctx, struct roost_work *w)
 {
-    struct roost_reactor *r = roost_reactor_of(ctx);
-    if (roost_thread_reactor() == r) {
+    struct roost_reactor *r = roost__reactor_of(ctx);
+    if (roost__thread_reactor() == r) {
         /* Own thread: queue locally, never inline (it runs in phase 2 of a later pass). */
         if (r->closed)
             return -ESHUTDOWN;
-        roost_fifo_push(&r->local, w);
+        roost__fifo_push(&r->local, w);
         ROOST_STAT_INC(r, local_posts);
         return 0;
     }
     /* The gate also covers the wake: the reactor closes its eventfd only after close. */
-    if (!roost_inbox_enter(&r->inbox))
+    if (!roost__inbox_enter(&r->inbox))
         return -ESHUTDOWN;
-    roost_inbox_push(&r->inbox, w);
+    roost__inbox_push(&r->inbox, w);
     wake(r);
-    roost_inbox_leave(&r->inbox);
+    roost__inbox_leave(&r->inbox);
     return 0;
 }
 
 static bool reactor_on_thread(const roost_ctx *ctx)
 {
-    return roost_thread_reactor() == (const struct roost_reactor *)ctx;
+    return roost__thread_reactor() == (const struct roost_reactor *)ctx;
 }
 
 static bool reactor_closed(const roost_ctx *ctx)
 {
-    return roost_inbox_closed(&((const struct roost_reactor *)ctx)->inbox);
+    return roost__inbox_closed(&((const struct roost_reactor *)ctx)->inbox);
 }
 
 static const struct roost_ctx_ops reactor_ctx_ops = {
@@ -132,7 +132,7 @@ static unsigned drain_inbox(struct roost_reactor *r, unsigned budget)
 {
     unsigned n = 0;
     struct roost_work *w;
-    while (n < budget && (w = roost_inbox_pop(&r->inbox))) {
+    while (n < budget && (w = roost__inbox_pop(&r->inbox))) {
         n++;
         run_work(r, w);
     }
@@ -143,10 +143,10 @@ static unsigned drain_inbox(struct roost_reactor *r, unsigned budget)
 /* Runs what was queued locally when the phase began; later posts wait for the next pass. */
 static unsigned run_local(struct roost_reactor *r)
 {
-    struct roost_work *w = roost_fifo_take_all(&r->local);
+    struct roost_work *w = roost__fifo_take_all(&r->local);
     unsigned n = 0;
     while (w) {
-        struct roost_work *next = roost_fifo_next(w); /* read first: w's fn may free it */
+        struct roost_work *next = roost__fifo_next(w); /* read first: w's fn may free it */
         run_work(r, w);
         w = next;
         n++;
@@ -157,8 +157,8 @@ static unsigned run_local(struct roost_reactor *r)
 static void fire_timers(struct roost_reactor *r, uint64_t now)
 {
     struct roost_timer *t;
-    while ((t = roost_timer_heap_top(&r->timers)) && t->deadline_ns <= now) {
-        roost_timer_heap_remove(&r->timers, t);
+    while ((t = roost__timer_heap_top(&r->timers)) && t->deadline_ns <= now) {
+        roost__timer_heap_remove(&r->timers, t);
         ROOST_STAT_INC(r, timers_fired);
         t->cb(t, 0);
     }
@@ -166,14 +166,14 @@ static void fire_timers(struct roost_reactor *r, uint64_t now)
 
 static void arm_wake_read(struct roost_reactor *r, struct roost_op *op)
 {
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     if (!sqe) {
         /* Cannot happen short of a broken ring; without the read, wakes would be lost. */
         fprintf(stderr, "roost: reactor %u cannot arm its wake read\n", r->id);
         return;
     }
     io_uring_prep_read(sqe, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), 0);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
 }
 
 static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
@@ -187,17 +187,17 @@ static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
 static void enter(struct roost_reactor *r, bool may_wait)
 {
     /* Pool posts batched during this tick go out before we may sleep. */
-    roost_pool_flush_pending();
+    roost__pool_flush_pending();
     struct __kernel_timespec ts, *tsp = NULL;
     if (may_wait) {
-        struct roost_timer *t = roost_timer_heap_top(&r->timers);
+        struct roost_timer *t = roost__timer_heap_top(&r->timers);
         /*
          * Valgrind does not know io_uring_enter can block and keeps its one big lock while
          * the thread sleeps in it, stalling every other thread: there, wait in 1 ms slices
          * and yield the lock before each.
          */
         if (t || RUNNING_ON_VALGRIND) {
-            uint64_t now = roost_now_ns();
+            uint64_t now = roost__now_ns();
             uint64_t d = t && t->deadline_ns > now ? t->deadline_ns - now : 0;
             if (RUNNING_ON_VALGRIND && (!t || d > 1000000u))
                 d = 1000000u;
@@ -209,7 +209,7 @@ static void enter(struct roost_reactor *r, bool may_wait)
     }
     if (may_wait) {
         atomic_store_explicit(&r->parked, 1, memory_order_seq_cst);
-        if (roost_inbox_busy(&r->inbox)) {
+        if (roost__inbox_busy(&r->inbox)) {
             atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
             may_wait = false;
         }
@@ -248,7 +248,7 @@ static void reap(struct roost_reactor *r)
     struct io_uring_cqe *cqe;
     io_uring_for_each_cqe(&r->ring, head, cqe)
     {
-        roost_ring_dispatch(r, cqe);
+        roost__ring_dispatch(r, cqe);
         n++;
     }
     io_uring_cq_advance(&r->ring, n);
@@ -261,21 +261,21 @@ static void reap(struct roost_reactor *r)
  */
 static void shut_down(struct roost_reactor *r)
 {
-    roost_inbox_close(&r->inbox);
+    roost__inbox_close(&r->inbox);
     for (;;) {
         unsigned ran = drain_inbox(r, UINT32_MAX) + run_local(r);
-        struct roost_timer *t = roost_timer_heap_top(&r->timers);
+        struct roost_timer *t = roost__timer_heap_top(&r->timers);
         if (t) {
             r->timers_closed = true;
-            roost_timer_heap_remove(&r->timers, t);
+            roost__timer_heap_remove(&r->timers, t);
             t->cb(t, -ESHUTDOWN);
             ran++;
         }
-        if (!ran && !roost_inbox_busy(&r->inbox))
+        if (!ran && !roost__inbox_busy(&r->inbox))
             break;
     }
-    roost_work_returns_flush();
-    roost_pool_flush_pending();
+    roost__work_returns_flush();
+    roost__pool_flush_pending();
     r->closed = true;
 }
 
@@ -285,12 +285,12 @@ static void loop(struct roost_reactor *r)
         ROOST_STAT_INC(r, ticks);
         drain_inbox(r, r->inbox_budget);
         run_local(r);
-        roost_work_returns_flush();
-        fire_timers(r, roost_now_ns());
+        roost__work_returns_flush();
+        fire_timers(r, roost__now_ns());
         /* Stopping: keep ticking while the network module still waits for completions. */
         if (r->stopping && !(r->net_ops && r->net_ops->draining(r)))
             break;
-        enter(r, roost_fifo_empty(&r->local));
+        enter(r, roost__fifo_empty(&r->local));
         reap(r);
     }
     shut_down(r);
@@ -305,7 +305,7 @@ static int stop_work_run(void *arg)
     return 0;
 }
 
-void roost_reactor_request_stop(struct roost_reactor *r)
+void roost__reactor_request_stop(struct roost_reactor *r)
 {
     if (atomic_exchange_explicit(&r->stop_requested, 1, memory_order_acq_rel))
         return;
@@ -316,13 +316,13 @@ void roost_reactor_request_stop(struct roost_reactor *r)
     (void)roost_ctx_post_work(&r->ctx, &r->stop_work);
 }
 
-void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsigned id,
-                        const struct roost_config *cfg)
+void roost__reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsigned id,
+                         const struct roost_config *cfg)
 {
     memset(r, 0, sizeof(*r));
     r->ctx.ops = &reactor_ctx_ops;
     r->ctx.exclusive = true;
-    roost_inbox_init(&r->inbox);
+    roost__inbox_init(&r->inbox);
     r->rt = rt;
     r->id = id;
     r->wake_mode = cfg->wake;
@@ -335,8 +335,8 @@ void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsig
     r->sq_entries = cfg->sq_entries;
     r->wake_fd = -1;
     r->ops.free_head = UINT32_MAX;
-    roost_timer_heap_init(&r->timers);
-    roost_fifo_init(&r->local);
+    roost__timer_heap_init(&r->timers);
+    roost__fifo_init(&r->local);
     r->stop_work.fn = stop_work_run;
     r->stop_work.arg = r;
 }
@@ -345,22 +345,22 @@ static void publish_start(struct roost_reactor *r, int rc)
 {
     r->start_rc = rc;
     atomic_store_explicit(&r->started, 1, memory_order_release);
-    roost_futex_wake(&r->started, 1);
+    roost__futex_wake(&r->started, 1);
 }
 
-void *roost_reactor_thread_main(void *arg)
+void *roost__reactor_thread_main(void *arg)
 {
     struct roost_reactor *r = arg;
-    roost_thread_set_reactor(r);
-    roost_thread_set_exclusive(&r->ctx);
+    roost__thread_set_reactor(r);
+    roost__thread_set_exclusive(&r->ctx);
     if (r->affinity)
-        roost_thread_set_ctx(&r->ctx);
+        roost__thread_set_ctx(&r->ctx);
 
     int rc = -ENOMEM;
-    if (!roost_sched_self(r->stack_size))
+    if (!roost__sched_self(r->stack_size))
         goto fail;
     /* SINGLE_ISSUER: the ring must be created by the thread that submits to it. */
-    rc = roost_ring_setup(r);
+    rc = roost__ring_setup(r);
     if (rc < 0)
         goto fail_sched;
     r->wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -368,7 +368,7 @@ void *roost_reactor_thread_main(void *arg)
         rc = -errno;
         goto fail_ring;
     }
-    struct roost_op *wake_op = roost_op_alloc(r, ROOST_OP_WAKE, on_wake_read, r);
+    struct roost_op *wake_op = roost__op_alloc(r, ROOST_OP_WAKE, on_wake_read, r);
     if (!wake_op) {
         rc = -ENOMEM;
         goto fail_eventfd;
@@ -381,7 +381,7 @@ void *roost_reactor_thread_main(void *arg)
     io_uring_queue_exit(&r->ring);
     close(r->wake_fd);
     r->wake_fd = -1;
-    roost_sched_thread_exit();
+    roost__sched_thread_exit();
     return NULL;
 
 fail_eventfd:
@@ -390,28 +390,28 @@ fail_eventfd:
 fail_ring:
     io_uring_queue_exit(&r->ring);
 fail_sched:
-    roost_sched_thread_exit();
+    roost__sched_thread_exit();
 fail:
     /* Refuse posts: the thread is gone. */
-    roost_inbox_close(&r->inbox);
+    roost__inbox_close(&r->inbox);
     r->closed = true;
     publish_start(r, rc);
     return NULL;
 }
 
-void roost_reactor_free(struct roost_reactor *r)
+void roost__reactor_free(struct roost_reactor *r)
 {
     if (r->net_ops)
         r->net_ops->destroy(r);
-    roost_timer_heap_destroy(&r->timers);
-    roost_op_table_destroy(&r->ops);
+    roost__timer_heap_destroy(&r->timers);
+    roost__op_table_destroy(&r->ops);
 }
 
 /* ---- public accessors ------------------------------------------------------------------ */
 
 roost_reactor *roost_reactor_current(void)
 {
-    return roost_thread_reactor();
+    return roost__thread_reactor();
 }
 
 roost_ctx *roost_reactor_ctx(roost_reactor *r)

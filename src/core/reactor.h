@@ -58,7 +58,7 @@ struct roost_reactor_net_ops {
      * and returns true while the loop must go on ticking to reap their completions.
      */
     bool (*draining)(struct roost_reactor *r);
-    /* From roost_reactor_free, once the thread has exited: frees what is left. */
+    /* From roost__reactor_free, once the thread has exited: frees what is left. */
     void (*destroy)(struct roost_reactor *r);
 };
 
@@ -127,36 +127,37 @@ struct roost_reactor {
     struct roost_counters stats;
 };
 
-static inline struct roost_reactor *roost_reactor_of(roost_ctx *ctx)
+static inline struct roost_reactor *roost__reactor_of(roost_ctx *ctx)
 {
     return (struct roost_reactor *)ctx;
 }
 
 /* Setup and teardown, used by the runtime. */
-void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsigned id,
-                        const struct roost_config *cfg);
-void *roost_reactor_thread_main(void *arg);
-void roost_reactor_request_stop(struct roost_reactor *r);
-void roost_reactor_free(struct roost_reactor *r);
+void roost__reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsigned id,
+                         const struct roost_config *cfg);
+void *roost__reactor_thread_main(void *arg);
+void roost__reactor_request_stop(struct roost_reactor *r);
+void roost__reactor_free(struct roost_reactor *r);
 
 /* Ring ops: allocate a slot (kind != ROOST_OP_FREE), its user_data, free it (stale after). */
-struct roost_op *roost_op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner);
-uint64_t roost_op_user_data(const struct roost_op *op);
-void roost_op_free(struct roost_reactor *r, struct roost_op *op);
+struct roost_op *roost__op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn,
+                                 void *owner);
+uint64_t roost__op_user_data(const struct roost_op *op);
+void roost__op_free(struct roost_reactor *r, struct roost_op *op);
 
 /*
  * The next SQE of r's ring; when the SQ is full, submits what is staged without waiting
  * and goes on, so no SQE is ever dropped. NULL only if the kernel refuses the submit.
  */
-struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r);
+struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r);
 
 /* Counts a failure of posted work or a detached task and calls the error hook. */
-void roost_reactor_report_failure(struct roost_reactor *r, int err, const char *what);
+void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what);
 
 /* The worker pool of r's runtime. */
-struct roost_pool *roost_reactor_runtime_pool(struct roost_reactor *r);
+struct roost_pool *roost__reactor_runtime_pool(struct roost_reactor *r);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t roost_now_ns(void);
+uint64_t roost__now_ns(void);
 
 #endif

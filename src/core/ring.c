@@ -23,7 +23,7 @@
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-int roost_ring_setup(struct roost_reactor *r)
+int roost__ring_setup(struct roost_reactor *r)
 {
     /*
      * Best first; an older kernel rejects flags it does not know with EINVAL. TASKRUN_FLAG
@@ -90,7 +90,7 @@ static int op_table_grow(struct roost_op_table *t)
     return 0;
 }
 
-struct roost_op *roost_op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner)
+struct roost_op *roost__op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner)
 {
     struct roost_op_table *t = &r->ops;
     if (t->free_head == UINT32_MAX && op_table_grow(t) < 0)
@@ -103,12 +103,12 @@ struct roost_op *roost_op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_
     return op;
 }
 
-uint64_t roost_op_user_data(const struct roost_op *op)
+uint64_t roost__op_user_data(const struct roost_op *op)
 {
     return ((uint64_t)op->kind << 56) | ((uint64_t)(op->gen & 0xffffffu) << 32) | op->index;
 }
 
-void roost_op_free(struct roost_reactor *r, struct roost_op *op)
+void roost__op_free(struct roost_reactor *r, struct roost_op *op)
 {
     /* A new generation makes every completion still in flight for this slot stale. */
     op->gen = (op->gen + 1) & 0xffffffu;
@@ -119,7 +119,7 @@ void roost_op_free(struct roost_reactor *r, struct roost_op *op)
     r->ops.free_head = op->index;
 }
 
-void roost_op_table_destroy(struct roost_op_table *t)
+void roost__op_table_destroy(struct roost_op_table *t)
 {
     for (uint32_t i = 0; i < t->nchunks; i++)
         free(t->chunks[i]);
@@ -129,7 +129,7 @@ void roost_op_table_destroy(struct roost_op_table *t)
     t->free_head = UINT32_MAX;
 }
 
-struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r)
+struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
     while (!sqe) {
@@ -145,7 +145,7 @@ struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r)
     return sqe;
 }
 
-void roost_ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe)
+void roost__ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
     if (ud == 0)

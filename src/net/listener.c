@@ -53,7 +53,7 @@ static void lsock_finish(struct net_lsock *ls)
 static void log_emfile(struct roost_reactor *r, int err)
 {
     static _Atomic uint64_t last_ns;
-    uint64_t now = roost_now_ns();
+    uint64_t now = roost__now_ns();
     uint64_t last = atomic_load_explicit(&last_ns, memory_order_relaxed);
     if (last && now - last < 1000000000u)
         return;
@@ -113,7 +113,7 @@ static void on_accept(struct roost_reactor *r, struct roost_op *op, const struct
     if (more)
         return;
     /* The multishot accept has ended. */
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     ls->op = NULL;
     if (ls->stopping || r->net->draining) {
         lsock_finish(ls);
@@ -134,11 +134,11 @@ static void on_accept(struct roost_reactor *r, struct roost_op *op, const struct
 static void accept_arm(struct net_lsock *ls)
 {
     struct roost_reactor *r = ls->r;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_ACCEPT, on_accept, ls);
-    struct io_uring_sqe *sqe = op ? roost_reactor_sqe(r) : NULL;
+    struct roost_op *op = roost__op_alloc(r, ROOST_OP_ACCEPT, on_accept, ls);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
-            roost_op_free(r, op);
+            roost__op_free(r, op);
         /* Out of memory: try again later rather than stop serving for good. */
         ls->paused = true;
         if (roost_timer_start(&ls->retry, NET_ACCEPT_RETRY_MS, retry_fired, ls) < 0)
@@ -146,7 +146,7 @@ static void accept_arm(struct net_lsock *ls)
         return;
     }
     io_uring_prep_multishot_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     ls->op = op;
 }
 

@@ -41,7 +41,7 @@ static bool net_draining(struct roost_reactor *r)
     struct roost_net *net = r->net;
     if (!net->draining) {
         net->draining = true;
-        net->drain_deadline_ns = roost_now_ns() + (uint64_t)NET_DRAIN_MS * 1000000u;
+        net->drain_deadline_ns = roost__now_ns() + (uint64_t)NET_DRAIN_MS * 1000000u;
         roost_timer_start(&net->drain_timer, NET_DRAIN_MS, drain_timer_fired, net);
         net_listeners_stop_all(net);
         for (uint32_t i = 0; i < net->nchunks; i++)
@@ -50,7 +50,7 @@ static bool net_draining(struct roost_reactor *r)
                     net_conn_abort(&net->chunks[i][j]);
     }
     bool busy = net->nconns > 0 || net->lsocks;
-    if (busy && roost_now_ns() < net->drain_deadline_ns)
+    if (busy && roost__now_ns() < net->drain_deadline_ns)
         return true;
     if (busy)
         fprintf(stderr, "roost: reactor %u stopped with %u connection(s) still open after %u ms\n",
@@ -116,8 +116,8 @@ struct roost_net *net_get(struct roost_reactor *r)
     net->max_conns = cfg->max_conns ? cfg->max_conns : 10000;
     net->free_head = UINT32_MAX;
     net->task_ctx = &r->ctx;
-    if (cfg->run_on == ROOST_RUN_ON_POOL && roost_reactor_runtime_pool(r))
-        net->task_ctx = roost_pool_ctx(roost_reactor_runtime_pool(r));
+    if (cfg->run_on == ROOST_RUN_ON_POOL && roost__reactor_runtime_pool(r))
+        net->task_ctx = roost_pool_ctx(roost__reactor_runtime_pool(r));
     roost_timer_init(&net->drain_timer);
     if (!net->oneshot) {
         unsigned count = cfg->buf_count ? cfg->buf_count : 1024;

@@ -182,7 +182,7 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
         c->rx_err = res;
 
     if (!more) {
-        roost_op_free(r, op);
+        roost__op_free(r, op);
         c->ms_op = NULL;
         if (res == -ENOBUFS && !c->closing && !c->aborted)
             park_enobufs(c);
@@ -211,18 +211,18 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
 static int ms_arm(struct roost_conn *c)
 {
     struct roost_reactor *r = c->r;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_RECV, on_ms_recv, c);
+    struct roost_op *op = roost__op_alloc(r, ROOST_OP_RECV, on_ms_recv, c);
     if (!op)
         return -ENOMEM;
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     if (!sqe) {
-        roost_op_free(r, op);
+        roost__op_free(r, op);
         return -ENOMEM;
     }
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = 0;
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     c->ms_op = op;
     net_conn_op_begin(c);
     return 0;
@@ -284,7 +284,7 @@ static void on_os_recv(struct roost_reactor *r, struct roost_op *op, const struc
     struct net_req *q = c->recv_q;
     c->recv_q = NULL;
     c->os_op = NULL;
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     roost_timer_cancel(&c->recv_timer);
     int res = cqe->res;
     q->recv.cqe_flags = cqe->flags;
@@ -302,18 +302,18 @@ static void os_recv_start(struct net_req *q)
         net_req_complete(q, -ESHUTDOWN);
         return;
     }
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_RECV, on_os_recv, c);
-    struct io_uring_sqe *sqe = op ? roost_reactor_sqe(r) : NULL;
+    struct roost_op *op = roost__op_alloc(r, ROOST_OP_RECV, on_os_recv, c);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
-            roost_op_free(r, op);
+            roost__op_free(r, op);
         net_req_complete(q, -ENOMEM);
         return;
     }
     io_uring_prep_recv(sqe, c->fd, c->rbuf, c->net->buf_size, 0);
     if (q->recv.poll_first)
         sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     c->os_op = op;
     c->recv_q = q;
     net_conn_op_begin(c);

@@ -59,11 +59,11 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
 static int send_stage(struct roost_conn *c, struct net_req *q)
 {
     struct roost_reactor *r = c->r;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_SEND, on_send, c);
-    struct io_uring_sqe *sqe = op ? roost_reactor_sqe(r) : NULL;
+    struct roost_op *op = roost__op_alloc(r, ROOST_OP_SEND, on_send, c);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
-            roost_op_free(r, op);
+            roost__op_free(r, op);
         return -ENOMEM;
     }
     if (q->send.msg.msg_iov)
@@ -71,7 +71,7 @@ static int send_stage(struct roost_conn *c, struct net_req *q)
     else
         io_uring_prep_send(sqe, c->fd, q->send.buf + q->send.done, q->send.len - q->send.done,
                            MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     c->send_op = op;
     c->send_q = q;
     net_conn_op_begin(c);
@@ -85,7 +85,7 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
     int res = cqe->res;
     c->send_op = NULL;
     c->send_q = NULL;
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     if (res > 0)
         send_advance(q, (size_t)res);
     int out;

@@ -7,18 +7,18 @@
 #include <roost/pool.h>
 
 /* The pool whose worker is calling, or NULL. */
-roost_pool *roost_pool_of_thread(void);
+roost_pool *roost__pool_of_thread(void);
 
 /* The pool offload uses from here: the runtime's, the worker's own, or the default one. */
-roost_pool *roost_pool_for_caller(void);
+roost_pool *roost__pool_for_caller(void);
 
 /*
  * Hands the pool posts this reactor thread batched during the tick to their pool. The
  * reactor calls it before every enter and at shutdown.
  */
-void roost_pool_flush_pending(void);
+void roost__pool_flush_pending(void);
 
 /* Takes w out of p's queue if it has not started; true if it was removed. */
-bool roost_pool_remove(roost_pool *p, struct roost_work *w);
+bool roost__pool_remove(roost_pool *p, struct roost_work *w);
 
 #endif

@@ -26,7 +26,7 @@ roost_pool *roost_runtime_pool(roost_runtime *rt)
     return rt->pool;
 }
 
-roost_pool *roost_reactor_runtime_pool(struct roost_reactor *r)
+roost_pool *roost__reactor_runtime_pool(struct roost_reactor *r)
 {
     return r->rt ? r->rt->pool : NULL;
 }
@@ -45,7 +45,7 @@ static void pin(pthread_t thread, unsigned i)
 static void wait_started(struct roost_reactor *r)
 {
     while (!atomic_load_explicit(&r->started, memory_order_acquire))
-        roost_futex_wait(&r->started, 0);
+        roost__futex_wait(&r->started, 0);
 }
 
 int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
@@ -76,11 +76,11 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
         goto fail_pool;
     }
     for (unsigned i = 0; i < rt->n; i++)
-        roost_reactor_init(&rt->reactors[i], rt, i, &rt->cfg);
+        roost__reactor_init(&rt->reactors[i], rt, i, &rt->cfg);
 
     for (unsigned i = 0; i < rt->n; i++) {
         struct roost_reactor *r = &rt->reactors[i];
-        rc = -pthread_create(&r->thread, NULL, roost_reactor_thread_main, r);
+        rc = -pthread_create(&r->thread, NULL, roost__reactor_thread_main, r);
         if (rc < 0)
             goto fail_threads;
         rt->threads++;
@@ -123,12 +123,12 @@ roost_reactor *roost_runtime_reactor(roost_runtime *rt, unsigned i)
 void roost_runtime_request_stop(roost_runtime *rt)
 {
     for (unsigned i = 0; i < rt->threads; i++)
-        roost_reactor_request_stop(&rt->reactors[i]);
+        roost__reactor_request_stop(&rt->reactors[i]);
 }
 
 static bool on_own_reactor(const roost_runtime *rt)
 {
-    struct roost_reactor *r = roost_thread_reactor();
+    struct roost_reactor *r = roost__thread_reactor();
     return r && r->rt == rt;
 }
 
@@ -160,7 +160,7 @@ void roost_runtime_destroy(roost_runtime *rt)
     /* Workers may still be finishing tasks that touch their reactors: join them first. */
     roost_pool_destroy(rt->pool);
     for (unsigned i = 0; i < rt->n; i++)
-        roost_reactor_free(&rt->reactors[i]);
+        roost__reactor_free(&rt->reactors[i]);
     free(rt->reactors);
     free(rt);
 }

@@ -46,32 +46,32 @@ struct roost_sched {
 
 /*
  * The calling thread's scheduler, created on first use (stacks of stack_size bytes, 0 for
- * the default) and freed at thread exit or by roost_sched_thread_exit. NULL on ENOMEM.
+ * the default) and freed at thread exit or by roost__sched_thread_exit. NULL on ENOMEM.
  */
-struct roost_sched *roost_sched_self(size_t stack_size);
+struct roost_sched *roost__sched_self(size_t stack_size);
 
 /* The calling thread's scheduler if it has one; never creates. */
-struct roost_sched *roost_sched_peek(void);
+struct roost_sched *roost__sched_peek(void);
 
 /* Frees the calling thread's scheduler now (a reactor or pool thread on its way out). */
-void roost_sched_thread_exit(void);
+void roost__sched_thread_exit(void);
 
 /* Switches into t on this thread, from the scheduler's stack; returns when t suspends. */
-void roost_task_run(struct roost_task *t);
+void roost__task_run(struct roost_task *t);
 
 /* From the running task: switch out; `after` runs on the scheduler's stack once t is off it. */
-void roost_task_suspend(roost_after_switch_fn after);
+void roost__task_suspend(roost_after_switch_fn after);
 
 /* Where "here" is for a post: the thread's exclusive context, else its current one. */
-roost_ctx *roost_thread_runner(void);
+roost_ctx *roost__thread_runner(void);
 
 /* Resume a suspended task at target (NULL: where the caller is); inline only if allowed. */
-void roost_task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok);
+void roost__task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok);
 
 /*
  * Completes w from a source that only ever completes on the awaiting task's home reactor
  * (timers, ring ops): resumes inline in the reactor loop when resume=inline.
  */
-bool roost_complete_local(struct roost_waiter *w, int result);
+bool roost__complete_local(struct roost_waiter *w, int result);
 
 #endif

@@ -61,7 +61,7 @@ static void resume_waiter(struct roost_waiter *w, bool local)
     /* Read everything first: once the task is posted it may run and end w's life. */
     struct roost_task *t = w->task;
     roost_ctx *target = resumes_where_completed(w) ? NULL : w->home;
-    roost_task_resume(t, target, local);
+    roost__task_resume(t, target, local);
 }
 
 static bool complete(struct roost_waiter *w, int result, bool local)
@@ -89,7 +89,7 @@ bool roost_complete(struct roost_waiter *w, int result)
     return complete(w, result, false);
 }
 
-bool roost_complete_local(struct roost_waiter *w, int result)
+bool roost__complete_local(struct roost_waiter *w, int result)
 {
     return complete(w, result, true);
 }
@@ -115,7 +115,7 @@ static void publish_suspension(struct roost_task *t)
 static int wait_armed(struct roost_task *t, struct roost_waiter *w, unsigned flags)
 {
     w->task = t;
-    w->home = roost_thread_ctx();
+    w->home = roost__thread_ctx();
     w->flags = flags;
     unsigned s = atomic_load_explicit(&w->state, memory_order_acquire);
     do {
@@ -124,7 +124,7 @@ static int wait_armed(struct roost_task *t, struct roost_waiter *w, unsigned fla
     } while (!atomic_compare_exchange_weak_explicit(&w->state, &s, (s & ~PHASE_MASK) | PHASE_ARMING,
                                                     memory_order_acq_rel, memory_order_acquire));
     t->waiting = w;
-    roost_task_suspend(publish_suspension);
+    roost__task_suspend(publish_suspension);
     t->waiting = NULL;
     /* Pairs with the completer's DONE: the result is visible. */
     atomic_load_explicit(&w->state, memory_order_acquire);
@@ -170,7 +170,7 @@ struct sleep_wait {
 static void sleep_fired(struct roost_timer *timer, int status)
 {
     struct sleep_wait *sw = timer->arg;
-    roost_complete_local(&sw->w, status);
+    roost__complete_local(&sw->w, status);
 }
 
 static bool sleep_cancel(struct roost_waiter *w)
@@ -181,7 +181,7 @@ static bool sleep_cancel(struct roost_waiter *w)
 
 int roost_sleep(uint64_t ms)
 {
-    if (!roost_task_current() || !roost_thread_reactor())
+    if (!roost_task_current() || !roost__thread_reactor())
         return -EPERM;
     struct sleep_wait sw;
     roost_waiter_init(&sw.w);

@@ -26,7 +26,7 @@ static _Atomic long nops_done;
 static void on_nop(struct roost_reactor *r, struct roost_op *op, const struct io_uring_cqe *cqe)
 {
     (void)cqe;
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     atomic_fetch_add(&nops_done, 1);
 }
 
@@ -35,12 +35,12 @@ static int stage_nops(void *arg)
     long n = (long)(intptr_t)arg;
     struct roost_reactor *r = roost_reactor_current();
     for (long i = 0; i < n; i++) {
-        struct roost_op *op = roost_op_alloc(r, ROOST_OP_GENERIC, on_nop, NULL);
-        struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+        struct roost_op *op = roost__op_alloc(r, ROOST_OP_GENERIC, on_nop, NULL);
+        struct io_uring_sqe *sqe = roost__reactor_sqe(r);
         if (!op || !sqe)
             return -ENOMEM;
         io_uring_prep_nop(sqe);
-        io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+        io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     }
     return 0;
 }
@@ -76,7 +76,7 @@ static void on_old(struct roost_reactor *r, struct roost_op *op, const struct io
 static void on_new(struct roost_reactor *r, struct roost_op *op, const struct io_uring_cqe *cqe)
 {
     (void)cqe;
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     atomic_fetch_add(&new_handler_calls, 1);
 }
 
@@ -89,18 +89,18 @@ static int stage_then_recycle(void *arg)
     struct recycle *rc = arg;
     struct roost_reactor *r = roost_reactor_current();
     /* A NOP is staged for the old op, then the slot is freed and reused before it completes. */
-    struct roost_op *old = roost_op_alloc(r, ROOST_OP_GENERIC, on_old, NULL);
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct roost_op *old = roost__op_alloc(r, ROOST_OP_GENERIC, on_old, NULL);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(old));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(old));
     rc->old_index = old->index;
-    roost_op_free(r, old);
+    roost__op_free(r, old);
 
-    struct roost_op *reused = roost_op_alloc(r, ROOST_OP_GENERIC, on_new, NULL);
+    struct roost_op *reused = roost__op_alloc(r, ROOST_OP_GENERIC, on_new, NULL);
     rc->new_index = reused->index;
-    sqe = roost_reactor_sqe(r);
+    sqe = roost__reactor_sqe(r);
     io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(reused));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(reused));
     return 0;
 }
 

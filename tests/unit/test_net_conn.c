@@ -379,15 +379,15 @@ static int stage_stale_recv(void *arg)
     struct roost_reactor *r = roost_reactor_current();
     struct roost_net *net = net_get(r);
     st->tail_before = net->ring.br->tail;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_RECV, must_not_run, NULL);
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct roost_op *op = roost__op_alloc(r, ROOST_OP_RECV, must_not_run, NULL);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     io_uring_prep_recv_multishot(sqe, st->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = 0;
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
-    st->ud = roost_op_user_data(op);
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
+    st->ud = roost__op_user_data(op);
     /* Freed before its completion comes: that completion, with a buffer, is stale. */
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     return 0;
 }
 
@@ -395,7 +395,7 @@ static int cancel_stale_recv(void *arg)
 {
     struct stale *st = arg;
     struct roost_reactor *r = roost_reactor_current();
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     io_uring_prep_cancel64(sqe, st->ud, 0);
     io_uring_sqe_set_data64(sqe, 0);
     st->tail_after = r->net->ring.br->tail;

@@ -2,6 +2,7 @@
 #ifndef ROOST_H
 #define ROOST_H
 
+#include <roost/common.h>
 #include <roost/config.h>
 #include <roost/ctx.h>
 #include <roost/http.h>
@@ -14,5 +15,6 @@
 #include <roost/task.h>
 #include <roost/timer.h>
 #include <roost/waiter.h>
+#include <roost/work.h>
 
 #endif

@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 #include <roost/runtime.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /* A span of bytes, not NUL-terminated; p is NULL when the item is absent. */
 struct roost_str {
@@ -99,5 +102,7 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len);
 
 /* The reactor the connection (and so the handler) runs on. */
 roost_reactor *roost_http_req_reactor(const roost_http_req *req);
+
+ROOST_END_DECLS
 
 #endif

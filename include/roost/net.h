@@ -8,6 +8,9 @@
 
 #include <roost/reactor.h>
 #include <roost/runtime.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * A connection: long-lived, one per accepted or connected TCP socket. It belongs to the
@@ -142,5 +145,7 @@ roost_reactor *roost_conn_reactor(const roost_conn *c);
  * generation has not wrapped.
  */
 uint64_t roost_conn_id(const roost_conn *c);
+
+ROOST_END_DECLS
 
 #endif

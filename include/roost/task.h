@@ -5,6 +5,9 @@
 #include <stdint.h>
 
 #include <roost/ctx.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * A task: a function running on its own small stack, which can await (suspend) anywhere
@@ -63,5 +66,7 @@ int roost_hop(roost_ctx *ctx);
 
 /* The task running on the calling thread, or NULL. */
 roost_task *roost_task_current(void);
+
+ROOST_END_DECLS
 
 #endif

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <roost/ctx.h>
+#include "base/work.h"
 
 struct roost_fifo {
     struct roost_work *head;
@@ -30,9 +30,9 @@ static inline bool roost__fifo_empty(const struct roost_fifo *f)
 
 static inline void roost__fifo_push(struct roost_fifo *f, struct roost_work *w)
 {
-    atomic_store_explicit(&w->next, NULL, memory_order_relaxed);
+    atomic_store_explicit(roost__work_link(w), NULL, memory_order_relaxed);
     *f->tailp = w;
-    f->tailp = (struct roost_work **)&w->next;
+    f->tailp = &w->_next;
 }
 
 /* Moves every item of src, in order, to the end of dst; src is left empty. */
@@ -51,7 +51,7 @@ static inline struct roost_work *roost__fifo_pop(struct roost_fifo *f)
     struct roost_work *w = f->head;
     if (!w)
         return NULL;
-    f->head = atomic_load_explicit(&w->next, memory_order_relaxed);
+    f->head = atomic_load_explicit(roost__work_link(w), memory_order_relaxed);
     if (!f->head)
         f->tailp = &f->head;
     return w;
@@ -67,17 +67,17 @@ static inline struct roost_work *roost__fifo_take_all(struct roost_fifo *f)
 
 static inline struct roost_work *roost__fifo_next(const struct roost_work *w)
 {
-    return atomic_load_explicit(&((struct roost_work *)w)->next, memory_order_relaxed);
+    return atomic_load_explicit(roost__work_link((struct roost_work *)w), memory_order_relaxed);
 }
 
 /* Unlinks w if it is queued in f; true if it was. */
 static inline bool roost__fifo_remove(struct roost_fifo *f, struct roost_work *w)
 {
-    for (struct roost_work **link = &f->head; *link; link = (struct roost_work **)&(*link)->next) {
+    for (struct roost_work **link = &f->head; *link; link = &(*link)->_next) {
         if (*link != w)
             continue;
         *link = roost__fifo_next(w);
-        if (f->tailp == (struct roost_work **)&w->next)
+        if (f->tailp == &w->_next)
             f->tailp = link;
         return true;
     }

@@ -22,11 +22,12 @@
 #include <errno.h>
 #include <sched.h>
 
+#include "base/work.h"
 #include "core/inbox.h"
 
 void roost__inbox_init(struct roost_inbox *q)
 {
-    atomic_init(&q->stub.next, NULL);
+    atomic_init(roost__work_link(&q->stub), NULL);
     atomic_init(&q->tail, &q->stub);
     atomic_init(&q->gate, 0);
     q->head = &q->stub;
@@ -34,10 +35,10 @@ void roost__inbox_init(struct roost_inbox *q)
 
 static void link_node(struct roost_inbox *q, struct roost_work *n)
 {
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+    atomic_store_explicit(roost__work_link(n), NULL, memory_order_relaxed);
     /* seq_cst: this exchange is one half of the parking handshake (reactor.c). */
     struct roost_work *prev = atomic_exchange_explicit(&q->tail, n, memory_order_seq_cst);
-    atomic_store_explicit(&prev->next, n, memory_order_release);
+    atomic_store_explicit(roost__work_link(prev), n, memory_order_release);
 }
 
 bool roost__inbox_enter(struct roost_inbox *q)
@@ -63,13 +64,13 @@ void roost__inbox_push(struct roost_inbox *q, struct roost_work *work)
 struct roost_work *roost__inbox_pop(struct roost_inbox *q)
 {
     struct roost_work *head = q->head;
-    struct roost_work *next = atomic_load_explicit(&head->next, memory_order_acquire);
+    struct roost_work *next = atomic_load_explicit(roost__work_link(head), memory_order_acquire);
     if (head == &q->stub) {
         if (!next)
             return NULL;
         q->head = next;
         head = next;
-        next = atomic_load_explicit(&head->next, memory_order_acquire);
+        next = atomic_load_explicit(roost__work_link(head), memory_order_acquire);
     }
     if (next) {
         q->head = next;
@@ -80,7 +81,7 @@ struct roost_work *roost__inbox_pop(struct roost_inbox *q)
         return NULL;
     /* Put the stub behind head so head can be handed out without emptying the list. */
     link_node(q, &q->stub);
-    next = atomic_load_explicit(&head->next, memory_order_acquire);
+    next = atomic_load_explicit(roost__work_link(head), memory_order_acquire);
     if (next) {
         q->head = next;
         return head;

@@ -1,12 +1,18 @@
 /*
- * The reactor loop. One tick, in this order, written down once:
+ * The reactor loop. One tick, in this order, written down once and spelled out as one call
+ * per step in loop():
  *
  *   1. drain the cross-thread inbox (up to inbox_budget items)
  *   2. run the work that was ready when the phase began (own-thread posts, resumed tasks)
- *   3. fire due timers
- *   4. ONE io_uring_enter: submit everything staged; wait only if nothing is ready,
- *      with the nearest timer deadline as the timeout
- *   5. reap the whole CQE batch, running handlers inline (their SQEs are staged for the
+ *   3. hand the post items this thread ran back to their producers
+ *   4. fire due timers
+ *   5. stopping: ask the attached layers whether they still drain; leave when none does
+ *   6. the layers' before-enter hooks (the pool's batched posts go out here)
+ *   7. decide the wait: none if work is ready, else until the nearest timer (valgrind:
+ *      in 1 ms slices), and park (announce it, then re-check the inbox)
+ *   8. ONE io_uring_enter: submit everything staged, wait as decided; a busy tick with
+ *      nothing to submit and no completion work pending skips it
+ *   9. reap the whole CQE batch, running handlers inline (their SQEs are staged for the
  *      next enter), then advance the CQ head once
  *
  * Parking and coalesced wakes. A producer links its item (a seq_cst exchange on the inbox
@@ -42,15 +48,6 @@
 #include "core/reactor.h"
 #include "core/ring.h"
 #include "core/thread.h"
-#include "pool/pool.h"
-#include "task/task.h"
-
-uint64_t roost__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what)
 {
@@ -183,65 +180,154 @@ static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
     arm_wake_read(r, op);
 }
 
-/* Phase 4: the tick's one enter. */
-static void enter(struct roost_reactor *r, bool may_wait)
-{
-    /* Pool posts batched during this tick go out before we may sleep. */
-    roost__pool_flush_pending();
-    struct __kernel_timespec ts, *tsp = NULL;
-    if (may_wait) {
-        struct roost_timer *t = roost__timer_heap_top(&r->timers);
-        /*
-         * Valgrind does not know io_uring_enter can block and keeps its one big lock while
-         * the thread sleeps in it, stalling every other thread: there, wait in 1 ms slices
-         * and yield the lock before each.
-         */
-        if (t || RUNNING_ON_VALGRIND) {
-            uint64_t now = roost__now_ns();
-            uint64_t d = t && t->deadline_ns > now ? t->deadline_ns - now : 0;
-            if (RUNNING_ON_VALGRIND && (!t || d > 1000000u))
-                d = 1000000u;
-            ts.tv_sec = (long long)(d / 1000000000u);
-            ts.tv_nsec = (long long)(d % 1000000000u);
-            tsp = &ts;
-            may_wait = d > 0;
-        }
-    }
-    if (may_wait) {
-        atomic_store_explicit(&r->parked, 1, memory_order_seq_cst);
-        if (roost__inbox_busy(&r->inbox)) {
-            atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
-            may_wait = false;
-        }
-    }
+/* ---- step 5 and 6: the attached layers ----------------------------------------------- */
 
+static unsigned hook_count(const struct roost_reactor *r)
+{
+    return atomic_load_explicit(&r->nhooks, memory_order_acquire);
+}
+
+/* True while any layer still winds down; every layer is asked every time. */
+static bool layers_draining(struct roost_reactor *r)
+{
+    bool busy = false;
+    for (unsigned i = 0, n = hook_count(r); i < n; i++)
+        if (r->hooks[i].hooks->draining && r->hooks[i].hooks->draining(r, r->hooks[i].arg))
+            busy = true;
+    return busy;
+}
+
+static void layers_before_enter(struct roost_reactor *r)
+{
+    for (unsigned i = 0, n = hook_count(r); i < n; i++)
+        if (r->hooks[i].hooks->before_enter)
+            r->hooks[i].hooks->before_enter(r, r->hooks[i].arg);
+}
+
+/* ---- step 7: how long the enter may wait -------------------------------------------------- */
+
+struct tick_wait {
+    bool wait;                   /* the enter may block */
+    struct __kernel_timespec ts; /* the bound, when tsp is set */
+    struct __kernel_timespec *tsp;
+};
+
+/*
+ * Valgrind does not know io_uring_enter can block and keeps its one big lock while the
+ * thread sleeps in it, stalling every other thread: there, a wait is at most 1 ms, and the
+ * lock is yielded before every enter (valgrind_slice_yield).
+ */
+static uint64_t valgrind_slice_ns(uint64_t d, bool bounded)
+{
+    if (RUNNING_ON_VALGRIND && (!bounded || d > 1000000u))
+        return 1000000u;
+    return d;
+}
+
+static void valgrind_slice_yield(void)
+{
     if (RUNNING_ON_VALGRIND)
         sched_yield();
-    unsigned staged = io_uring_sq_ready(&r->ring);
-    /*
-     * Busy and with nothing to submit: when the kernel also has no completion work
-     * waiting for us (IORING_SQ_TASKRUN clear, nothing overflowed), an enter would do
-     * nothing; skip it. A tick still makes at most one enter.
-     */
-    if (!may_wait && staged == 0 && r->taskrun_flag &&
-        !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+}
+
+/* Wait only when nothing is ready, and no longer than the nearest timer. */
+static struct tick_wait plan_wait(struct roost_reactor *r, bool idle)
+{
+    struct tick_wait w = {.wait = idle, .tsp = NULL};
+    if (!idle)
+        return w;
+    struct roost_timer *t = roost__timer_heap_top(&r->timers);
+    if (t || RUNNING_ON_VALGRIND) {
+        uint64_t now = roost__now_ns();
+        uint64_t d = t && t->deadline_ns > now ? t->deadline_ns - now : 0;
+        d = valgrind_slice_ns(d, t != NULL);
+        w.ts.tv_sec = (long long)(d / 1000000000u);
+        w.ts.tv_nsec = (long long)(d % 1000000000u);
+        w.tsp = &w.ts;
+        w.wait = d > 0;
+    }
+    return w;
+}
+
+/* Announce parking, then re-check the inbox (the argument at the top of this file). */
+static void park(struct roost_reactor *r, struct tick_wait *w)
+{
+    if (!w->wait)
         return;
-    int rc;
-    if (may_wait) {
-        struct io_uring_cqe *cqe;
-        rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, tsp, NULL);
+    atomic_store_explicit(&r->parked, 1, memory_order_seq_cst);
+    if (roost__inbox_busy(&r->inbox)) {
         atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
+        w->wait = false;
+    }
+}
+
+/* ---- step 8: the tick's one enter ---------------------------------------------------------- */
+
+/* How many busy ticks an IORING_SQ_TASKRUN that led to an empty enter is not believed. */
+#define TASKRUN_DISTRUST_TICKS 64u
+
+/*
+ * Busy (not waiting) and with nothing to submit, an enter is worth making only if the
+ * kernel has completion work for us: IORING_SQ_TASKRUN or an overflowed CQ. The kernel can
+ * leave TASKRUN set with nothing queued, so, as liburing does with its `looped` flag, the
+ * hint is worth at most one enter that finds nothing: after such an enter, busy ticks skip
+ * the enter for TASKRUN_DISTRUST_TICKS ticks whatever the flag says (an overflow is still
+ * believed). The bound keeps completions that did arrive from starving behind a reactor
+ * that never idles; any waiting or submitting enter, which runs the kernel's work anyway,
+ * ends the distrust.
+ */
+static bool enter_needed(struct roost_reactor *r, bool wait, unsigned staged)
+{
+    if (wait || staged > 0 || !r->taskrun_flag)
+        return true;
+    unsigned kflags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
+    if (kflags & IORING_SQ_CQ_OVERFLOW)
+        return true;
+    if (!(kflags & IORING_SQ_TASKRUN))
+        return false;
+    if (r->taskrun_distrust) {
+        r->taskrun_distrust--;
+        return false;
+    }
+    return true;
+}
+
+/* Submits what is staged and waits as planned; returns whether the kernel was entered. */
+static bool enter(struct roost_reactor *r, const struct tick_wait *w)
+{
+    valgrind_slice_yield();
+    unsigned staged = io_uring_sq_ready(&r->ring);
+    if (!enter_needed(r, w->wait, staged))
+        return false;
+    bool hint_only = !w->wait && staged == 0;
+    int rc;
+    if (w->wait) {
+        struct io_uring_cqe *cqe;
+        rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, (struct __kernel_timespec *)w->tsp,
+                                              NULL);
     } else {
         rc = io_uring_submit_and_get_events(&r->ring);
     }
     ROOST_STAT_INC(r, enters);
+    r->tick_enters++;
     if (rc >= 0 || rc == -ETIME)
         ROOST_STAT_ADD(r, sqes_submitted, staged - io_uring_sq_ready(&r->ring));
     else if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
         fprintf(stderr, "roost: reactor %u: io_uring_enter: %s\n", r->id, strerror(-rc));
+    if (!hint_only)
+        r->taskrun_distrust = 0;
+    else if (io_uring_cq_ready(&r->ring) == 0)
+        r->taskrun_distrust = TASKRUN_DISTRUST_TICKS;
+    return true;
 }
 
-/* Phase 5: reap the batch, handlers inline, one CQ advance. */
+static void unpark(struct roost_reactor *r, const struct tick_wait *w)
+{
+    if (w->wait)
+        atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
+}
+
+/* Step 9: reap the batch, handlers inline, one CQ advance. */
 static void reap(struct roost_reactor *r)
 {
     unsigned head, n = 0;
@@ -275,22 +361,35 @@ static void shut_down(struct roost_reactor *r)
             break;
     }
     roost__work_returns_flush();
-    roost__pool_flush_pending();
+    /* The reactor will not enter again: what the layers batched goes out now. */
+    layers_before_enter(r);
     r->closed = true;
+}
+
+/* Step 1: the tick starts; a test holds every tick to one enter. */
+static void tick_begin(struct roost_reactor *r)
+{
+    ROOST_STAT_INC(r, ticks);
+    if (r->tick_enters > r->max_tick_enters)
+        r->max_tick_enters = r->tick_enters;
+    r->tick_enters = 0;
 }
 
 static void loop(struct roost_reactor *r)
 {
     for (;;) {
-        ROOST_STAT_INC(r, ticks);
+        tick_begin(r);
         drain_inbox(r, r->inbox_budget);
         run_local(r);
         roost__work_returns_flush();
         fire_timers(r, roost__now_ns());
-        /* Stopping: keep ticking while the network module still waits for completions. */
-        if (r->stopping && !(r->net_ops && r->net_ops->draining(r)))
+        if (r->stopping && !layers_draining(r))
             break;
-        enter(r, roost__fifo_empty(&r->local));
+        layers_before_enter(r);
+        struct tick_wait w = plan_wait(r, roost__fifo_empty(&r->local));
+        park(r, &w);
+        enter(r, &w);
+        unpark(r, &w);
         reap(r);
     }
     shut_down(r);
@@ -316,18 +415,16 @@ void roost__reactor_request_stop(struct roost_reactor *r)
     (void)roost_ctx_post_work(&r->ctx, &r->stop_work);
 }
 
-void roost__reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsigned id,
-                         const struct roost_config *cfg)
+void roost__reactor_init(struct roost_reactor *r, void *owner, unsigned id,
+                         const struct roost__core_config *cfg)
 {
     memset(r, 0, sizeof(*r));
     r->ctx.ops = &reactor_ctx_ops;
     r->ctx.exclusive = true;
     roost__inbox_init(&r->inbox);
-    r->rt = rt;
+    r->owner = owner;
     r->id = id;
     r->wake_mode = cfg->wake;
-    r->resume_mode = cfg->resume;
-    r->stack_size = cfg->stack_size;
     r->inbox_budget = cfg->inbox_budget;
     r->affinity = cfg->affinity;
     r->error_hook = cfg->error_hook;
@@ -348,6 +445,30 @@ static void publish_start(struct roost_reactor *r, int rc)
     roost__futex_wake(&r->started, 1);
 }
 
+/* Runs the thread_start hooks in order; on a failure, undoes the ones that ran. */
+static int layers_thread_start(struct roost_reactor *r)
+{
+    unsigned n = hook_count(r);
+    for (unsigned i = 0; i < n; i++) {
+        const struct roost__hooks *h = r->hooks[i].hooks;
+        int rc = h->thread_start ? h->thread_start(r, r->hooks[i].arg) : 0;
+        if (rc < 0) {
+            while (i-- > 0)
+                if (r->hooks[i].hooks->thread_exit)
+                    r->hooks[i].hooks->thread_exit(r, r->hooks[i].arg);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void layers_thread_exit(struct roost_reactor *r)
+{
+    for (unsigned i = hook_count(r); i-- > 0;)
+        if (r->hooks[i].hooks->thread_exit)
+            r->hooks[i].hooks->thread_exit(r, r->hooks[i].arg);
+}
+
 void *roost__reactor_thread_main(void *arg)
 {
     struct roost_reactor *r = arg;
@@ -356,13 +477,13 @@ void *roost__reactor_thread_main(void *arg)
     if (r->affinity)
         roost__thread_set_ctx(&r->ctx);
 
-    int rc = -ENOMEM;
-    if (!roost__sched_self(r->stack_size))
+    int rc = layers_thread_start(r);
+    if (rc < 0)
         goto fail;
     /* SINGLE_ISSUER: the ring must be created by the thread that submits to it. */
     rc = roost__ring_setup(r);
     if (rc < 0)
-        goto fail_sched;
+        goto fail_layers;
     r->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (r->wake_fd < 0) {
         rc = -errno;
@@ -381,7 +502,7 @@ void *roost__reactor_thread_main(void *arg)
     io_uring_queue_exit(&r->ring);
     close(r->wake_fd);
     r->wake_fd = -1;
-    roost__sched_thread_exit();
+    layers_thread_exit(r);
     return NULL;
 
 fail_eventfd:
@@ -389,8 +510,8 @@ fail_eventfd:
     r->wake_fd = -1;
 fail_ring:
     io_uring_queue_exit(&r->ring);
-fail_sched:
-    roost__sched_thread_exit();
+fail_layers:
+    layers_thread_exit(r);
 fail:
     /* Refuse posts: the thread is gone. */
     roost__inbox_close(&r->inbox);
@@ -401,10 +522,36 @@ fail:
 
 void roost__reactor_free(struct roost_reactor *r)
 {
-    if (r->net_ops)
-        r->net_ops->destroy(r);
+    for (unsigned i = hook_count(r); i-- > 0;)
+        if (r->hooks[i].hooks->destroy)
+            r->hooks[i].hooks->destroy(r, r->hooks[i].arg);
+    atomic_store_explicit(&r->nhooks, 0, memory_order_release);
     roost__timer_heap_destroy(&r->timers);
     roost__op_table_destroy(&r->ops);
+}
+
+/* ---- attaching layers (hooks.h) ------------------------------------------------------------ */
+
+int roost__reactor_hooks_add(struct roost_reactor *r, const struct roost__hooks *h, void *arg)
+{
+    unsigned n = hook_count(r);
+    if (roost__reactor_hooks_arg(r, h))
+        return -EEXIST;
+    if (n == ROOST__HOOKS_MAX)
+        return -ENOSPC;
+    r->hooks[n].hooks = h;
+    r->hooks[n].arg = arg;
+    /* Release: a reader that sees the count sees the entry. */
+    atomic_store_explicit(&r->nhooks, n + 1, memory_order_release);
+    return 0;
+}
+
+void *roost__reactor_hooks_arg(const struct roost_reactor *r, const struct roost__hooks *h)
+{
+    for (unsigned i = 0, n = hook_count(r); i < n; i++)
+        if (r->hooks[i].hooks == h)
+            return r->hooks[i].arg;
+    return NULL;
 }
 
 /* ---- public accessors ------------------------------------------------------------------ */
@@ -429,11 +576,11 @@ const char *roost_reactor_ring_mode(const roost_reactor *r)
     return r->ring_mode;
 }
 
-int roost_reactor_stats(const roost_reactor *r, struct roost_stats *out)
+void roost__reactor_core_stats(const struct roost_reactor *r, struct roost_stats *out)
 {
 #define ROOST_COPY_(name, help)                                                                    \
-    out->name = atomic_load_explicit(&((roost_reactor *)r)->stats.name, memory_order_relaxed);
-    ROOST_STATS_FIELDS(ROOST_COPY_)
+    out->name =                                                                                    \
+        atomic_load_explicit(&((struct roost_reactor *)r)->stats.name, memory_order_relaxed);
+    ROOST_STATS_CORE_FIELDS(ROOST_COPY_)
 #undef ROOST_COPY_
-    return 0;
 }

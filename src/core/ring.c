@@ -1,5 +1,7 @@
 /* A reactor's io_uring: setup with fallbacks, op slots with generations, SQE staging. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +167,31 @@ void roost__ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cq
      * back to its ring, or the ring would be one buffer short for good.
      */
     ROOST_STAT_INC(r, stale_cqes);
-    if ((cqe->flags & IORING_CQE_F_BUFFER) && r->net_ops)
-        r->net_ops->stale_buffer(r, cqe);
+    roost__stale_fn stale = roost__op_kind_stale(kind);
+    if (stale)
+        stale(r, cqe);
+}
+
+/*
+ * Op kinds are process-wide: a kind names a layer's kind of op in every reactor. Written
+ * once per kind (under the lock), read by every reactor's dispatch of stale completions.
+ */
+static pthread_mutex_t kinds_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned kinds_next = ROOST_OP_FIRST_REGISTERED;
+static _Atomic(roost__stale_fn) kinds_stale[256];
+
+int roost__op_kind_register(const char *name, roost__stale_fn stale)
+{
+    (void)name; /* kept for whoever debugs user_data by hand */
+    pthread_mutex_lock(&kinds_lock);
+    int kind = kinds_next < 256 ? (int)kinds_next++ : -ENOSPC;
+    if (kind >= 0)
+        atomic_store_explicit(&kinds_stale[kind], stale, memory_order_release);
+    pthread_mutex_unlock(&kinds_lock);
+    return kind;
+}
+
+roost__stale_fn roost__op_kind_stale(uint8_t kind)
+{
+    return atomic_load_explicit(&kinds_stale[kind], memory_order_acquire);
 }

@@ -45,7 +45,7 @@ static void connect_start(struct net_req *q)
     struct roost_conn *c = net_conn_alloc(net, fd, NULL);
     if (!c)
         goto close_fd;
-    struct roost_op *op = roost__op_alloc(r, ROOST_OP_CONNECT, on_connect, c);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_CONNECT], on_connect, c);
     struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)

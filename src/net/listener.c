@@ -27,7 +27,7 @@ static void accept_arm(struct net_lsock *ls);
 
 static void lsock_unlink(struct net_lsock *ls)
 {
-    struct roost_net *net = ls->r->net;
+    struct roost_net *net = net_of(ls->r);
     for (struct net_lsock **p = &net->lsocks; *p; p = &(*p)->next) {
         if (*p == ls) {
             *p = ls->next;
@@ -77,13 +77,13 @@ static void retry_fired(struct roost_timer *t, int status)
 
 static void accepted(struct net_lsock *ls, int fd)
 {
-    struct roost_net *net = ls->r->net;
+    struct roost_net *net = net_of(ls->r);
     if (ls->stopping || net->draining) {
         close(fd);
         return;
     }
     if (ls->live >= ls->l->max_conns) {
-        ROOST_STAT_INC(ls->r, shed_accepts); /* counted before the client can see the close */
+        ROOST_STAT_INC(net, shed_accepts); /* counted before the client can see the close */
         close(fd);
         return;
     }
@@ -115,13 +115,13 @@ static void on_accept(struct roost_reactor *r, struct roost_op *op, const struct
     /* The multishot accept has ended. */
     roost__op_free(r, op);
     ls->op = NULL;
-    if (ls->stopping || r->net->draining) {
+    if (ls->stopping || net_of(r)->draining) {
         lsock_finish(ls);
         return;
     }
     if (ls->out_of_fds) {
         ls->out_of_fds = false;
-        ROOST_STAT_INC(r, accept_pauses);
+        ROOST_STAT_INC(net_of(r), accept_pauses);
         log_emfile(r, res == -ENFILE ? -ENFILE : -EMFILE);
         ls->paused = true;
         if (roost_timer_start(&ls->retry, NET_ACCEPT_RETRY_MS, retry_fired, ls) < 0)
@@ -134,7 +134,7 @@ static void on_accept(struct roost_reactor *r, struct roost_op *op, const struct
 static void accept_arm(struct net_lsock *ls)
 {
     struct roost_reactor *r = ls->r;
-    struct roost_op *op = roost__op_alloc(r, ROOST_OP_ACCEPT, on_accept, ls);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_ACCEPT], on_accept, ls);
     struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include <roost/net.h>
+#include <roost/stats.h>
 #include <roost/task.h>
 #include <roost/timer.h>
 #include <roost/waiter.h>
@@ -249,13 +250,51 @@ struct roost_net {
     bool draining;
     uint64_t drain_deadline_ns;
     struct roost_timer drain_timer;
+
+    bool ready; /* set up on the reactor thread (net_get) */
+    unsigned buf_count;
+
+    struct {
+#define NET_COUNTER_(name, help) _Atomic uint64_t name;
+        ROOST_STATS_NET_FIELDS(NET_COUNTER_)
+#undef NET_COUNTER_
+    } stats;
 };
 
-/* The calling reactor's net state, created on first use. NULL on ENOMEM. */
+/* What the network layer takes from the configuration (the rt layer fills it in). */
+struct net_config {
+    bool oneshot;
+    bool speculative;
+    unsigned inline_budget;
+    unsigned buf_count;
+    unsigned buf_size;
+    unsigned max_conns;
+    roost_ctx *task_ctx; /* where connection tasks run (NULL: the reactor's context) */
+};
+
+/*
+ * Attaches the network layer to r before r's thread starts (its hooks: draining at stop,
+ * stale receive buffers, freeing what is left). The buffer ring is set up on first use.
+ * 0 or -errno.
+ */
+int net_attach(struct roost_reactor *r, const struct net_config *cfg);
+
+/* r's net state, its buffer ring set up on first use. NULL if not attached or on ENOMEM. */
 struct roost_net *net_get(struct roost_reactor *r);
 
+/* r's net state as it is (no setup): NULL if the layer is not attached. */
+struct roost_net *net_of(const struct roost_reactor *r);
+
+/* Copies the network layer's counters of r into *out (zero if not attached). */
+void net_stats(const struct roost_reactor *r, struct roost_stats *out);
+
+/* The op kinds of the network layer (user_data tags), registered once per process. */
+enum net_op { NET_OP_ACCEPT, NET_OP_RECV, NET_OP_SEND, NET_OP_CONNECT, NET_OP_COUNT };
+extern uint8_t net_op_kinds[NET_OP_COUNT];
+
 /* Counters a task may bump from any thread (pool mode): atomic increments. */
-#define NET_STAT_INC(r, field) atomic_fetch_add_explicit(&(r)->stats.field, 1, memory_order_relaxed)
+#define NET_STAT_INC(net, field)                                                                   \
+    atomic_fetch_add_explicit(&(net)->stats.field, 1, memory_order_relaxed)
 
 static inline char *net_buf_data(const struct roost_net *net, unsigned bid)
 {

@@ -79,7 +79,7 @@ void net_unpark_some(struct roost_net *net, unsigned n)
         if (c->closing || c->aborted || c->ms_op)
             continue;
         if (ms_arm(c) == 0)
-            ROOST_STAT_INC(net->r, enobufs_rearms);
+            ROOST_STAT_INC(net, enobufs_rearms);
     }
 }
 
@@ -211,7 +211,7 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
 static int ms_arm(struct roost_conn *c)
 {
     struct roost_reactor *r = c->r;
-    struct roost_op *op = roost__op_alloc(r, ROOST_OP_RECV, on_ms_recv, c);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_RECV], on_ms_recv, c);
     if (!op)
         return -ENOMEM;
     struct io_uring_sqe *sqe = roost__reactor_sqe(r);
@@ -302,7 +302,7 @@ static void os_recv_start(struct net_req *q)
         net_req_complete(q, -ESHUTDOWN);
         return;
     }
-    struct roost_op *op = roost__op_alloc(r, ROOST_OP_RECV, on_os_recv, c);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_RECV], on_os_recv, c);
     struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
@@ -373,17 +373,17 @@ static int recv_oneshot(struct roost_conn *c, struct roost_buf *out)
             c->budget--;
             ssize_t n = recv(c->fd, c->rbuf, net->buf_size, MSG_DONTWAIT);
             if (n >= 0) {
-                NET_STAT_INC(c->r, speculative_hits);
+                NET_STAT_INC(c->net, speculative_hits);
                 c->eagain = 0;
                 return n ? deliver(c, NET_BUF_INTERNAL, (uint32_t)n, out) : 0;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 return -errno;
-            NET_STAT_INC(c->r, speculative_misses);
+            NET_STAT_INC(c->net, speculative_misses);
             c->eagain++;
             poll_first = true;
         } else {
-            NET_STAT_INC(c->r, budget_exhaustions);
+            NET_STAT_INC(c->net, budget_exhaustions);
         }
     }
     struct net_req q = {.r = c->r, .c = c, .start = os_recv_start, .cancel = os_recv_cancel};

@@ -59,7 +59,7 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
 static int send_stage(struct roost_conn *c, struct net_req *q)
 {
     struct roost_reactor *r = c->r;
-    struct roost_op *op = roost__op_alloc(r, ROOST_OP_SEND, on_send, c);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_SEND], on_send, c);
     struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
@@ -132,12 +132,12 @@ static ssize_t send_now(struct roost_conn *c, const void *data, size_t len, stru
     ssize_t n = m ? sendmsg(c->fd, m, MSG_DONTWAIT | MSG_NOSIGNAL)
                   : send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0 && (size_t)n == len) {
-        NET_STAT_INC(c->r, speculative_hits);
+        NET_STAT_INC(c->net, speculative_hits);
         return n;
     }
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         return -errno;
-    NET_STAT_INC(c->r, speculative_misses); /* EAGAIN or short: the ring takes the rest */
+    NET_STAT_INC(c->net, speculative_misses); /* EAGAIN or short: the ring takes the rest */
     return n < 0 ? 0 : n;
 }
 

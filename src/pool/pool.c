@@ -299,15 +299,57 @@ static void default_pool_create(void)
         default_pool = NULL;
 }
 
+/* The runtime pool of the reactor this thread runs (set by the pool's reactor hooks). */
+static _Thread_local roost_pool *reactor_pool;
+
+__attribute__((noinline)) static roost_pool *reactor_pool_of_thread(void)
+{
+    return reactor_pool;
+}
+
 roost_pool *roost__pool_for_caller(void)
 {
-    struct roost_reactor *r = roost__thread_reactor();
-    if (r && roost__reactor_runtime_pool(r))
-        return roost__reactor_runtime_pool(r);
+    roost_pool *p = reactor_pool_of_thread();
+    if (p)
+        return p;
     if (roost__pool_of_thread())
         return roost__pool_of_thread();
     pthread_once(&default_pool_once, default_pool_create);
     return default_pool;
+}
+
+/* ---- the pool on a reactor ------------------------------------------------------------------ */
+
+static int pool_thread_start(struct roost_reactor *r, void *arg)
+{
+    (void)r;
+    reactor_pool = arg;
+    return 0;
+}
+
+/* The reactor's posts to any pool, batched during the tick, go out before it may sleep. */
+static void pool_before_enter(struct roost_reactor *r, void *arg)
+{
+    (void)r, (void)arg;
+    roost__pool_flush_pending();
+}
+
+static void pool_thread_exit(struct roost_reactor *r, void *arg)
+{
+    (void)r, (void)arg;
+    reactor_pool = NULL;
+}
+
+static const struct roost__hooks pool_hooks = {
+    .name = "pool",
+    .thread_start = pool_thread_start,
+    .before_enter = pool_before_enter,
+    .thread_exit = pool_thread_exit,
+};
+
+int roost__pool_attach(struct roost_reactor *r, roost_pool *p)
+{
+    return roost__reactor_hooks_add(r, &pool_hooks, p);
 }
 
 int roost_offload(roost_work_fn fn, void *arg)

@@ -6,6 +6,8 @@
 
 #include <roost/pool.h>
 
+struct roost_reactor;
+
 /* The pool whose worker is calling, or NULL. */
 roost_pool *roost__pool_of_thread(void);
 
@@ -13,8 +15,14 @@ roost_pool *roost__pool_of_thread(void);
 roost_pool *roost__pool_for_caller(void);
 
 /*
- * Hands the pool posts this reactor thread batched during the tick to their pool. The
- * reactor calls it before every enter and at shutdown.
+ * Attaches p to reactor r before r's thread starts: offload from r uses p, and the posts r
+ * batches during a tick go out in r's before-enter step (and at its stop). 0 or -errno.
+ */
+int roost__pool_attach(struct roost_reactor *r, roost_pool *p);
+
+/*
+ * Hands the pool posts this reactor thread batched during the tick to their pool (the
+ * pool's before-enter hook).
  */
 void roost__pool_flush_pending(void);
 

@@ -1,4 +1,9 @@
-/* The runtime: starts, stops and frees a set of reactors. */
+/*
+ * The runtime, the composition layer: creates the reactors (core) and the worker pool, and
+ * attaches the layers above the core to every reactor before its thread starts — the task
+ * layer, the pool, the network layer — each with its part of the configuration. The
+ * counters a user reads (roost_reactor_stats) are gathered here from each layer.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -11,6 +16,9 @@
 #include "base/futex.h"
 #include "core/reactor.h"
 #include "core/thread.h"
+#include "net/net.h"
+#include "pool/pool.h"
+#include "task/task.h"
 
 struct roost_runtime {
     struct roost_config cfg;
@@ -26,9 +34,34 @@ roost_pool *roost_runtime_pool(roost_runtime *rt)
     return rt->pool;
 }
 
-roost_pool *roost__reactor_runtime_pool(struct roost_reactor *r)
+/* Each layer's part of the configuration, attached to reactor r. */
+static int attach_layers(roost_runtime *rt, struct roost_reactor *r)
 {
-    return r->rt ? r->rt->pool : NULL;
+    const struct roost_config *cfg = &rt->cfg;
+    int rc = roost__task_attach(r, cfg->stack_size, cfg->resume == ROOST_RESUME_INLINE);
+    if (rc < 0)
+        return rc;
+    rc = roost__pool_attach(r, rt->pool);
+    if (rc < 0)
+        return rc;
+    struct net_config net = {
+        .oneshot = cfg->recv == ROOST_RECV_ONESHOT,
+        .speculative = cfg->speculative,
+        .inline_budget = cfg->inline_budget,
+        .buf_count = cfg->buf_count,
+        .buf_size = cfg->buf_size,
+        .max_conns = cfg->max_conns,
+        .task_ctx = cfg->run_on == ROOST_RUN_ON_POOL ? roost_pool_ctx(rt->pool) : NULL,
+    };
+    return net_attach(r, &net);
+}
+
+int roost_reactor_stats(const roost_reactor *r, struct roost_stats *out)
+{
+    roost__reactor_core_stats(r, out);
+    roost__task_stats(r, out);
+    net_stats(r, out);
+    return 0;
 }
 
 static void pin(pthread_t thread, unsigned i)
@@ -75,8 +108,21 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
         rc = -ENOMEM;
         goto fail_pool;
     }
+    struct roost__core_config core = {
+        .sq_entries = rt->cfg.sq_entries,
+        .inbox_budget = rt->cfg.inbox_budget,
+        .wake = rt->cfg.wake,
+        .affinity = rt->cfg.affinity,
+        .error_hook = rt->cfg.error_hook,
+        .error_hook_arg = rt->cfg.error_hook_arg,
+    };
     for (unsigned i = 0; i < rt->n; i++)
-        roost__reactor_init(&rt->reactors[i], rt, i, &rt->cfg);
+        roost__reactor_init(&rt->reactors[i], rt, i, &core);
+    for (unsigned i = 0; i < rt->n; i++) {
+        rc = attach_layers(rt, &rt->reactors[i]);
+        if (rc < 0)
+            goto fail_reactors;
+    }
 
     for (unsigned i = 0; i < rt->n; i++) {
         struct roost_reactor *r = &rt->reactors[i];
@@ -98,6 +144,10 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
 fail_threads:
     roost_runtime_destroy(rt);
     return rc;
+fail_reactors:
+    for (unsigned i = 0; i < rt->n; i++)
+        roost__reactor_free(&rt->reactors[i]);
+    free(rt->reactors);
 fail_pool:
     roost_pool_destroy(rt->pool);
 fail_rt:
@@ -129,7 +179,7 @@ void roost_runtime_request_stop(roost_runtime *rt)
 static bool on_own_reactor(const roost_runtime *rt)
 {
     struct roost_reactor *r = roost__thread_reactor();
-    return r && r->rt == rt;
+    return r && roost__reactor_owner(r) == rt;
 }
 
 int roost_runtime_wait(roost_runtime *rt)

@@ -77,6 +77,60 @@ void roost__sched_thread_exit(void)
     roost__fiber_thread_altstack_release();
 }
 
+/* ---- the task layer on a reactor ------------------------------------------------------------ */
+
+static int task_thread_start(struct roost_reactor *r, void *arg)
+{
+    (void)r;
+    struct roost__task_reactor *tr = arg;
+    struct roost_sched *s = roost__sched_self(tr->stack_size);
+    if (!s)
+        return -ENOMEM;
+    s->reactor = tr;
+    return 0;
+}
+
+static void task_thread_exit(struct roost_reactor *r, void *arg)
+{
+    (void)r, (void)arg;
+    roost__sched_thread_exit();
+}
+
+static void task_destroy(struct roost_reactor *r, void *arg)
+{
+    (void)r;
+    free(arg);
+}
+
+static const struct roost__hooks task_hooks = {
+    .name = "task",
+    .thread_start = task_thread_start,
+    .thread_exit = task_thread_exit,
+    .destroy = task_destroy,
+};
+
+int roost__task_attach(struct roost_reactor *r, size_t stack_size, bool resume_inline)
+{
+    struct roost__task_reactor *tr = calloc(1, sizeof(*tr));
+    if (!tr)
+        return -ENOMEM;
+    tr->stack_size = stack_size;
+    tr->resume_inline = resume_inline;
+    int rc = roost__reactor_hooks_add(r, &task_hooks, tr);
+    if (rc < 0)
+        free(tr);
+    return rc;
+}
+
+void roost__task_stats(const struct roost_reactor *r, struct roost_stats *out)
+{
+    struct roost__task_reactor *tr = roost__reactor_hooks_arg(r, &task_hooks);
+#define ROOST_TASK_COPY_(name, help)                                                               \
+    out->name = tr ? atomic_load_explicit(&tr->stats.name, memory_order_relaxed) : 0;
+    ROOST_STATS_TASK_FIELDS(ROOST_TASK_COPY_)
+#undef ROOST_TASK_COPY_
+}
+
 roost_ctx *roost__thread_runner(void)
 {
     roost_ctx *ctx = roost__thread_exclusive();
@@ -177,9 +231,9 @@ static int task_run_work(void *arg)
 {
     struct roost_task *t = arg;
     if (t->started) {
-        struct roost_reactor *r = roost__thread_reactor();
-        if (r)
-            ROOST_STAT_INC(r, posted_resumes);
+        struct roost_sched *s = roost__sched_peek();
+        if (s && s->reactor)
+            ROOST_STAT_INC(s->reactor, posted_resumes);
     }
     roost__task_run(t);
     return 0;
@@ -197,9 +251,8 @@ void roost__task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok)
     t->ctx = target;
     if (inline_ok && target->exclusive && target->ops->on_thread(target)) {
         struct roost_sched *s = roost__sched_peek();
-        struct roost_reactor *r = roost__thread_reactor();
-        if (s && !s->current && r && r->resume_mode == ROOST_RESUME_INLINE) {
-            ROOST_STAT_INC(r, inline_resumes);
+        if (s && !s->current && s->reactor && s->reactor->resume_inline) {
+            ROOST_STAT_INC(s->reactor, inline_resumes);
             roost__task_run(t);
             return;
         }
@@ -345,7 +398,7 @@ static void cancel_here(struct roost_task *t)
         atomic_store(&t->cancel_pending, true);
         return;
     }
-    atomic_store(&w->cancel_requested, true);
+    atomic_store(roost__waiter_cancel_requested(w), true);
     if (w->cancel && w->cancel(w))
         roost_complete(w, -ECANCELED);
 }

@@ -5,10 +5,31 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include <roost/stats.h>
 #include <roost/task.h>
 #include <roost/waiter.h>
 
 #include "task/fiber.h"
+
+struct roost_reactor;
+
+/*
+ * The waiter's atomic fields, declared plain in the public header so that C++ can include
+ * it; an atomic unsigned or bool is laid out as the plain type on every target roost builds
+ * for (checked below).
+ */
+_Static_assert(sizeof(_Atomic unsigned) == sizeof(unsigned) && sizeof(_Atomic bool) == sizeof(bool),
+               "atomic fields must be laid out as plain ones");
+
+static inline _Atomic unsigned *roost__waiter_state(struct roost_waiter *w)
+{
+    return (_Atomic unsigned *)&w->_state;
+}
+
+static inline _Atomic bool *roost__waiter_cancel_requested(struct roost_waiter *w)
+{
+    return (_Atomic bool *)&w->_cancel_requested;
+}
 
 /* join_state bits: who of finish, join and detach came first. */
 enum {
@@ -36,12 +57,33 @@ struct roost_task {
 /* What the scheduler does once the task that suspended has left its stack. */
 typedef void (*roost_after_switch_fn)(struct roost_task *t);
 
+/* The task layer's part of one reactor: its configuration and its counters. */
+struct roost__task_reactor {
+    size_t stack_size;  /* task stacks on this reactor (0: the default) */
+    bool resume_inline; /* resume=inline: ring completions resume their task in the CQE loop */
+    struct {
+#define ROOST_TASK_COUNTER_(name, help) _Atomic uint64_t name;
+        ROOST_STATS_TASK_FIELDS(ROOST_TASK_COUNTER_)
+#undef ROOST_TASK_COUNTER_
+    } stats;
+};
+
+/*
+ * Attaches the task layer to r before its thread starts: the thread gets a scheduler
+ * (stacks of stack_size bytes) as it starts and frees it as it exits. 0 or -errno.
+ */
+int roost__task_attach(struct roost_reactor *r, size_t stack_size, bool resume_inline);
+
+/* Copies the task layer's counters of r into *out (zero if not attached). */
+void roost__task_stats(const struct roost_reactor *r, struct roost_stats *out);
+
 /* A thread's scheduler: the thread's own stack as a fiber, and the task it runs. */
 struct roost_sched {
     struct roost_fiber thread_fiber;
     struct roost_task *current;
     roost_after_switch_fn after;
     struct roost_stack_pool stacks;
+    struct roost__task_reactor *reactor; /* on a reactor thread: its task state, else NULL */
 };
 
 /*

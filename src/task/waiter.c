@@ -34,10 +34,10 @@ enum {
 
 void roost_waiter_init(struct roost_waiter *w)
 {
-    atomic_init(&w->state, PHASE_IDLE);
+    atomic_init(roost__waiter_state(w), PHASE_IDLE);
     w->result = 0;
     w->flags = 0;
-    atomic_init(&w->cancel_requested, false);
+    atomic_init(roost__waiter_cancel_requested(w), false);
     w->task = NULL;
     w->home = NULL;
     w->cancel = NULL;
@@ -66,19 +66,20 @@ static void resume_waiter(struct roost_waiter *w, bool local)
 
 static bool complete(struct roost_waiter *w, int result, bool local)
 {
-    unsigned s = atomic_load_explicit(&w->state, memory_order_acquire);
+    unsigned s = atomic_load_explicit(roost__waiter_state(w), memory_order_acquire);
     do {
         if (s & CLAIMED)
             return false;
-    } while (!atomic_compare_exchange_weak_explicit(&w->state, &s, s | CLAIMED,
+    } while (!atomic_compare_exchange_weak_explicit(roost__waiter_state(w), &s, s | CLAIMED,
                                                     memory_order_acquire, memory_order_acquire));
     w->result = result;
     /* The claim saw ARMING or SUSPENDED: flags and home are written and visible. */
     if ((s & PHASE_MASK) != PHASE_IDLE && resumes_where_completed(w)) {
-        while ((atomic_load_explicit(&w->state, memory_order_acquire) & PHASE_MASK) == PHASE_ARMING)
+        while ((atomic_load_explicit(roost__waiter_state(w), memory_order_acquire) & PHASE_MASK) ==
+               PHASE_ARMING)
             sched_yield();
     }
-    unsigned old = atomic_fetch_or_explicit(&w->state, DONE, memory_order_acq_rel);
+    unsigned old = atomic_fetch_or_explicit(roost__waiter_state(w), DONE, memory_order_acq_rel);
     if ((old & PHASE_MASK) == PHASE_SUSPENDED)
         resume_waiter(w, local);
     return true;
@@ -98,7 +99,7 @@ bool roost__complete_local(struct roost_waiter *w, int result)
 static void publish_suspension(struct roost_task *t)
 {
     struct roost_waiter *w = t->waiting;
-    unsigned s = atomic_load_explicit(&w->state, memory_order_acquire);
+    unsigned s = atomic_load_explicit(roost__waiter_state(w), memory_order_acquire);
     for (;;) {
         if (s & DONE) {
             /* Completed while we were switching out: nobody else will resume us. */
@@ -106,8 +107,8 @@ static void publish_suspension(struct roost_task *t)
             return;
         }
         unsigned next = (s & ~PHASE_MASK) | PHASE_SUSPENDED;
-        if (atomic_compare_exchange_weak_explicit(&w->state, &s, next, memory_order_acq_rel,
-                                                  memory_order_acquire))
+        if (atomic_compare_exchange_weak_explicit(roost__waiter_state(w), &s, next,
+                                                  memory_order_acq_rel, memory_order_acquire))
             return;
     }
 }
@@ -117,18 +118,19 @@ static int wait_armed(struct roost_task *t, struct roost_waiter *w, unsigned fla
     w->task = t;
     w->home = roost__thread_ctx();
     w->flags = flags;
-    unsigned s = atomic_load_explicit(&w->state, memory_order_acquire);
+    unsigned s = atomic_load_explicit(roost__waiter_state(w), memory_order_acquire);
     do {
         if (s & DONE)
             return w->result; /* completed before we got here */
-    } while (!atomic_compare_exchange_weak_explicit(&w->state, &s, (s & ~PHASE_MASK) | PHASE_ARMING,
+    } while (!atomic_compare_exchange_weak_explicit(roost__waiter_state(w), &s,
+                                                    (s & ~PHASE_MASK) | PHASE_ARMING,
                                                     memory_order_acq_rel, memory_order_acquire));
     t->waiting = w;
     roost__task_suspend(publish_suspension);
     t->waiting = NULL;
     /* Pairs with the completer's DONE: the result is visible. */
-    atomic_load_explicit(&w->state, memory_order_acquire);
-    if (atomic_load(&w->cancel_requested))
+    atomic_load_explicit(roost__waiter_state(w), memory_order_acquire);
+    if (atomic_load(roost__waiter_cancel_requested(w)))
         return -ECANCELED;
     return w->result;
 }
@@ -146,13 +148,13 @@ int roost_wait_flags(struct roost_waiter *w, unsigned flags)
      * completes; either way the result is -ECANCELED.
      */
     if (atomic_exchange(&t->cancel_pending, false)) {
-        atomic_store(&w->cancel_requested, true);
+        atomic_store(roost__waiter_cancel_requested(w), true);
         if (w->cancel && w->cancel(w))
             roost_complete(w, -ECANCELED);
     }
     int rc = wait_armed(t, w, flags);
     /* Also when the completion came before the task suspended: quiet cancel. */
-    return atomic_load(&w->cancel_requested) ? -ECANCELED : rc;
+    return atomic_load(roost__waiter_cancel_requested(w)) ? -ECANCELED : rc;
 }
 
 int roost_wait(struct roost_waiter *w)

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support.h"
 #include "task/fiber.h"
 
 #if defined(ROOST_SANITIZE_THREAD) && ROOST_SANITIZE_THREAD

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "http/parser.h"
+#include "support.h"
 
 /* Buffers whose spans a test still inspects; freed by the teardown. */
 static char *kept[256];
@@ -1088,32 +1089,6 @@ static void test_chunked_byte_at_a_time(void **state)
     CHUNKED_BAD("1\r\nx\r\n0\r\nT : v\r\n\r\n", 400);
 }
 
-/* Not a benchmark (those live in bench/): a figure in the test log to notice a 10x regression.
- * It asserts only that every parse succeeds. */
-static void test_parse_throughput_figure(void **state)
-{
-    (void)state;
-    static const char s[] = "GET /api/v1/users/12345?fields=name,email HTTP/1.1\r\n"
-                            "Host: api.example.com\r\n"
-                            "User-Agent: Mozilla/5.0 (X11; Linux x86_64) roost/0.1\r\n"
-                            "Accept: application/json\r\n"
-                            "Accept-Encoding: gzip, deflate\r\n"
-                            "Connection: keep-alive\r\n\r\n";
-    const size_t n = sizeof(s) - 1;
-    const int iterations = 1000000;
-    struct roost_http_request r;
-    long long sum = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int i = 0; i < iterations; i++)
-        sum += roost_http_parse_head(s, n, NULL, &r);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_int_equal(sum, (long long)n * iterations);
-    double ns =
-        ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / iterations;
-    print_message("parse_head: %zu-byte GET, %d parses, %.1f ns/request\n", n, iterations, ns);
-}
-
 #define T(f) cmocka_unit_test_teardown(f, release)
 
 int main(void)
@@ -1172,7 +1147,6 @@ int main(void)
         T(test_valid_requests_byte_at_a_time),
         T(test_invalid_requests_byte_at_a_time),
         T(test_chunked_byte_at_a_time),
-        T(test_parse_throughput_figure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

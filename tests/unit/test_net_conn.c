@@ -379,7 +379,7 @@ static int stage_stale_recv(void *arg)
     struct roost_reactor *r = roost_reactor_current();
     struct roost_net *net = net_get(r);
     st->tail_before = net->ring.br->tail;
-    struct roost_op *op = roost__op_alloc(r, ROOST_OP_RECV, must_not_run, NULL);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_RECV], must_not_run, NULL);
     struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     io_uring_prep_recv_multishot(sqe, st->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -398,7 +398,7 @@ static int cancel_stale_recv(void *arg)
     struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     io_uring_prep_cancel64(sqe, st->ud, 0);
     io_uring_sqe_set_data64(sqe, 0);
-    st->tail_after = r->net->ring.br->tail;
+    st->tail_after = net_of(r)->ring.br->tail;
     return 0;
 }
 
@@ -538,7 +538,7 @@ static void runtime_stop_winds_open_connections_down(void **state)
             for (int i = 0; i < N; i++) {
                 char ch;
                 struct pollfd p = {.fd = fds[i], .events = POLLIN};
-                assert_int_equal(poll(&p, 1, 2000), 1);
+                assert_int_equal(poll(&p, 1, (int)test_scaled_ms(2000)), 1);
                 assert_true(recv(fds[i], &ch, 1, 0) <= 0);
                 close(fds[i]);
             }

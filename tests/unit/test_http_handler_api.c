@@ -143,11 +143,18 @@ static const char get_user[] = "GET /users/42?fields=name&x=1 HTTP/1.1\r\n"
                                "X-Test-Header: hello there\r\n"
                                "Connection: close\r\n\r\n";
 
+/* One GET with a query, a header and a path parameter; the handler records what it saw. */
+static void exchange_get_user(void)
+{
+    char resp[4096];
+    exchange(get_user, resp, sizeof(resp));
+    assert_string_equal(body_of(resp), "ok");
+}
+
 static void request_line_accessors_return_its_parts(void **state)
 {
     (void)state;
-    char resp[4096];
-    exchange(get_user, resp, sizeof(resp));
+    exchange_get_user();
     assert_string_equal(seen.method, "GET");
     assert_string_equal(seen.target, "/users/42?fields=name&x=1");
     assert_string_equal(seen.path, "/users/42");
@@ -158,8 +165,7 @@ static void request_line_accessors_return_its_parts(void **state)
 static void header_lookup_ignores_case_and_reports_absence(void **state)
 {
     (void)state;
-    char resp[4096];
-    exchange(get_user, resp, sizeof(resp));
+    exchange_get_user();
     assert_true(seen.have_header);
     assert_string_equal(seen.header, "hello there");
     assert_false(seen.have_missing_header);
@@ -168,8 +174,7 @@ static void header_lookup_ignores_case_and_reports_absence(void **state)
 static void path_parameter_is_the_matched_segment(void **state)
 {
     (void)state;
-    char resp[4096];
-    exchange(get_user, resp, sizeof(resp));
+    exchange_get_user();
     assert_true(seen.have_param);
     assert_string_equal(seen.param, "42");
     assert_false(seen.have_other_param);
@@ -199,8 +204,7 @@ static void http10_request_reports_minor_version_0(void **state)
 static void request_reactor_is_the_handlers_reactor(void **state)
 {
     (void)state;
-    char resp[4096];
-    exchange(get_user, resp, sizeof(resp));
+    exchange_get_user();
     assert_ptr_equal(seen.reactor, roost_runtime_reactor(rt, 0));
     assert_true(seen.reactor_is_current);
 }

@@ -20,6 +20,14 @@ static struct where here(void)
     return (struct where){.reactor = roost_reactor_current(), .ctx = roost_ctx_current()};
 }
 
+/* Hops to reactor i of which and records where the task then is. */
+static int hop_to_reactor(roost_runtime *which, unsigned i, struct where *out)
+{
+    int rc = roost_hop(roost_reactor_ctx(roost_runtime_reactor(which, i)));
+    *out = here();
+    return rc;
+}
+
 /* ---- to another reactor, and it stays there across an await ---- */
 
 static struct where after_hop, after_sleep;
@@ -27,10 +35,9 @@ static struct where after_hop, after_sleep;
 static int hop_to_reactor_1(void *arg)
 {
     (void)arg;
-    int rc = roost_hop(roost_reactor_ctx(roost_runtime_reactor(rt, 1)));
+    int rc = hop_to_reactor(rt, 1, &after_hop);
     if (rc < 0)
         return rc;
-    after_hop = here();
     /* The hop moved the task's home: the timer's completion brings it back to reactor 1. */
     rc = roost_sleep(1);
     after_sleep = here();
@@ -100,13 +107,10 @@ static struct where before_refused, after_refused;
 static int hop_to_stopped(void *arg)
 {
     (void)arg;
-    int rc = roost_hop(roost_reactor_ctx(roost_runtime_reactor(rt, 0)));
+    int rc = hop_to_reactor(rt, 0, &before_refused);
     if (rc < 0)
         return rc;
-    before_refused = here();
-    rc = roost_hop(roost_reactor_ctx(roost_runtime_reactor(stopped, 0)));
-    after_refused = here();
-    return rc;
+    return hop_to_reactor(stopped, 0, &after_refused);
 }
 
 static void hop_to_a_stopped_context_returns_eshutdown_and_the_task_stays(void **state)

@@ -207,9 +207,9 @@ static void layers_before_enter(struct roost_reactor *r)
 /* ---- step 7: how long the enter may wait -------------------------------------------------- */
 
 struct tick_wait {
-    bool wait;                   /* the enter may block */
-    struct __kernel_timespec ts; /* the bound, when tsp is set */
-    struct __kernel_timespec *tsp;
+    bool wait;    /* the enter may block */
+    bool bounded; /* ... for at most ts */
+    struct __kernel_timespec ts;
 };
 
 /*
@@ -233,7 +233,7 @@ static void valgrind_slice_yield(void)
 /* Wait only when nothing is ready, and no longer than the nearest timer. */
 static struct tick_wait plan_wait(struct roost_reactor *r, bool idle)
 {
-    struct tick_wait w = {.wait = idle, .tsp = NULL};
+    struct tick_wait w = {.wait = idle, .bounded = false};
     if (!idle)
         return w;
     struct roost_timer *t = roost__timer_heap_top(&r->timers);
@@ -243,7 +243,7 @@ static struct tick_wait plan_wait(struct roost_reactor *r, bool idle)
         d = valgrind_slice_ns(d, t != NULL);
         w.ts.tv_sec = (long long)(d / 1000000000u);
         w.ts.tv_nsec = (long long)(d % 1000000000u);
-        w.tsp = &w.ts;
+        w.bounded = true;
         w.wait = d > 0;
     }
     return w;
@@ -303,8 +303,8 @@ static bool enter(struct roost_reactor *r, const struct tick_wait *w)
     int rc;
     if (w->wait) {
         struct io_uring_cqe *cqe;
-        rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, (struct __kernel_timespec *)w->tsp,
-                                              NULL);
+        struct __kernel_timespec ts = w->ts; /* liburing takes a non-const pointer */
+        rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, w->bounded ? &ts : NULL, NULL);
     } else {
         rc = io_uring_submit_and_get_events(&r->ring);
     }

@@ -1,7 +1,11 @@
 # Compiles tests/api/cxx_api.cpp with every C++ compiler found (g++, clang++), links it
 # against the shared library and runs it. Skipped (77 via SKIP_RETURN_CODE) when no C++
 # compiler is installed.
-#   cmake -DSRC=... -DINCLUDE=... -DLIB=<libroost.so> -DOUT=<dir> -P check_cxx.cmake
+#   cmake -DSRC=... -DINCLUDE=... -DLIB=<libroost.so> -DOUT=<dir> [-DFLAGS=...] -P check_cxx.cmake
+# FLAGS: extra compile and link flags (the sanitizer the library was built with). A
+# sanitizer runtime of one compiler family cannot load into a program of the other, so
+# with FLAGS only the C compiler's own family (CC_ID: GNU or Clang) links and runs; the
+# other compiles the file.
 set(found 0)
 foreach(cxx g++ clang++)
     find_program(CXX_${cxx} ${cxx})
@@ -12,8 +16,22 @@ foreach(cxx g++ clang++)
     math(EXPR found "${found} + 1")
     get_filename_component(libdir ${LIB} DIRECTORY)
     set(exe ${OUT}/cxx_api_${cxx})
-    execute_process(COMMAND ${CXX_${cxx}} -std=c++17 -Wall -Wextra -Werror -pedantic -I${INCLUDE}
-                            ${SRC} -o ${exe} -L${libdir} -lroost -Wl,-rpath,${libdir}
+    set(family GNU)
+    if(cxx STREQUAL "clang++")
+        set(family Clang)
+    endif()
+    set(cxxflags -std=c++17 -Wall -Wextra -Werror -pedantic -I${INCLUDE})
+    if(FLAGS AND NOT family STREQUAL CC_ID)
+        execute_process(COMMAND ${CXX_${cxx}} ${cxxflags} -c ${SRC} -o ${exe}.o RESULT_VARIABLE rc)
+        if(NOT rc EQUAL 0)
+            message(FATAL_ERROR "${cxx} cannot compile ${SRC}")
+        endif()
+        message(STATUS "${cxx}: compiled (not linked: another compiler's sanitizer runtime)")
+        continue()
+    endif()
+    separate_arguments(extra UNIX_COMMAND "${FLAGS}")
+    execute_process(COMMAND ${CXX_${cxx}} ${cxxflags} ${extra} ${SRC} -o ${exe} -L${libdir} -lroost
+                            -Wl,-rpath,${libdir}
                     RESULT_VARIABLE rc)
     if(NOT rc EQUAL 0)
         message(FATAL_ERROR "${cxx} cannot compile or link ${SRC} against <roost.h>")

@@ -1,19 +1,21 @@
 /*
- * The reactor loop. One tick, in this order, written down once and spelled out as one call
- * per step in loop():
+ * The reactor loop. One tick, in this order, written down once here and spelled out as one
+ * call per step in loop():
  *
- *   1. drain the cross-thread inbox (up to inbox_budget items)
- *   2. run the work that was ready when the phase began (own-thread posts, resumed tasks)
- *   3. hand the post items this thread ran back to their producers
- *   4. fire due timers
- *   5. stopping: ask the attached layers whether they still drain; leave when none does
- *   6. the layers' before-enter hooks (the pool's batched posts go out here)
- *   7. decide the wait: none if work is ready, else until the nearest timer (valgrind:
- *      in 1 ms slices), and park (announce it, then re-check the inbox)
- *   8. ONE io_uring_enter: submit everything staged, wait as decided; a busy tick with
- *      nothing to submit and no completion work pending skips it
- *   9. reap the whole CQE batch, running handlers inline (their SQEs are staged for the
- *      next enter), then advance the CQ head once
+ *   1. tick_begin            count the tick
+ *   2. drain_inbox           cross-thread posts, up to inbox_budget items
+ *   3. run_local             the work ready when the step began (own-thread posts, resumed
+ *                            tasks); what it posts waits for the next tick
+ *   4. returns_flush         hand post items back to their producers' caches
+ *   5. fire_timers           due timers
+ *   6. layers_draining       stopping: leave once no attached layer still winds down
+ *   7. layers_before_enter   the attached layers' hooks (the pool's batched posts go out)
+ *   8. plan_wait, park       wait only if nothing is ready, until the nearest timer (under
+ *                            valgrind in 1 ms slices); announce parking, re-check the inbox
+ *   9. enter                 ONE io_uring_enter: submit everything staged, wait as planned;
+ *                            a busy tick with nothing to submit may skip it (enter_needed)
+ *  10. unpark, reap          the whole CQE batch, handlers inline (their SQEs are staged for
+ *                            the next enter), one CQ advance
  *
  * Parking and coalesced wakes. A producer links its item (a seq_cst exchange on the inbox
  * tail), then reads `parked` (seq_cst); if it is 1 and the producer is the one that swaps
@@ -180,7 +182,7 @@ static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
     arm_wake_read(r, op);
 }
 
-/* ---- step 5 and 6: the attached layers ----------------------------------------------- */
+/* ---- steps 6 and 7: the attached layers ----------------------------------------------- */
 
 static unsigned hook_count(const struct roost_reactor *r)
 {
@@ -204,7 +206,7 @@ static void layers_before_enter(struct roost_reactor *r)
             r->hooks[i].hooks->before_enter(r, r->hooks[i].arg);
 }
 
-/* ---- step 7: how long the enter may wait -------------------------------------------------- */
+/* ---- step 8: how long the enter may wait -------------------------------------------------- */
 
 struct tick_wait {
     bool wait;    /* the enter may block */
@@ -261,7 +263,7 @@ static void park(struct roost_reactor *r, struct tick_wait *w)
     }
 }
 
-/* ---- step 8: the tick's one enter ---------------------------------------------------------- */
+/* ---- step 9: the tick's one enter ---------------------------------------------------------- */
 
 /* How many busy ticks an IORING_SQ_TASKRUN that led to an empty enter is not believed. */
 #define TASKRUN_DISTRUST_TICKS 64u
@@ -327,7 +329,7 @@ static void unpark(struct roost_reactor *r, const struct tick_wait *w)
         atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
 }
 
-/* Step 9: reap the batch, handlers inline, one CQ advance. */
+/* Step 10: reap the batch, handlers inline, one CQ advance. */
 static void reap(struct roost_reactor *r)
 {
     unsigned head, n = 0;

@@ -30,6 +30,17 @@ struct seen {
 };
 
 static struct seen seen;
+/*
+ * Handlers that finished filling `seen`: the test reads `seen` only after it saw the count
+ * rise (an atomic handoff; the response arriving over TCP orders nothing for TSan).
+ */
+static _Atomic long seen_count;
+
+/* Waits for the handler's record of the request just answered. */
+static void wait_seen(void)
+{
+    assert_true(test_wait_at_least(&seen_count, 1, 10000));
+}
 
 static void copy(char *dst, size_t cap, struct roost_str s)
 {
@@ -59,6 +70,7 @@ static int inspect(roost_http_req *req, roost_http_res *res, void *arg)
     copy(seen.body, sizeof(seen.body), roost_http_req_body(req));
     seen.reactor = roost_http_req_reactor(req);
     seen.reactor_is_current = seen.reactor == roost_reactor_current();
+    atomic_fetch_add(&seen_count, 1);
     return roost_http_res_body(res, "ok", 2);
 }
 
@@ -80,6 +92,7 @@ static int setup(void **state)
 {
     (void)state;
     memset(&seen, 0, sizeof(seen));
+    atomic_store(&seen_count, 0);
     rt = test_runtime(1, NULL);
     assert_int_equal(roost_http_router_create(&router), 0);
     assert_int_equal(roost_http_route(router, NULL, "/users/:id", inspect, NULL), 0);
@@ -149,6 +162,7 @@ static void exchange_get_user(void)
     char resp[4096];
     exchange(get_user, resp, sizeof(resp));
     assert_string_equal(body_of(resp), "ok");
+    wait_seen();
 }
 
 static void request_line_accessors_return_its_parts(void **state)
@@ -187,6 +201,7 @@ static void body_accessor_returns_the_whole_body(void **state)
     exchange("POST /users/7 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 11\r\n"
              "Connection: close\r\n\r\nhello world",
              resp, sizeof(resp));
+    wait_seen();
     assert_string_equal(seen.method, "POST");
     assert_string_equal(seen.body, "hello world");
     assert_string_equal(body_of(resp), "ok");
@@ -197,6 +212,7 @@ static void http10_request_reports_minor_version_0(void **state)
     (void)state;
     char resp[4096];
     exchange("GET /users/1 HTTP/1.0\r\n\r\n", resp, sizeof(resp));
+    wait_seen();
     assert_int_equal(seen.version_minor, 0);
     assert_string_equal(seen.query, "");
 }

@@ -52,7 +52,9 @@ struct roost__hooks {
 
 /*
  * Attaches h with arg to r: before r's thread starts (from any one thread), or on r's own
- * thread. Returns 0, -EEXIST if h is already attached, or -ENOSPC.
+ * thread. A layer attached on the running thread has missed thread_start (call what it
+ * needs itself) but gets every later hook, thread_exit included. Returns 0, -EEXIST if h
+ * is already attached, or -ENOSPC.
  */
 int roost__reactor_hooks_add(struct roost_reactor *r, const struct roost__hooks *h, void *arg);
 

@@ -10,7 +10,8 @@
  *   5. fire_timers           due timers
  *   6. layers_draining       stopping: leave once no attached layer still winds down
  *   7. layers_before_enter   the attached layers' hooks (the pool's batched posts go out)
- *   8. plan_wait, park       wait only if nothing is ready, until the nearest timer (under
+ *   8. plan_wait, valgrind_slice, park
+ *                            wait only if nothing is ready, until the nearest timer (under
  *                            valgrind in 1 ms slices); announce parking, re-check the inbox
  *   9. enter                 ONE io_uring_enter: submit everything staged, wait as planned;
  *                            a busy tick with nothing to submit may skip it (enter_needed)
@@ -210,45 +211,38 @@ static void layers_before_enter(struct roost_reactor *r)
 
 struct tick_wait {
     bool wait;    /* the enter may block */
-    bool bounded; /* ... for at most ts */
-    struct __kernel_timespec ts;
+    bool bounded; /* ... for at most ns */
+    uint64_t ns;
 };
-
-/*
- * Valgrind does not know io_uring_enter can block and keeps its one big lock while the
- * thread sleeps in it, stalling every other thread: there, a wait is at most 1 ms, and the
- * lock is yielded before every enter (valgrind_slice_yield).
- */
-static uint64_t valgrind_slice_ns(uint64_t d, bool bounded)
-{
-    if (RUNNING_ON_VALGRIND && (!bounded || d > 1000000u))
-        return 1000000u;
-    return d;
-}
-
-static void valgrind_slice_yield(void)
-{
-    if (RUNNING_ON_VALGRIND)
-        sched_yield();
-}
 
 /* Wait only when nothing is ready, and no longer than the nearest timer. */
 static struct tick_wait plan_wait(struct roost_reactor *r, bool idle)
 {
-    struct tick_wait w = {.wait = idle, .bounded = false};
-    if (!idle)
-        return w;
+    struct tick_wait w = {.wait = idle, .bounded = false, .ns = 0};
     struct roost_timer *t = roost__timer_heap_top(&r->timers);
-    if (t || RUNNING_ON_VALGRIND) {
+    if (idle && t) {
         uint64_t now = roost__now_ns();
-        uint64_t d = t && t->deadline_ns > now ? t->deadline_ns - now : 0;
-        d = valgrind_slice_ns(d, t != NULL);
-        w.ts.tv_sec = (long long)(d / 1000000000u);
-        w.ts.tv_nsec = (long long)(d % 1000000000u);
+        w.ns = t->deadline_ns > now ? t->deadline_ns - now : 0;
         w.bounded = true;
-        w.wait = d > 0;
+        w.wait = w.ns > 0;
     }
     return w;
+}
+
+/*
+ * Valgrind's time slicing, all of it. Valgrind does not know io_uring_enter can block and
+ * keeps its one big lock while the thread sleeps in it, stalling every other thread: under
+ * valgrind a wait lasts at most 1 ms, and the lock is yielded before every enter.
+ */
+static void valgrind_slice(struct tick_wait *w)
+{
+    if (!RUNNING_ON_VALGRIND)
+        return;
+    if (w->wait && (!w->bounded || w->ns > 1000000u)) {
+        w->bounded = true;
+        w->ns = 1000000u;
+    }
+    sched_yield();
 }
 
 /* Announce parking, then re-check the inbox (the argument at the top of this file). */
@@ -297,7 +291,6 @@ static bool enter_needed(struct roost_reactor *r, bool wait, unsigned staged)
 /* Submits what is staged and waits as planned; returns whether the kernel was entered. */
 static bool enter(struct roost_reactor *r, const struct tick_wait *w)
 {
-    valgrind_slice_yield();
     unsigned staged = io_uring_sq_ready(&r->ring);
     if (!enter_needed(r, w->wait, staged))
         return false;
@@ -305,7 +298,8 @@ static bool enter(struct roost_reactor *r, const struct tick_wait *w)
     int rc;
     if (w->wait) {
         struct io_uring_cqe *cqe;
-        struct __kernel_timespec ts = w->ts; /* liburing takes a non-const pointer */
+        struct __kernel_timespec ts = {.tv_sec = (long long)(w->ns / 1000000000u),
+                                       .tv_nsec = (long long)(w->ns % 1000000000u)};
         rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, w->bounded ? &ts : NULL, NULL);
     } else {
         rc = io_uring_submit_and_get_events(&r->ring);
@@ -389,6 +383,7 @@ static void loop(struct roost_reactor *r)
             break;
         layers_before_enter(r);
         struct tick_wait w = plan_wait(r, roost__fifo_empty(&r->local));
+        valgrind_slice(&w);
         park(r, &w);
         enter(r, &w);
         unpark(r, &w);

@@ -72,9 +72,12 @@ static void cancelled_timer_never_fires(void **state)
 {
     (void)state;
     roost_runtime *rt = test_runtime(1, NULL);
+    atomic_store(&cancel_result, -1);
     assert_int_equal(test_on_reactor(rt, 0, start_pair, NULL), 0);
-    test_sleep_ms(100);
+    /* The canceller runs first (earlier deadline), however late the reactor gets to it. */
+    assert_true(test_wait_at_least(&cancel_result, 0, 10000));
     assert_int_equal(atomic_load(&cancel_result), 1); /* it was pending when cancelled */
+    test_sleep_ms(60); /* past the victim's deadline: had it stayed armed, it fired by now */
     assert_int_equal(atomic_load(&victim.fired), 0);
     assert_false(roost_timer_pending(&victim.timer));
     roost_runtime_destroy(rt);

@@ -4,6 +4,8 @@
 set -euo pipefail
 
 packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3)
+# The public headers are checked from C++ with both compilers (test api_cxx_headers).
+packages+=(g++ clang)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(wrk nghttp2-client nginx-light h2o)
 fi

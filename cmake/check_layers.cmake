@@ -2,15 +2,17 @@
 # or of the layers below it; the arrow never points up. Run as a test:
 #   cmake -DROOST_SOURCE_DIR=<repo> -P cmake/check_layers.cmake
 # Layers, lowest first. A module directory not listed here (a new protocol or client: redis,
-# pg, pump, ...) sits at the protocol level, beside http, and may not include its peers.
+# pg, ...) sits at the protocol level, beside http, and may not include its peers; the pump
+# sits above the protocols.
 set(rank_base 0)
 set(rank_core 1)
 set(rank_task 2)
 set(rank_pool 3)
 set(rank_net 4)
 set(rank_http 5)
-set(rank_rt 6)
-set(rank_cli 7)
+set(rank_pump 6) # the message pump speaks to its broker through a protocol module (redis)
+set(rank_rt 7)
+set(rank_cli 8)
 set(protocol_rank 5)
 
 # Public headers belong to the module that implements them. config.h and stats.h are the

@@ -38,7 +38,9 @@ struct roost__hooks {
     /*
      * Every tick once a stop was requested (every registered layer is asked, each tick):
      * start winding down, and return true while the loop must go on ticking to reap the
-     * layer's completions. The loop stops when no layer says true.
+     * layer's completions. The loop stops when no layer says true. While it says true,
+     * the layer must have something pending that ends the tick's wait (a ring op, a timer),
+     * or the reactor sleeps until it has.
      */
     bool (*draining)(struct roost_reactor *r, void *arg);
     /* On the reactor thread after its loop has ended and its ring is gone; reverse order. */

@@ -10,9 +10,10 @@
  *   5. fire_timers           due timers
  *   6. layers_draining       stopping: leave once no attached layer still winds down
  *   7. layers_before_enter   the attached layers' hooks (the pool's batched posts go out)
- *   8. plan_wait, valgrind_slice, park
- *                            wait only if nothing is ready, until the nearest timer (under
- *                            valgrind in 1 ms slices); announce parking, re-check the inbox
+ *   8. plan_wait, park, valgrind_slice
+ *                            wait only if nothing is ready, until the nearest timer;
+ *                            announce parking, re-check the inbox; under valgrind, wait in
+ *                            1 ms slices and yield its lock while parked
  *   9. enter                 ONE io_uring_enter: submit everything staged, wait as planned;
  *                            a busy tick with nothing to submit may skip it (enter_needed)
  *  10. unpark, reap          the whole CQE batch, handlers inline (their SQEs are staged for
@@ -232,7 +233,8 @@ static struct tick_wait plan_wait(struct roost_reactor *r, bool idle)
 /*
  * Valgrind's time slicing, all of it. Valgrind does not know io_uring_enter can block and
  * keeps its one big lock while the thread sleeps in it, stalling every other thread: under
- * valgrind a wait lasts at most 1 ms, and the lock is yielded before every enter.
+ * valgrind a wait lasts at most 1 ms, and the lock is yielded before every enter (after
+ * parking, so that other threads see the reactor parked).
  */
 static void valgrind_slice(struct tick_wait *w)
 {
@@ -383,8 +385,8 @@ static void loop(struct roost_reactor *r)
             break;
         layers_before_enter(r);
         struct tick_wait w = plan_wait(r, roost__fifo_empty(&r->local));
-        valgrind_slice(&w);
         park(r, &w);
+        valgrind_slice(&w);
         enter(r, &w);
         unpark(r, &w);
         reap(r);

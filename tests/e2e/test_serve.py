@@ -18,6 +18,14 @@ import unittest
 
 ROOST = None
 
+# ROOST_TEST_TIME_SCALE: the one multiplier (a float, default 1) for every timeout and
+# deadline of the tests, for slow or crowded machines.
+TIME_SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
+
+
+def scaled(seconds):
+    return seconds * (TIME_SCALE if TIME_SCALE > 0 else 1)
+
 
 class Server:
     def __init__(self, *flags):
@@ -32,17 +40,17 @@ class Server:
         self.port = int(m.group(1))
 
     def conn(self):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(10))
 
     def raw(self):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=scaled(10))
         return s
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=scaled(30))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -55,7 +63,7 @@ def read_responses(sock, count, deadline=10.0):
     """Reads count HTTP responses with Content-Length bodies from sock; returns (status, headers, body) tuples."""
     buf = b""
     out = []
-    end = time.time() + deadline
+    end = time.time() + scaled(deadline)
     while len(out) < count:
         while b"\r\n\r\n" not in buf:
             if time.time() > end:
@@ -83,7 +91,7 @@ def read_responses(sock, count, deadline=10.0):
 
 
 def closed_by_peer(sock, timeout):
-    sock.settimeout(timeout)
+    sock.settimeout(scaled(timeout))
     try:
         while True:
             data = sock.recv(4096)
@@ -142,7 +150,7 @@ class ServeTest(unittest.TestCase):
             self.skipTest("curl not installed")
         url = "http://127.0.0.1:%d" % self.server.port
         p = subprocess.run(["curl", "-sv", url + "/plaintext", url + "/json"],
-                           capture_output=True, text=True, timeout=20)
+                           capture_output=True, text=True, timeout=scaled(20))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, 'Hello, World!{"message":"Hello, World!"}')
         self.assertRegex(p.stderr, r"Re-using existing connection|Reusing existing connection")
@@ -163,7 +171,7 @@ function get(path) { return new Promise((ok, bad) => {
   console.log(JSON.stringify([a, b])); agent.destroy();
 })().catch((e) => { console.error(e); process.exit(1); });
 """ % self.server.port
-        p = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=20)
+        p = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=scaled(20))
         self.assertEqual(p.returncode, 0, p.stderr)
         import json
         a, b = json.loads(p.stdout)
@@ -227,7 +235,7 @@ function get(path) { return new Promise((ok, bad) => {
     def test_expect_continue_and_chunked_body(self):
         s = self.server.raw()
         s.sendall(b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-        s.settimeout(5)
+        s.settimeout(scaled(5))
         interim = s.recv(4096)
         self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim)
         s.sendall(b"hello")
@@ -308,7 +316,7 @@ class TimeoutTest(unittest.TestCase):
                     for b in b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
                         slow.sendall(bytes([b]))
                         time.sleep(0.2)
-                        if time.time() - start > 8:
+                        if time.time() - start > scaled(8):
                             break
                 except (BrokenPipeError, ConnectionResetError):
                     pass
@@ -324,7 +332,7 @@ class TimeoutTest(unittest.TestCase):
                 c.close()
                 time.sleep(0.1)
             self.assertTrue(closed_by_peer(slow, 6))
-            t.join(timeout=15)
+            t.join(timeout=scaled(15))
             slow.close()
         finally:
             self.assertEqual(server.stop(), 0)
@@ -349,7 +357,7 @@ class ShutdownTest(unittest.TestCase):
         self.assertEqual(statuses, [200] * 100)
         self.assertTrue(closed_by_peer(idle, 10))
         idle.close()
-        self.assertEqual(server.proc.wait(timeout=30), 0)
+        self.assertEqual(server.proc.wait(timeout=scaled(30)), 0)
         server.stop()
 
 

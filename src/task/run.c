@@ -63,8 +63,17 @@ static bool run_closed(const roost_ctx *ctx)
 static void run_task_delta(roost_ctx *ctx, int delta)
 {
     struct run_ctx *rc = (struct run_ctx *)ctx;
+    /*
+     * Through the inbox's gate, as a post: the last task may finish on another thread (it
+     * hopped away), and once the count reaches zero roost_run may return and its frame,
+     * which holds *rc, die while this thread is still in wake_pump. roost_run closes the
+     * inbox before returning, and closing waits for every thread inside the gate.
+     */
+    bool gated = roost__inbox_enter(&rc->inbox);
     if (atomic_fetch_add_explicit(&rc->tasks, delta, memory_order_seq_cst) + delta == 0)
         wake_pump(rc);
+    if (gated)
+        roost__inbox_leave(&rc->inbox);
 }
 
 static const struct roost_ctx_ops run_ctx_ops = {

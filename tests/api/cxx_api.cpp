@@ -6,7 +6,8 @@
 #include <cerrno>
 #include <cstdio>
 
-namespace {
+namespace
+{
 
 struct state {
     roost_waiter w;
@@ -51,6 +52,7 @@ int main()
     roost_runtime_destroy(rt);
     int ran = roost_run(task_body, nullptr);
     bool ok = sent == 7 && ran == 10;
-    std::printf("send %d (want 7), run+offload %d (want 10): %s\n", sent, ran, ok ? "ok" : "FAILED");
+    std::printf("send %d (want 7), run+offload %d (want 10): %s\n", sent, ran,
+                ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
 }

@@ -23,10 +23,11 @@ static int reply(roost_http_res *res, const char *type, const char *body, size_t
     return rc ? rc : roost_http_res_body(res, body, len);
 }
 
-static int name_reactor(roost_http_res *res)
+/* The connection's reactor: the handler may run on a pool worker (run-on=pool, affinity=off). */
+static int name_reactor(roost_http_req *req, roost_http_res *res)
 {
     char id[16];
-    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_reactor_current()));
+    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_http_req_reactor(req)));
     return roost_http_res_header(res, "X-Roost-Reactor", id);
 }
 
@@ -68,7 +69,7 @@ static int delay(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "slept %lu ms\n", ms);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
@@ -90,7 +91,7 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "%016" PRIx64 "\n", h);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 

@@ -140,6 +140,8 @@ void roost_cmd_serve_help(void)
            "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
            "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
            "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
+           "  --body-timeout-ms N       body progress limit, else 408 (default 10000)\n"
+           "  --send-timeout-ms N       send progress limit, else close (default 30000)\n"
            "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n\n");
 }
 
@@ -188,6 +190,10 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.header_timeout_ms = n;
         else if (!strcmp(flag, "--idle-timeout-ms") && (ok = parse_u64(v, 86400000, &n)))
             o.idle_timeout_ms = n;
+        else if (!strcmp(flag, "--body-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
+            o.body_timeout_ms = n;
+        else if (!strcmp(flag, "--send-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
+            o.send_timeout_ms = n;
         else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
             grace_ms = n;
         else if (ok) {

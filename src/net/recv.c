@@ -245,7 +245,7 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
         c->ms_op = NULL;
         if (res == -ENOBUFS && !c->closing && !c->aborted) {
             park_enobufs(c);
-        } else if (net->parked_head && net->ring.avail > 0) {
+        } else if (!(cqe->flags & IORING_CQE_F_BUFFER) && net->parked_head && net->ring.avail > 0) {
             /*
              * This receive ended without taking a buffer for good (EOF, a reset, a
              * throttle, or a re-armed connection that found nothing to read): if it was

@@ -12,7 +12,11 @@
  * (enobufs_rearms). A buffer ring of 4 under 64 busy clients therefore loses no
  * connection, it makes them take turns. A completion can report ENOBUFS after buffers
  * already came back in the same batch; parking then schedules a re-arm pass for the next
- * tick so no connection waits for a return that already happened.
+ * tick so no connection waits for a return that already happened. A receive that ends
+ * without taking a buffer (EOF, a reset: with the ring empty the kernel reports even a
+ * peer's close as ENOBUFS) passes its turn on to the next parked connection.
+ *
+ * No connection holds more than conn_cap queued buffers: see spill_append.
  *
  * oneshot: a recv per call into the connection's own buffer (buf_size bytes). When
  * speculation is on, recv(2) with MSG_DONTWAIT is tried first while the inline budget
@@ -218,7 +222,9 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         net->ring.avail--;
-        if (res > 0 && !c->spill && c->rq_count < net->ring.conn_cap) {
+        if (res > 0 && c->rx_err) {
+            net_bufring_put(net, bid); /* after a lost chunk nothing more is delivered */
+        } else if (res > 0 && !c->spill && c->rq_count < net->ring.conn_cap) {
             rq_push(c, bid, (uint32_t)res);
         } else {
             if (res > 0 && spill_append(c, net_buf_data(net, bid), (size_t)res) < 0)
@@ -231,7 +237,7 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
     else if (res < 0 && res != -ENOBUFS && res != -ECANCELED)
         c->rx_err = res;
 
-    if (more && c->spill && !c->throttled) {
+    if (more && (c->spill || c->rx_err) && !c->throttled) {
         /*
          * The task is not taking what arrives (it sleeps, or waits in a send to a peer
          * that does not read): stop receiving for it; the rest waits in the socket. Its

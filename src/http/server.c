@@ -11,6 +11,7 @@
  * full request still gets its response: EOF is only looked at when more bytes are needed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,14 @@
 
 struct http_conn;
 
-/* Per reactor: its live connections (touched only on that reactor's thread). */
+/*
+ * Per reactor: its live connections. Their tasks link and unlink themselves, and with
+ * run-on=pool (or after an opt-out await with affinity off) they do so from pool workers
+ * while shutdown walks the list on the reactor: the lock orders them. It is taken twice
+ * per connection and once per reactor at shutdown, never per request.
+ */
 struct reactor_conns {
+    pthread_mutex_t lock;
     struct http_conn *head;
 };
 
@@ -54,8 +61,8 @@ struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
     struct roost_bytes in, out, body;
-    size_t in_off; /* hc->in before this is consumed: compacted at most once per receive */
-    bool idle;     /* waiting for the first byte of a request: shutdown may close it */
+    size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct http_conn *prev, *next;
 };
 
@@ -569,21 +576,25 @@ static long serve_one(struct http_conn *hc, roost_http_req *req)
 static void conn_link(struct http_conn *hc)
 {
     struct reactor_conns *rc = &hc->srv->per_reactor[roost_reactor_id(roost_conn_reactor(hc->c))];
+    pthread_mutex_lock(&rc->lock);
     hc->next = rc->head;
     if (rc->head)
         rc->head->prev = hc;
     rc->head = hc;
+    pthread_mutex_unlock(&rc->lock);
 }
 
 static void conn_unlink(struct http_conn *hc)
 {
     struct reactor_conns *rc = &hc->srv->per_reactor[roost_reactor_id(roost_conn_reactor(hc->c))];
+    pthread_mutex_lock(&rc->lock);
     if (hc->prev)
         hc->prev->next = hc->next;
     else
         rc->head = hc->next;
     if (hc->next)
         hc->next->prev = hc->prev;
+    pthread_mutex_unlock(&rc->lock);
 }
 
 static void serve_conn(struct http_conn *hc)
@@ -624,15 +635,15 @@ static void serve_conn(struct http_conn *hc)
         /* One write for everything answered from this read. */
         if (flush(hc) < 0)
             return;
-        hc->idle = !in_n(hc);
+        atomic_store_explicit(&hc->idle, !in_n(hc), memory_order_relaxed);
         /*
          * Shutting down and between requests: stop reading. Bytes the peer already sent
          * are still delivered (a request in flight is answered); then recv sees EOF.
          */
-        if (hc->idle && atomic_load(&srv->draining))
+        if (!in_n(hc) && atomic_load(&srv->draining))
             roost_conn_shutdown(hc->c, SHUT_RD);
         int n = receive(hc, in_n(hc) ? deadline : now_ms() + srv->opts.idle_timeout_ms);
-        hc->idle = false;
+        atomic_store_explicit(&hc->idle, false, memory_order_relaxed);
         if (n == -ETIMEDOUT && in_n(hc)) {
             append_status(hc, 408); /* a head that did not arrive in time: slowloris */
             flush(hc);
@@ -695,6 +706,8 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         free(srv);
         return -ENOMEM;
     }
+    for (unsigned i = 0; i < srv->nreactors; i++)
+        pthread_mutex_init(&srv->per_reactor[i].lock, NULL);
     struct roost_listen_opts lo = {
         .host = srv->opts.host,
         .port = srv->opts.port,
@@ -702,6 +715,8 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     };
     int rc = roost_listen(rt, &lo, on_conn, srv, &srv->listener);
     if (rc < 0) {
+        for (unsigned i = 0; i < srv->nreactors; i++)
+            pthread_mutex_destroy(&srv->per_reactor[i].lock);
         free(srv->per_reactor);
         free(srv);
         return rc;
@@ -724,9 +739,12 @@ static int close_idle(void *arg)
 {
     roost_http_server *srv = arg;
     roost_reactor *r = roost_reactor_current();
-    for (struct http_conn *hc = srv->per_reactor[roost_reactor_id(r)].head; hc; hc = hc->next)
-        if (hc->idle)
+    struct reactor_conns *rc = &srv->per_reactor[roost_reactor_id(r)];
+    pthread_mutex_lock(&rc->lock);
+    for (struct http_conn *hc = rc->head; hc; hc = hc->next)
+        if (atomic_load_explicit(&hc->idle, memory_order_relaxed))
             roost_conn_shutdown(hc->c, SHUT_RD);
+    pthread_mutex_unlock(&rc->lock);
     return 0;
 }
 
@@ -751,6 +769,8 @@ void roost_http_server_free(roost_http_server *s)
     if (!s)
         return;
     roost_listener_free(s->listener);
+    for (unsigned i = 0; i < s->nreactors; i++)
+        pthread_mutex_destroy(&s->per_reactor[i].lock);
     free(s->per_reactor);
     free(s);
 }

@@ -240,6 +240,34 @@ class HostileTest(unittest.TestCase):
         # The body is read whole before routing: 405 means the upload arrived and was answered.
         self.assertEqual(results, [405] * 64)
 
+    def test_connections_parked_when_their_peers_left_are_all_closed(self):
+        # Two sleeping handlers' connections keep the 4 buffers queued; 128 idle
+        # connections' peers leave meanwhile, which with the ring empty the kernel reports
+        # as ENOBUFS: they are parked with no data. When the sleepers wake and buffers come
+        # back, each parked connection's receive ends in EOF without taking a buffer and
+        # must pass its turn on.
+        srv = self.start("--buf-count", "4")
+        holders = []
+        for _ in range(2):
+            h = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            h.sendall(b"GET /delay/1500 HTTP/1.1\r\nHost: x\r\n\r\n" + PLAIN * 2000)
+            holders.append(h)
+        time.sleep(0.2)
+        idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                for _ in range(128)]
+        time.sleep(0.2)
+        for s in idle:
+            s.close()
+        for h in holders:
+            got, _ = read_responses(h, 2001, deadline=scaled(30))
+            self.assertEqual(len(got), 2001)
+            h.close()
+        closed = wait_until(lambda: server_sockets(srv.port) == 0, 1.0)
+        left = server_sockets(srv.port)
+        figure("parked with no data: %d server-side connections left after the ring came back"
+               % left)
+        self.assertTrue(closed, "%d connections still held" % left)
+
     # ---- item 3: send deadline and output cap ----------------------------------------------
 
     def test_non_reading_client_is_closed_after_the_send_timeout(self):

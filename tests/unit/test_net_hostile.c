@@ -84,8 +84,8 @@ static void stalled_reader_holds_at_most_its_cap(const struct net_mode *m)
     /* Without the cap the staller holds all 64 buffers and this client is parked for good. */
     bool echoed = test_echo_once(srv.port, 256 * 1024, false, scaled_ms(10000));
     struct roost_stats s = test_stats(srv.rt, 0);
-    printf("# %s: staller sent %zu bytes, recv_throttles %llu, other client echoed: %d\n",
-           m->name, flooded, (unsigned long long)s.recv_throttles, echoed);
+    printf("# %s: staller sent %zu bytes, recv_throttles %llu, other client echoed: %d\n", m->name,
+           flooded, (unsigned long long)s.recv_throttles, echoed);
     atomic_store(&staller_release, 1);
     close(staller);
     assert_true(echoed);
@@ -225,8 +225,8 @@ static void non_reading_peer(const struct net_mode *m)
     int fd = test_connect(srv.port);
     assert_true(fd >= 0);
     bool done = test_wait_at_least(&p.done, 1, scaled_ms(30000));
-    printf("# %s: send to a peer that never reads: %d after %llu ms, send_timeouts %llu\n",
-           m->name, p.rc, (unsigned long long)(p.took_ns / 1000000u),
+    printf("# %s: send to a peer that never reads: %d after %llu ms, send_timeouts %llu\n", m->name,
+           p.rc, (unsigned long long)(p.took_ns / 1000000u),
            (unsigned long long)test_stats(srv.rt, 0).send_timeouts);
     assert_true(done);
     assert_int_equal(p.rc, -ETIMEDOUT);
@@ -248,18 +248,22 @@ static void slow_reader_is_not_cut(void **state)
     (void)state;
     struct roost_config cfg;
     roost_config_init(&cfg);
-    /* Longer in all than the timeout, but never 300 ms without progress. */
-    struct send_probe p = {.len = 16u << 20, .timeout_ms = scaled_ms(300)};
+    /* Longer in all than the timeout, but never a whole second without progress. */
+    struct send_probe p = {.len = 32u << 20, .timeout_ms = scaled_ms(1000)};
     struct test_server srv = test_server_start(1, &cfg, 0, big_sender, &p);
     int fd = test_connect(srv.port);
     assert_true(fd >= 0);
     static char in[256 * 1024];
+    /* Read a slice every 20 ms, so that the whole transfer takes about 3 timeouts. */
+    size_t slice = (size_t)(p.len * 20 / (3 * p.timeout_ms));
+    if (slice > sizeof(in))
+        slice = sizeof(in);
     size_t got = 0;
     uint64_t t0 = test_now_ns();
     uint64_t end = t0 + (uint64_t)scaled_ms(60000) * 1000000u;
     while (got < p.len && test_now_ns() < end) {
         test_sleep_ms(20);
-        ssize_t r = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+        ssize_t r = recv(fd, in, slice, MSG_DONTWAIT);
         if (r > 0)
             got += (size_t)r;
         else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
@@ -271,6 +275,7 @@ static void slow_reader_is_not_cut(void **state)
            (unsigned long long)took_ms, p.rc);
     assert_int_equal(p.rc, 0);
     assert_int_equal(got, p.len);
+    assert_true(took_ms > p.timeout_ms); /* a deadline on the whole send would have cut it */
     close(fd);
     test_server_stop(&srv);
 }

@@ -49,6 +49,12 @@ struct roost_http_server_opts {
     size_t max_body_bytes;      /* above -> 413 (default 1 MiB) */
     uint64_t header_timeout_ms; /* a request head must arrive within this (default 10000) */
     uint64_t idle_timeout_ms;   /* keep-alive wait for the next request (default 60000) */
+    uint64_t body_timeout_ms;   /* a request body must make progress within this, else 408
+                                   (default 10000; each receive that brings bytes restarts it) */
+    uint64_t send_timeout_ms;   /* a response send that makes no progress this long closes
+                                   the connection (default 30000) */
+    size_t max_output_bytes;    /* responses buffered before they are sent and before more
+                                   pipelined requests are read (default 64 KiB) */
     const char *server_name;    /* the Server header (default "roost") */
 };
 

@@ -34,6 +34,8 @@ ROOST_BEGIN_DECLS
     X(speculative_misses, "speculative syscalls that returned EAGAIN")                             \
     X(budget_exhaustions, "speculation stopped because the inline budget ran out")                 \
     X(enobufs_rearms, "multishot receives re-armed after ENOBUFS")                                 \
+    X(recv_throttles, "multishot receives stopped: a connection held its cap of buffers")          \
+    X(send_timeouts, "sends that made no progress for the send timeout (connection failed)")       \
     X(shed_accepts, "accepted connections closed at the connection cap")                           \
     X(accept_pauses, "accepting paused on EMFILE/ENFILE, retried on a timer")
 

@@ -23,10 +23,11 @@ static int reply(roost_http_res *res, const char *type, const char *body, size_t
     return rc ? rc : roost_http_res_body(res, body, len);
 }
 
-static int name_reactor(roost_http_res *res)
+/* The connection's reactor: the handler may run on a pool worker (run-on=pool, affinity=off). */
+static int name_reactor(roost_http_req *req, roost_http_res *res)
 {
     char id[16];
-    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_reactor_current()));
+    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_http_req_reactor(req)));
     return roost_http_res_header(res, "X-Roost-Reactor", id);
 }
 
@@ -68,7 +69,7 @@ static int delay(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "slept %lu ms\n", ms);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
@@ -90,7 +91,7 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "%016" PRIx64 "\n", h);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
@@ -139,6 +140,8 @@ void roost_cmd_serve_help(void)
            "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
            "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
            "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
+           "  --body-timeout-ms N       body progress limit, else 408 (default 10000)\n"
+           "  --send-timeout-ms N       send progress limit, else close (default 30000)\n"
            "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n\n");
 }
 
@@ -187,6 +190,10 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.header_timeout_ms = n;
         else if (!strcmp(flag, "--idle-timeout-ms") && (ok = parse_u64(v, 86400000, &n)))
             o.idle_timeout_ms = n;
+        else if (!strcmp(flag, "--body-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
+            o.body_timeout_ms = n;
+        else if (!strcmp(flag, "--send-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
+            o.send_timeout_ms = n;
         else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
             grace_ms = n;
         else if (ok) {

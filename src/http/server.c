@@ -11,6 +11,7 @@
  * full request still gets its response: EOF is only looked at when more bytes are needed.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,19 @@
 #include "http/parser.h"
 #include "http/router.h"
 
+/* Responses buffered per connection before they are sent (see max_output_bytes). */
+#define ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES (64u * 1024u)
+
 struct http_conn;
 
-/* Per reactor: its live connections (touched only on that reactor's thread). */
+/*
+ * Per reactor: its live connections. Their tasks link and unlink themselves, and with
+ * run-on=pool (or after an opt-out await with affinity off) they do so from pool workers
+ * while shutdown walks the list on the reactor: the lock orders them. It is taken twice
+ * per connection and once per reactor at shutdown, never per request.
+ */
 struct reactor_conns {
+    pthread_mutex_t lock;
     struct http_conn *head;
 };
 
@@ -51,7 +61,8 @@ struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
     struct roost_bytes in, out, body;
-    bool idle; /* waiting for the first byte of a request: shutdown may close it */
+    size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct http_conn *prev, *next;
 };
 
@@ -83,6 +94,9 @@ void roost_http_server_opts_init(struct roost_http_server_opts *o)
     o->max_body_bytes = ROOST_HTTP_DEFAULT_MAX_BODY_BYTES;
     o->header_timeout_ms = 10000;
     o->idle_timeout_ms = 60000;
+    o->body_timeout_ms = 10000;
+    o->send_timeout_ms = 30000;
+    o->max_output_bytes = ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES;
     o->server_name = "roost";
 }
 
@@ -372,11 +386,43 @@ roost_reactor *roost_http_req_reactor(const roost_http_req *req)
 /* ---- the connection loop --------------------------------------------------------------- */
 
 /*
+ * The input buffer is consumed by moving in_off forward, so a read carrying many pipelined
+ * requests costs no memmove per request; what is left is moved to the front once, before
+ * the next receive appends to it.
+ */
+static const char *in_p(const struct http_conn *hc)
+{
+    return hc->in.p + hc->in_off;
+}
+
+static size_t in_n(const struct http_conn *hc)
+{
+    return hc->in.len - hc->in_off;
+}
+
+static void in_consume(struct http_conn *hc, size_t n)
+{
+    hc->in_off += n;
+    if (hc->in_off == hc->in.len)
+        hc->in_off = hc->in.len = 0;
+}
+
+static void in_compact(struct http_conn *hc)
+{
+    if (!hc->in_off)
+        return;
+    memmove(hc->in.p, hc->in.p + hc->in_off, in_n(hc));
+    hc->in.len -= hc->in_off;
+    hc->in_off = 0;
+}
+
+/*
  * Receives more input. deadline_ms 0: no deadline. Returns bytes (> 0), 0 at EOF,
  * -ETIMEDOUT, or -errno.
  */
 static int receive(struct http_conn *hc, uint64_t deadline_ms)
 {
+    in_compact(hc);
     if (deadline_ms) {
         uint64_t now = now_ms();
         if (now >= deadline_ms)
@@ -395,16 +441,31 @@ static int receive(struct http_conn *hc, uint64_t deadline_ms)
 }
 
 /*
- * Makes the whole body of the request at the front of hc->in available in req->body.
- * Returns bytes of hc->in the request occupies (head + body), or -STATUS / -errno.
+ * Receives body bytes: the body deadline is about progress (a slow upload that keeps
+ * sending is not cut), so every receive gets body_timeout_ms from its start.
+ * Returns > 0, or -408 when the peer stopped sending, or -ECONNRESET / -errno.
  */
-static long read_body(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms)
+static int receive_body(struct http_conn *hc)
+{
+    int n = receive(hc, now_ms() + hc->srv->opts.body_timeout_ms);
+    if (n == -ETIMEDOUT)
+        return -408;
+    return n == 0 ? -ECONNRESET : n;
+}
+
+/*
+ * Makes the whole body of the request at the front of the input available in req->body.
+ * Returns bytes of the input the request occupies (head + body), or -STATUS / -errno.
+ * A chunked body is decoded as it arrives: its framing is dropped from the input before
+ * each receive, so a connection holds the decoded body plus one read, whatever the chunks.
+ */
+static long read_body(struct http_conn *hc, roost_http_req *req)
 {
     size_t head_len = req->head.head_len;
     const struct roost_http_limits *lim = &hc->srv->limits;
     bool need_body = req->head.chunked || req->head.content_length > 0;
     if (need_body && req->head.expect_continue) {
-        bool have_all = !req->head.chunked && hc->in.len - head_len >= req->head.content_length;
+        bool have_all = !req->head.chunked && in_n(hc) - head_len >= req->head.content_length;
         if (!have_all) {
             /* Answer what is queued first, then invite the body (RFC 9110 §10.1.1). */
             int rc = roost_bytes_append_str(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -416,12 +477,12 @@ static long read_body(struct http_conn *hc, roost_http_req *req, uint64_t deadli
     }
     if (!req->head.chunked) {
         size_t need = head_len + (size_t)req->head.content_length;
-        while (hc->in.len < need) {
-            int n = receive(hc, deadline_ms);
-            if (n <= 0)
-                return n == 0 ? -ECONNRESET : n;
+        while (in_n(hc) < need) {
+            int n = receive_body(hc);
+            if (n < 0)
+                return n;
         }
-        req->body = (struct roost_str){hc->in.p + head_len, (size_t)req->head.content_length};
+        req->body = (struct roost_str){in_p(hc) + head_len, (size_t)req->head.content_length};
         return (long)need;
     }
     struct roost_http_chunked ch;
@@ -433,16 +494,21 @@ static long read_body(struct http_conn *hc, roost_http_req *req, uint64_t deadli
         size_t consumed = 0;
         struct roost_http_str data = {0};
         int rc =
-            roost_http_chunked_feed(&ch, hc->in.p + off, hc->in.len - off, &consumed, &data, &done);
+            roost_http_chunked_feed(&ch, in_p(hc) + off, in_n(hc) - off, &consumed, &data, &done);
         if (rc < 0)
             return rc;
         if (data.n && roost_bytes_append(&hc->body, data.p, data.n) < 0)
             return -ENOMEM;
         off += consumed;
         if (!done && consumed == 0) {
-            int n = receive(hc, deadline_ms);
-            if (n <= 0)
-                return n == 0 ? -ECONNRESET : n;
+            /* Everything between the head and off is decoded: drop it before reading on. */
+            in_compact(hc);
+            memmove(hc->in.p + head_len, hc->in.p + off, hc->in.len - off);
+            hc->in.len -= off - head_len;
+            off = head_len;
+            int n = receive_body(hc);
+            if (n < 0)
+                return n;
         }
     }
     req->body = (struct roost_str){hc->body.p, hc->body.len};
@@ -456,21 +522,21 @@ static bool str_eq(struct roost_http_str s, const char *lit)
 }
 
 /* Runs one parsed request. Returns bytes consumed, or < 0 to close (after flushing). */
-static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms)
+static long serve_one(struct http_conn *hc, roost_http_req *req)
 {
     roost_http_server *srv = hc->srv;
-    const char *base = hc->in.p;
-    long used = read_body(hc, req, deadline_ms);
+    const char *base = in_p(hc);
+    long used = read_body(hc, req);
     if (used < 0) {
         if (used <= -400 && used > -600)
             append_status(hc, (int)-used);
         return -1;
     }
-    if (hc->in.p != base) {
-        /* Reading the body moved the input buffer: re-point the head's spans (stateless). */
-        roost_http_parse_head(hc->in.p, hc->in.len, &srv->limits, &req->head);
+    if (in_p(hc) != base) {
+        /* Reading the body moved the input: re-point the head's spans (stateless). */
+        roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req->head);
         if (!req->head.chunked)
-            req->body.p = hc->in.p + req->head.head_len;
+            req->body.p = in_p(hc) + req->head.head_len;
     }
     roost_http_res res = {
         .hc = hc,
@@ -510,21 +576,25 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
 static void conn_link(struct http_conn *hc)
 {
     struct reactor_conns *rc = &hc->srv->per_reactor[roost_reactor_id(roost_conn_reactor(hc->c))];
+    pthread_mutex_lock(&rc->lock);
     hc->next = rc->head;
     if (rc->head)
         rc->head->prev = hc;
     rc->head = hc;
+    pthread_mutex_unlock(&rc->lock);
 }
 
 static void conn_unlink(struct http_conn *hc)
 {
     struct reactor_conns *rc = &hc->srv->per_reactor[roost_reactor_id(roost_conn_reactor(hc->c))];
+    pthread_mutex_lock(&rc->lock);
     if (hc->prev)
         hc->prev->next = hc->next;
     else
         rc->head = hc->next;
     if (hc->next)
         hc->next->prev = hc->prev;
+    pthread_mutex_unlock(&rc->lock);
 }
 
 static void serve_conn(struct http_conn *hc)
@@ -534,10 +604,10 @@ static void serve_conn(struct http_conn *hc)
     uint64_t deadline = 0; /* header deadline of the request being read, 0 while idle */
     for (;;) {
         /* Answer every complete request already buffered. */
-        while (hc->in.len) {
+        while (in_n(hc)) {
             if (!deadline)
                 deadline = now_ms() + srv->opts.header_timeout_ms;
-            int rc = roost_http_parse_head(hc->in.p, hc->in.len, &srv->limits, &req.head);
+            int rc = roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req.head);
             if (rc == 0)
                 break;
             if (rc < 0) {
@@ -547,27 +617,34 @@ static void serve_conn(struct http_conn *hc)
             }
             req.hc = hc;
             req.body = (struct roost_str){NULL, 0};
-            long used = serve_one(hc, &req, deadline);
+            long used = serve_one(hc, &req);
             if (used < 0) {
                 flush(hc);
                 return;
             }
-            roost_bytes_consume(&hc->in, (size_t)used);
+            in_consume(hc, (size_t)used);
             deadline = 0;
+            /*
+             * Output over the cap: send it before answering more. A peer that pipelines
+             * and never reads then holds at most the cap here (its requests wait in the
+             * socket), and the send timeout ends it.
+             */
+            if (hc->out.len >= srv->opts.max_output_bytes && flush(hc) < 0)
+                return;
         }
         /* One write for everything answered from this read. */
         if (flush(hc) < 0)
             return;
-        hc->idle = !hc->in.len;
+        atomic_store_explicit(&hc->idle, !in_n(hc), memory_order_relaxed);
         /*
          * Shutting down and between requests: stop reading. Bytes the peer already sent
          * are still delivered (a request in flight is answered); then recv sees EOF.
          */
-        if (hc->idle && atomic_load(&srv->draining))
+        if (!in_n(hc) && atomic_load(&srv->draining))
             roost_conn_shutdown(hc->c, SHUT_RD);
-        int n = receive(hc, hc->in.len ? deadline : now_ms() + srv->opts.idle_timeout_ms);
-        hc->idle = false;
-        if (n == -ETIMEDOUT && hc->in.len) {
+        int n = receive(hc, in_n(hc) ? deadline : now_ms() + srv->opts.idle_timeout_ms);
+        atomic_store_explicit(&hc->idle, false, memory_order_relaxed);
+        if (n == -ETIMEDOUT && in_n(hc)) {
             append_status(hc, 408); /* a head that did not arrive in time: slowloris */
             flush(hc);
             return;
@@ -581,6 +658,7 @@ static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
     struct http_conn hc = {.srv = srv, .c = c};
+    roost_conn_set_send_timeout(c, srv->opts.send_timeout_ms);
     atomic_fetch_add(&srv->live, 1);
     conn_link(&hc);
     serve_conn(&hc);
@@ -614,6 +692,12 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         srv->opts.header_timeout_ms = 10000;
     if (!srv->opts.idle_timeout_ms)
         srv->opts.idle_timeout_ms = 60000;
+    if (!srv->opts.body_timeout_ms)
+        srv->opts.body_timeout_ms = 10000;
+    if (!srv->opts.send_timeout_ms)
+        srv->opts.send_timeout_ms = 30000;
+    if (!srv->opts.max_output_bytes)
+        srv->opts.max_output_bytes = ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES;
     snprintf(srv->server_name, sizeof(srv->server_name), "%s",
              srv->opts.server_name ? srv->opts.server_name : "roost");
     srv->nreactors = roost_runtime_reactor_count(rt);
@@ -622,6 +706,8 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         free(srv);
         return -ENOMEM;
     }
+    for (unsigned i = 0; i < srv->nreactors; i++)
+        pthread_mutex_init(&srv->per_reactor[i].lock, NULL);
     struct roost_listen_opts lo = {
         .host = srv->opts.host,
         .port = srv->opts.port,
@@ -629,6 +715,8 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     };
     int rc = roost_listen(rt, &lo, on_conn, srv, &srv->listener);
     if (rc < 0) {
+        for (unsigned i = 0; i < srv->nreactors; i++)
+            pthread_mutex_destroy(&srv->per_reactor[i].lock);
         free(srv->per_reactor);
         free(srv);
         return rc;
@@ -651,9 +739,12 @@ static int close_idle(void *arg)
 {
     roost_http_server *srv = arg;
     roost_reactor *r = roost_reactor_current();
-    for (struct http_conn *hc = srv->per_reactor[roost_reactor_id(r)].head; hc; hc = hc->next)
-        if (hc->idle)
+    struct reactor_conns *rc = &srv->per_reactor[roost_reactor_id(r)];
+    pthread_mutex_lock(&rc->lock);
+    for (struct http_conn *hc = rc->head; hc; hc = hc->next)
+        if (atomic_load_explicit(&hc->idle, memory_order_relaxed))
             roost_conn_shutdown(hc->c, SHUT_RD);
+    pthread_mutex_unlock(&rc->lock);
     return 0;
 }
 
@@ -678,6 +769,8 @@ void roost_http_server_free(roost_http_server *s)
     if (!s)
         return;
     roost_listener_free(s->listener);
+    for (unsigned i = 0; i < s->nreactors; i++)
+        pthread_mutex_destroy(&s->per_reactor[i].lock);
     free(s->per_reactor);
     free(s);
 }

@@ -56,6 +56,29 @@ static void send_advance(struct net_req *q, size_t n)
 
 static void on_send(struct roost_reactor *r, struct roost_op *op, const struct io_uring_cqe *cqe);
 
+/*
+ * The send timeout is about progress, not the whole transfer: a peer that reads slowly
+ * keeps its connection, one that stops reading loses it send_timeout_ms after the last
+ * byte the kernel took. Fired, it cancels the op in flight; its completion fails the send
+ * with -ETIMEDOUT (the caller's memory is still not released before that completion).
+ */
+static void send_timeout_fired(struct roost_timer *t, int status)
+{
+    struct roost_conn *c = t->arg;
+    struct net_req *q = c->send_q;
+    if (status < 0 || !q || !c->send_op)
+        return;
+    q->timed_out = true;
+    ROOST_STAT_INC(c->net, send_timeouts);
+    net_cancel_op(c->r, c->send_op);
+}
+
+static void send_timer_restart(struct roost_conn *c)
+{
+    if (c->send_timeout_ms)
+        roost_timer_start(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c);
+}
+
 static int send_stage(struct roost_conn *c, struct net_req *q)
 {
     struct roost_reactor *r = c->r;
@@ -93,18 +116,23 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
         out = res;
     } else if (send_left(q) == 0) {
         out = 0;
-    } else if (q->cancelled || c->aborted) {
+    } else if (q->cancelled || c->aborted || q->timed_out) {
         out = -ECANCELED;
     } else {
         /* A short send: stage the rest from here, without waking the task. */
         out = send_stage(c, q);
         if (out == 0) {
-            net_conn_op_end(c); /* the new op keeps the count above 0 */
+            if (res > 0)
+                send_timer_restart(c); /* progress */
+            net_conn_op_end(c);        /* the new op keeps the count above 0 */
             return;
         }
     }
+    roost_timer_cancel(&c->send_timer);
     if (out < 0 && (c->aborted || q->cancelled))
         out = c->aborted ? -ESHUTDOWN : -ECANCELED;
+    else if (out < 0 && q->timed_out)
+        out = -ETIMEDOUT;
     net_conn_op_end(c);
     net_req_complete(q, out);
 }
@@ -115,6 +143,8 @@ static void send_start(struct net_req *q)
     int rc = c->aborted ? -ESHUTDOWN : send_stage(c, q);
     if (rc < 0)
         net_req_complete(q, rc);
+    else
+        send_timer_restart(c);
 }
 
 static void send_cancel(struct net_req *q)

@@ -203,6 +203,9 @@ void roost__task_run(struct roost_task *t)
         }
         t->started = true;
     }
+    struct roost_reactor *here = roost__thread_reactor();
+    if (here)
+        t->reactor = here;
     struct roost_task *outer = s->current;
     s->current = t;
     s->after = NULL;
@@ -283,6 +286,10 @@ int roost_spawn_on(roost_ctx *ctx, roost_task_fn fn, void *arg, roost_task **out
     t->arg = arg;
     t->ctx = ctx;
     t->spawn_ctx = ctx;
+    struct roost_task *parent = roost_task_current();
+    t->reactor = roost__thread_reactor();
+    if (!t->reactor && parent)
+        t->reactor = parent->reactor;
     atomic_init(&t->refs, 2); /* the caller's handle and the task's own life */
     spawn_ctx_delta(ctx, +1);
     int rc = ctx->ops->post(ctx, &t->run);

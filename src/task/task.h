@@ -45,8 +45,14 @@ struct roost_task {
     void *arg;
     int result;
     bool started;
-    roost_ctx *ctx;               /* where the task runs now: yields are posted here */
-    roost_ctx *spawn_ctx;         /* told when the task finishes (roost_run counts its tasks) */
+    roost_ctx *ctx;       /* where the task runs now: yields are posted here */
+    roost_ctx *spawn_ctx; /* told when the task finishes (roost_run counts its tasks) */
+    /*
+     * The task's reactor: the last reactor thread it ran on, else the one it was spawned
+     * from (a connection task on the pool belongs to its connection's reactor). Timers of a
+     * task running elsewhere live there (roost_sleep). NULL when it never met a reactor.
+     */
+    struct roost_reactor *reactor;
     struct roost_waiter *waiting; /* the await in progress, NULL when running freely */
     _Atomic bool cancel_pending;  /* cancel arrived while not awaiting: fail the next await */
     _Atomic unsigned join_state;

@@ -162,34 +162,102 @@ int roost_wait(struct roost_waiter *w)
     return roost_wait_flags(w, 0);
 }
 
-/* ---- sleep: a waiter completed by a timer on the same reactor ---------------------------- */
+/* ---- sleep: a waiter completed by a timer on the task's reactor --------------------------- */
+
+/*
+ * A task on its reactor's thread arms the timer directly and is resumed inline when it
+ * fires. A task running elsewhere (a pool worker with run-on=pool, or a task that followed
+ * an opt-out await there) has its timer armed on its own reactor through that reactor's
+ * inbox; the timer's completion then posts the resume to wherever the task waits.
+ *
+ * Off-reactor cancellation cannot touch the timer (it belongs to the reactor thread), so a
+ * cancel is posted there too. The sleep's frame must outlive every item it posted: `state`
+ * decides who completes the waiter, the fired timer or the posted cancel, never both, and
+ * the cancel, once posted, is always the one that completes it (after it ran).
+ */
+enum { SLEEP_ARMED, SLEEP_DONE, SLEEP_CANCEL_POSTED };
 
 struct sleep_wait {
     struct roost_waiter w;
     struct roost_timer timer;
+    uint64_t ms;
+    struct roost_reactor *r; /* the reactor the timer lives on */
+    bool remote;             /* the task does not run on r's thread */
+    _Atomic unsigned state;  /* remote only */
+    struct roost_work start, cancel;
 };
 
 static void sleep_fired(struct roost_timer *timer, int status)
 {
     struct sleep_wait *sw = timer->arg;
-    roost__complete_local(&sw->w, status);
+    if (!sw->remote) {
+        roost__complete_local(&sw->w, status);
+        return;
+    }
+    unsigned expect = SLEEP_ARMED;
+    if (atomic_compare_exchange_strong(&sw->state, &expect, SLEEP_DONE))
+        roost_complete(&sw->w, status);
+    /* else a cancel is on its way to this reactor and completes the waiter */
+}
+
+static int sleep_remote_start(void *arg)
+{
+    struct sleep_wait *sw = arg;
+    int rc = roost_timer_start(&sw->timer, sw->ms, sleep_fired, sw);
+    if (rc < 0) {
+        unsigned expect = SLEEP_ARMED;
+        if (atomic_compare_exchange_strong(&sw->state, &expect, SLEEP_DONE))
+            roost_complete(&sw->w, rc);
+    }
+    return 0;
+}
+
+static int sleep_remote_cancel(void *arg)
+{
+    struct sleep_wait *sw = arg;
+    roost_timer_cancel(&sw->timer);
+    roost_complete(&sw->w, -ECANCELED);
+    return 0;
 }
 
 static bool sleep_cancel(struct roost_waiter *w)
 {
     struct sleep_wait *sw = w->source;
-    return roost_timer_cancel(&sw->timer);
+    if (!sw->remote)
+        return roost_timer_cancel(&sw->timer);
+    unsigned expect = SLEEP_ARMED;
+    if (!atomic_compare_exchange_strong(&sw->state, &expect, SLEEP_CANCEL_POSTED))
+        return false; /* fired: its completion is on the way */
+    sw->cancel.fn = sleep_remote_cancel;
+    sw->cancel.arg = sw;
+    if (roost_ctx_post_work(&sw->r->ctx, &sw->cancel) < 0)
+        return true; /* the reactor stopped: its timers are gone with it */
+    return false;
 }
 
 int roost_sleep(uint64_t ms)
 {
-    if (!roost_task_current() || !roost__thread_reactor())
+    struct roost_task *t = roost_task_current();
+    if (!t)
         return -EPERM;
-    struct sleep_wait sw;
+    struct sleep_wait sw = {.ms = ms, .r = roost__thread_reactor()};
     roost_waiter_init(&sw.w);
     roost_waiter_set_cancel(&sw.w, sleep_cancel, &sw);
     roost_timer_init(&sw.timer);
-    int rc = roost_timer_start(&sw.timer, ms, sleep_fired, &sw);
+    atomic_init(&sw.state, SLEEP_ARMED);
+    if (sw.r) {
+        int rc = roost_timer_start(&sw.timer, ms, sleep_fired, &sw);
+        if (rc < 0)
+            return rc;
+        return roost_wait(&sw.w);
+    }
+    sw.r = t->reactor;
+    if (!sw.r)
+        return -EPERM; /* a task that never met a reactor has no timer to sleep on */
+    sw.remote = true;
+    sw.start.fn = sleep_remote_start;
+    sw.start.arg = &sw;
+    int rc = roost_ctx_post_work(&sw.r->ctx, &sw.start);
     if (rc < 0)
         return rc;
     return roost_wait(&sw.w);

@@ -70,23 +70,64 @@ void roost_http_server_free(roost_http_server *s);
 /* ---- requests ---- */
 
 struct roost_str roost_http_req_method(const roost_http_req *req);
+/* The request-target as sent. */
 struct roost_str roost_http_req_target(const roost_http_req *req);
+/*
+ * The path the router matched: percent-decoded and with dot-segments removed ("/a/%62/../c"
+ * is "/a/c"; "//" is kept). A target whose path cannot be decoded safely ("%2F", a ".." above
+ * the root) is answered 400 before any handler runs. "*" for OPTIONS *.
+ */
 struct roost_str roost_http_req_path(const roost_http_req *req);
+/* The query after "?", still percent-encoded; p NULL without "?". See roost_http_query_*. */
 struct roost_str roost_http_req_query(const roost_http_req *req);
+/* ---- query strings (RFC 3986 §3.4, pairs as in application/x-www-form-urlencoded) ---- */
+
+/*
+ * Iterates the pairs of query (roost_http_req_query): start with *pos = 0; each call returns
+ * true with the next pair's name and value, still percent-encoded ("a" alone has an empty
+ * value), or false at the end. Pairs split on "&", name and value on the first "="; empty
+ * pairs are skipped.
+ */
+bool roost_http_query_next(struct roost_str query, size_t *pos, struct roost_str *name,
+                           struct roost_str *value);
+
+/* Decodes one name or value ("+" is a space, %XX a byte) into out (cap bytes, not
+ * NUL-terminated). Returns the decoded length, -EINVAL for a bad escape, -ENOSPC if it does
+ * not fit. */
+int roost_http_query_decode(struct roost_str in, char *out, size_t cap);
+
+/*
+ * Finds the first pair whose decoded name is name and decodes its value into out (cap bytes,
+ * NUL-terminated). Returns the value's length, -ENOENT if no pair has that name, -ENOSPC if
+ * it does not fit, -EINVAL for a bad escape in the value.
+ */
+int roost_http_query_get(struct roost_str query, const char *name, char *out, size_t cap);
+
+/* ---- requests (continued) ---- */
+
 /* 0 for HTTP/1.0, 1 for HTTP/1.1. */
 int roost_http_req_version_minor(const roost_http_req *req);
 /* The first header named name (case-insensitive); false if absent. */
 bool roost_http_req_header(const roost_http_req *req, const char *name, struct roost_str *out);
-/* A `:name` path parameter of the matched route; false if the route has none of that name. */
+/* A `:name` path parameter of the matched route, decoded (a segment of roost_http_req_path);
+ * false if the route has none of that name. */
 bool roost_http_req_param(const roost_http_req *req, const char *name, struct roost_str *out);
 /* The whole request body (empty if none); read before the handler runs, within limits. */
 struct roost_str roost_http_req_body(const roost_http_req *req);
 
 /* ---- responses ---- */
 
-/* Sets the status (default 200). */
-void roost_http_res_status(roost_http_res *res, int status);
-/* Adds a header (copied). Server, Date, Content-Length and Connection are the server's. */
+/*
+ * Sets the status (default 200). Returns 0, or -EINVAL (status unchanged) outside 100..999.
+ * A 1xx, 204 or 304 response is sent without Content-Length and without body, whatever the
+ * handler gave as body (RFC 9110 §6.4.1).
+ */
+int roost_http_res_status(roost_http_res *res, int status);
+/*
+ * Adds a header (both strings copied). Returns 0, -ENOMEM, or -EINVAL when name is not a
+ * token, value holds CR, LF, NUL or another control byte but HTAB (RFC 9110 §5.5), or name is
+ * one the server writes itself: Content-Length, Transfer-Encoding, Connection, Date, Server.
+ */
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value);
 /* Sets the whole body (copied) and its Content-Length. 0 or -ENOMEM. */
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len);

@@ -939,3 +939,18 @@ fail:
     c->error = err;
     return err;
 }
+
+bool roost_http_token_valid(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(cls[(unsigned char)s[i]] & C_TOKEN))
+            return false;
+    return true;
+}
+
+bool roost_http_field_value_valid(const char *s, size_t n)
+{
+    return scan_field_value((cptr)s, (cptr)s + n) == (cptr)s + n;
+}

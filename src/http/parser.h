@@ -117,4 +117,11 @@ void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_ht
 int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
                             size_t *consumed, struct roost_http_str *data, bool *done);
 
+/* Is s[0..n) a token (RFC 9110 §5.6.2), as a field name or a method must be? */
+bool roost_http_token_valid(const char *s, size_t n);
+
+/* Is s[0..n) a valid field value (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB; no CR, LF, NUL or
+ * other control)? */
+bool roost_http_field_value_valid(const char *s, size_t n);
+
 #endif /* ROOST_HTTP_PARSER_H */

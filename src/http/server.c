@@ -51,7 +51,8 @@ struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
     struct roost_bytes in, out, body;
-    bool idle; /* waiting for the first byte of a request: shutdown may close it */
+    struct roost_bytes path; /* the decoded path of the request being served, when it differs */
+    bool idle;               /* waiting for the first byte of a request: shutdown may close it */
     struct http_conn *prev, *next;
 };
 
@@ -59,6 +60,7 @@ struct roost_http_req {
     struct roost_http_request head;
     struct http_conn *hc;
     struct roost_http_match match;
+    struct roost_str path; /* decoded and normalised: what the router matched */
     struct roost_str body;
 };
 
@@ -86,52 +88,69 @@ void roost_http_server_opts_init(struct roost_http_server_opts *o)
     o->server_name = "roost";
 }
 
+/* Reason phrases: every status of RFC 9110 §15, and 429/431 of RFC 6585. Others get an empty
+ * phrase, which RFC 9112 §4 allows (clients must ignore the phrase anyway). */
 static const char *reason(int status)
 {
+    static const char *const r1[] = {"Continue", "Switching Protocols"};
+    static const char *const r2[] = {
+        "OK",         "Created",       "Accepted",       "Non-Authoritative Information",
+        "No Content", "Reset Content", "Partial Content"};
+    static const char *const r3[] = {
+        "Multiple Choices", "Moved Permanently",  "Found",
+        "See Other",        "Not Modified",       "Use Proxy",
+        "Unused",           "Temporary Redirect", "Permanent Redirect"};
+    static const char *const r4[] = {"Bad Request",
+                                     "Unauthorized",
+                                     "Payment Required",
+                                     "Forbidden",
+                                     "Not Found",
+                                     "Method Not Allowed",
+                                     "Not Acceptable",
+                                     "Proxy Authentication Required",
+                                     "Request Timeout",
+                                     "Conflict",
+                                     "Gone",
+                                     "Length Required",
+                                     "Precondition Failed",
+                                     "Content Too Large",
+                                     "URI Too Long",
+                                     "Unsupported Media Type",
+                                     "Range Not Satisfiable",
+                                     "Expectation Failed",
+                                     "Unused"};
+    static const char *const r5[] = {"Internal Server Error", "Not Implemented",
+                                     "Bad Gateway",           "Service Unavailable",
+                                     "Gateway Timeout",       "HTTP Version Not Supported"};
+#define REASON_IN_(tab, base)                                                                      \
+    if (status >= (base) && status < (base) + (int)(sizeof(tab) / sizeof(tab[0])))                 \
+        return tab[status - (base)];
+    REASON_IN_(r1, 100)
+    REASON_IN_(r2, 200)
+    REASON_IN_(r3, 300)
+    REASON_IN_(r4, 400)
+    REASON_IN_(r5, 500)
+#undef REASON_IN_
     switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 417:
-        return "Expectation Failed";
+    case 421:
+        return "Misdirected Request";
+    case 422:
+        return "Unprocessable Content";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
     default:
-        return "Unknown";
+        return "";
     }
+}
+
+/* RFC 9110 §6.4.1, §8.6: 1xx, 204 and 304 responses have no content and no Content-Length. */
+static bool status_bodiless(int status)
+{
+    return status < 200 || status == 204 || status == 304;
 }
 
 static uint64_t now_ms(void)
@@ -224,10 +243,11 @@ static size_t content_length_line(char *buf, size_t n)
 
 static int append_response(struct http_conn *hc, roost_http_res *res)
 {
-    char framing[48];
-    size_t flen = content_length_line(framing, res->body.len);
+    char framing[48] = "";
+    bool bodiless = status_bodiless(res->status);
+    size_t flen = bodiless ? 0 : content_length_line(framing, res->body.len);
     int rc = append_head(hc, res, framing, flen);
-    if (rc == 0 && !res->head_only && res->body.len)
+    if (rc == 0 && !res->head_only && !bodiless && res->body.len)
         rc = roost_bytes_append(&hc->out, res->body.p, res->body.len);
     return rc;
 }
@@ -248,13 +268,33 @@ static int flush(struct http_conn *hc)
     return rc;
 }
 
-void roost_http_res_status(roost_http_res *res, int status)
+int roost_http_res_status(roost_http_res *res, int status)
 {
+    if (status < 100 || status > 999) /* RFC 9110 §15: a three-digit integer */
+        return -EINVAL;
     res->status = status;
+    return 0;
+}
+
+/* The fields the server writes itself: a second copy from a handler would contradict the
+ * framing (Content-Length, Transfer-Encoding, Connection) or just repeat (Date, Server). */
+static bool server_owned(const char *name)
+{
+    static const char *const owned[] = {"Content-Length", "Transfer-Encoding", "Connection", "Date",
+                                        "Server"};
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        if (!strcasecmp(name, owned[i]))
+            return true;
+    return false;
 }
 
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value)
 {
+    /* A CR or LF in a value would end the field early and let the rest inject a header (or a
+     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. */
+    if (!name || !value || !roost_http_token_valid(name, strlen(name)) ||
+        !roost_http_field_value_valid(value, strlen(value)) || server_owned(name))
+        return -EINVAL;
     int rc = roost_bytes_append_str(&res->headers, name);
     if (rc == 0)
         rc = roost_bytes_append(&res->headers, ": ", 2);
@@ -281,10 +321,11 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         /* HTTP/1.0 has no chunked coding: the body is delimited by closing. */
         if (res->http10)
             res->close = true;
-        const char *framing = res->http10 ? "" : "Transfer-Encoding: chunked\r\n";
+        const char *framing =
+            res->http10 || status_bodiless(res->status) ? "" : "Transfer-Encoding: chunked\r\n";
         rc = append_head(hc, res, framing, strlen(framing));
     }
-    if (rc == 0 && len && !res->head_only) {
+    if (rc == 0 && len && !res->head_only && !status_bodiless(res->status)) {
         if (!res->http10) {
             char size[32];
             int n = snprintf(size, sizeof(size), "%zx\r\n", len);
@@ -321,7 +362,7 @@ struct roost_str roost_http_req_target(const roost_http_req *req)
 
 struct roost_str roost_http_req_path(const roost_http_req *req)
 {
-    return str_of(req->head.path);
+    return req->path;
 }
 
 struct roost_str roost_http_req_query(const roost_http_req *req)
@@ -455,6 +496,67 @@ static bool str_eq(struct roost_http_str s, const char *lit)
     return s.n == n && !memcmp(s.p, lit, n);
 }
 
+/* Sets req->path to the decoded, normalised path; 0, or -400 when it cannot be decoded. */
+static int decode_path(struct http_conn *hc, roost_http_req *req)
+{
+    struct roost_str raw = str_of(req->head.path);
+    if (roost_http_path_is_normal(raw.p, raw.n)) { /* the common case: no copy */
+        req->path = raw;
+        return 0;
+    }
+    hc->path.len = 0;
+    if (roost_bytes_reserve(&hc->path, raw.n) < 0)
+        return -ENOMEM;
+    int n = roost_http_path_normalize(raw.p, raw.n, hc->path.p);
+    if (n < 0)
+        return -400;
+    req->path = (struct roost_str){hc->path.p, (size_t)n};
+    return 0;
+}
+
+/* Adds the Allow field for path (NULL: the whole server) to res. */
+static int add_allow(struct http_conn *hc, roost_http_res *res, struct roost_str path)
+{
+    char allow[256];
+    roost_http_router_allow(hc->srv->router, path, allow, sizeof(allow));
+    return roost_http_res_header(res, "Allow", allow);
+}
+
+/*
+ * Decides who answers the request: 0 when the router found a handler (req->match), a status
+ * the server answers itself (> 0, headers already added to res), or -errno.
+ */
+static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_res *res)
+{
+    bool options = str_eq(req->head.method, "OPTIONS");
+    if (req->head.target_form == ROOST_HTTP_TARGET_AUTHORITY) {
+        /* CONNECT asks for a tunnel, which this server never opens (RFC 9110 §9.3.6). The
+         * client may already be sending tunnel bytes: close after answering. */
+        res->close = true;
+        req->path = (struct roost_str){NULL, 0};
+        return 501;
+    }
+    if (req->head.target_form == ROOST_HTTP_TARGET_ASTERISK) {
+        /* RFC 9110 §9.3.7: OPTIONS * asks about the server as a whole. */
+        req->path = (struct roost_str){"*", 1};
+        int rc = add_allow(hc, res, (struct roost_str){NULL, 0});
+        return rc < 0 ? rc : 200;
+    }
+    int rc = decode_path(hc, req);
+    if (rc < 0)
+        return rc == -400 ? 400 : rc;
+    rc = roost_http_router_match(hc->srv->router, str_of(req->head.method), req->path, &req->match);
+    if (rc == 405) {
+        /* RFC 9110 §15.5.6: a 405 lists the methods the path has. An OPTIONS the application
+         * did not route itself is answered the same way, with 200 (§9.3.7). */
+        int arc = add_allow(hc, res, req->path);
+        if (arc < 0)
+            return arc;
+        return options ? 200 : 405;
+    }
+    return rc;
+}
+
 /* Runs one parsed request. Returns bytes consumed, or < 0 to close (after flushing). */
 static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms)
 {
@@ -479,14 +581,11 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
         .close = !req->head.keep_alive || atomic_load(&srv->draining),
         .http10 = req->head.version_minor == 0,
     };
-    int route = roost_http_router_match(srv->router, str_of(req->head.method),
-                                        str_of(req->head.path), &req->match);
-    int rc = 0;
-    if (route != 0) {
+    int route = route_request(hc, req, &res);
+    int rc = route < 0 ? route : 0;
+    if (route > 0) {
         res.status = route;
-        if (route == 405)
-            rc = roost_http_res_header(&res, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
-    } else {
+    } else if (route == 0) {
         rc = req->match.handler(req, &res, req->match.arg);
         if (rc < 0 && !res.streaming) {
             /* A failing handler: answer 500 and close; the reactor goes on. */
@@ -499,7 +598,8 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
     }
     if (rc == 0 && !res.streaming)
         rc = append_response(hc, &res);
-    else if (rc == 0 && !res.failed && !res.http10 && !res.head_only)
+    else if (rc == 0 && !res.failed && !res.http10 && !res.head_only &&
+             !status_bodiless(res.status))
         rc = roost_bytes_append(&hc->out, "0\r\n\r\n", 5);
     bool close = res.close || res.failed || rc < 0;
     roost_bytes_free(&res.headers);
@@ -588,6 +688,7 @@ static int on_conn(roost_conn *c, void *arg)
     roost_bytes_free(&hc.in);
     roost_bytes_free(&hc.out);
     roost_bytes_free(&hc.body);
+    roost_bytes_free(&hc.path);
     atomic_fetch_sub(&srv->live, 1);
     return 0;
 }

@@ -138,6 +138,17 @@ int roost_http_res_body(roost_http_res *res, const void *data, size_t len);
  */
 int roost_http_res_write(roost_http_res *res, const void *data, size_t len);
 
+/* ---- metrics ---- */
+
+/*
+ * A handler that answers with the server's metrics in the Prometheus text format: requests by
+ * status class, open, accepted and closed connections, bytes received and sent, a request
+ * latency histogram, build info, and every reactor counter (roost_stats) per reactor. Route it
+ * where operators expect it: roost_http_route(router, "GET", "/metrics", roost_http_metrics,
+ * NULL). arg is unused. The counters behind it cost a plain add on the reactor thread.
+ */
+int roost_http_metrics(roost_http_req *req, roost_http_res *res, void *arg);
+
 /* The reactor the connection (and so the handler) runs on. */
 roost_reactor *roost_http_req_reactor(const roost_http_req *req);
 

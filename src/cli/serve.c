@@ -1,7 +1,8 @@
 /*
  * `roost serve`: the demo HTTP server `make run` starts. Endpoints follow TechEmpower's
  * rules for /plaintext and /json; /delay/:ms and /offload show continuation affinity (their
- * responses name the reactor that answered); /metrics exports the reactor counters.
+ * responses name the reactor that answered); /metrics is the library's exporter
+ * (roost_http_metrics).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -94,29 +95,6 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
-static int metrics(roost_http_req *req, roost_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return -ENOMEM;
-    unsigned n = roost_runtime_reactor_count(runtime);
-    struct roost_stats s;
-#define ROOST_METRIC_(name, help)                                                                  \
-    fprintf(f, "# HELP roost_%s %s\n# TYPE roost_%s counter\n", #name, help, #name);               \
-    for (unsigned i = 0; i < n; i++) {                                                             \
-        roost_reactor_stats(roost_runtime_reactor(runtime, i), &s);                                \
-        fprintf(f, "roost_%s{reactor=\"%u\"} %llu\n", #name, i, (unsigned long long)s.name);       \
-    }
-    ROOST_STATS_FIELDS(ROOST_METRIC_)
-#undef ROOST_METRIC_
-    int rc = fclose(f) == 0 ? reply(res, "text/plain; version=0.0.4", out, len) : -ENOMEM;
-    free(out);
-    return rc;
-}
-
 static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -126,7 +104,7 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /json        {\"message\":\"Hello, World!\"}\n"
         "GET /delay/:ms   sleeps ms milliseconds on the reactor, then answers\n"
         "GET /offload     hashes on the worker pool, answers from the home reactor\n"
-        "GET /metrics     reactor counters, Prometheus text format\n\n"
+        "GET /metrics     server and reactor counters, Prometheus text format\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
 }
@@ -218,7 +196,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/offload", offload, NULL);
     if (rc == 0)
-        rc = roost_http_route(router, "GET", "/metrics", metrics, NULL);
+        rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
     if (rc < 0) {

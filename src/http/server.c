@@ -24,14 +24,17 @@
 
 #include "http/bytes.h"
 #include "http/date.h"
+#include "http/metrics.h"
 #include "http/parser.h"
 #include "http/router.h"
 
 struct http_conn;
 
-/* Per reactor: its live connections (touched only on that reactor's thread). */
+/* Per reactor: its live connections (touched only on that reactor's thread) and its
+ * counters (written only there, read by /metrics). */
 struct reactor_conns {
     struct http_conn *head;
+    struct roost_http_counters counters;
 };
 
 struct roost_http_server {
@@ -50,6 +53,7 @@ struct roost_http_server {
 struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
+    struct roost_http_counters *counters; /* its reactor's */
     struct roost_bytes in, out, body;
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     bool idle;               /* waiting for the first byte of a request: shutdown may close it */
@@ -153,11 +157,16 @@ static bool status_bodiless(int status)
     return status < 200 || status == 204 || status == 304;
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_ns() / 1000000u;
 }
 
 /* ---- responses ------------------------------------------------------------------------- */
@@ -208,6 +217,7 @@ static int append_status_line(struct http_conn *hc, int status)
 static int append_head(struct http_conn *hc, roost_http_res *res, const char *framing,
                        size_t framing_len)
 {
+    roost_http_count_status(hc->counters, res->status);
     int rc = append_status_line(hc, res->status);
     if (rc == 0 && res->headers.len)
         rc = roost_bytes_append(&hc->out, res->headers.p, res->headers.len);
@@ -264,6 +274,8 @@ static int flush(struct http_conn *hc)
     if (!hc->out.len)
         return 0;
     int rc = roost_conn_send(hc->c, hc->out.p, hc->out.len);
+    if (rc >= 0)
+        roost_http_count(&hc->counters->bytes_sent, hc->out.len);
     hc->out.len = 0;
     return rc;
 }
@@ -430,6 +442,7 @@ static int receive(struct http_conn *hc, uint64_t deadline_ms)
     int n = roost_conn_recv(hc->c, &buf);
     if (n <= 0)
         return n;
+    roost_http_count(&hc->counters->bytes_received, buf.len);
     int rc = roost_bytes_append(&hc->in, buf.data, buf.len);
     roost_conn_release(hc->c, &buf);
     return rc < 0 ? rc : n;
@@ -562,6 +575,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
 {
     roost_http_server *srv = hc->srv;
     const char *base = hc->in.p;
+    uint64_t t0 = now_ns();
     long used = read_body(hc, req, deadline_ms);
     if (used < 0) {
         if (used <= -400 && used > -600)
@@ -602,6 +616,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
              !status_bodiless(res.status))
         rc = roost_bytes_append(&hc->out, "0\r\n\r\n", 5);
     bool close = res.close || res.failed || rc < 0;
+    roost_http_count_latency(hc->counters, now_ns() - t0);
     roost_bytes_free(&res.headers);
     roost_bytes_free(&res.body);
     return close ? -1 : used;
@@ -681,6 +696,8 @@ static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
     struct http_conn hc = {.srv = srv, .c = c};
+    hc.counters = &srv->per_reactor[roost_reactor_id(roost_conn_reactor(c))].counters;
+    roost_http_count(&hc.counters->accepted, 1);
     atomic_fetch_add(&srv->live, 1);
     conn_link(&hc);
     serve_conn(&hc);
@@ -689,6 +706,7 @@ static int on_conn(roost_conn *c, void *arg)
     roost_bytes_free(&hc.out);
     roost_bytes_free(&hc.body);
     roost_bytes_free(&hc.path);
+    roost_http_count(&hc.counters->closed, 1);
     atomic_fetch_sub(&srv->live, 1);
     return 0;
 }
@@ -736,6 +754,21 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     }
     *out = srv;
     return 0;
+}
+
+roost_http_server *roost_http_req_server(const roost_http_req *req)
+{
+    return req->hc->srv;
+}
+
+roost_runtime *roost_http_server_runtime(const roost_http_server *s)
+{
+    return s->rt;
+}
+
+const struct roost_http_counters *roost_http_server_counters(const roost_http_server *s, unsigned i)
+{
+    return &s->per_reactor[i].counters;
 }
 
 uint16_t roost_http_server_port(const roost_http_server *s)

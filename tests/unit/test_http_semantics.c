@@ -133,6 +133,7 @@ static int setup(void **state)
         {"GET", "/bad-headers", bad_headers},
         {"GET", "/status/:code", status},
         {"GET", "/streamed/:code", status_streamed},
+        {"GET", "/metrics", roost_http_metrics},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         assert_int_equal(
@@ -545,6 +546,114 @@ static void reason_phrases_rfc9110_15(void **state)
     }
 }
 
+/* ---- /metrics ---- */
+
+/* The value of the sample named exactly `series` (name and labels) in a scrape. */
+static double sample(const char *scrape, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = scrape; *p;) {
+        const char *eol = strchr(p, '\n');
+        assert_non_null(eol);
+        if (!strncmp(p, series, n) && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+        p = eol + 1;
+    }
+    fail_msg("no sample %s", series);
+    return -1;
+}
+
+static char *scrape(void)
+{
+    char *all = EXCHANGE("GET /metrics" CLOSE);
+    struct response r = only_response(all);
+    assert_int_equal(r.status, 200);
+    assert_field(&r, "Content-Type", "text/plain; version=0.0.4");
+    char *body = strndup(r.body, r.body_len);
+    assert_non_null(body);
+    free(all);
+    return body;
+}
+
+/* Prometheus text format and naming: every family has HELP then TYPE, every sample belongs to
+ * the family declared last, counters end in _total, histogram buckets are cumulative and end
+ * at +Inf == _count. */
+static void metrics_follow_prometheus_naming(void **state)
+{
+    (void)state;
+    char *m = scrape();
+    char family[128] = "", type[32] = "";
+    int families = 0;
+    double last_bucket = 0;
+    bool inf_last = false;
+    for (char *line = m, *eol; *line; line = eol + 1) {
+        eol = strchr(line, '\n');
+        assert_non_null(eol);
+        *eol = 0;
+        char name[128], help_name[128];
+        if (sscanf(line, "# HELP %127s", help_name) == 1) {
+            char *next = eol + 1;
+            assert_int_equal(sscanf(next, "# TYPE %127s %31s", family, type), 2);
+            assert_string_equal(family, help_name);
+            families++;
+            if (!strcmp(type, "counter") && strcmp(family + strlen(family) - 6, "_total"))
+                fail_msg("counter %s does not end in _total", family);
+            last_bucket = 0;
+            continue;
+        }
+        if (line[0] == '#')
+            continue;
+        assert_int_equal(sscanf(line, "%127[a-z_]", name), 1);
+        if (!strcmp(type, "histogram")) {
+            size_t fl = strlen(family);
+            assert_int_equal(strncmp(name, family, fl), 0);
+            const char *suffix = name + fl;
+            assert_true(!strcmp(suffix, "_bucket") || !strcmp(suffix, "_sum") ||
+                        !strcmp(suffix, "_count"));
+            double v = strtod(strrchr(line, ' ') + 1, NULL);
+            if (!strcmp(suffix, "_bucket")) {
+                assert_true(v >= last_bucket);
+                last_bucket = v;
+                inf_last = strstr(line, "le=\"+Inf\"") != NULL;
+            } else if (!strcmp(suffix, "_count")) {
+                assert_true(inf_last && v == last_bucket);
+            }
+        } else if (strcmp(name, family) != 0) {
+            fail_msg("sample %s under family %s", name, family);
+        }
+    }
+    assert_true(families >= 8 + 19); /* build info, the HTTP families, every reactor counter */
+    free(m);
+}
+
+/* What the counters count, as deltas between two scrapes around a known exchange. */
+static void metrics_count_requests_connections_and_bytes(void **state)
+{
+    (void)state;
+    char *a = scrape();
+    static const char req[] = "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n"
+                              "GET /res" CLOSE;
+    free(exchange(req, sizeof(req) - 1));
+    char *b = scrape();
+#define DELTA(series) (sample(b, series) - sample(a, series))
+    assert_true(DELTA("roost_http_requests_total{class=\"4xx\"}") == 1);
+    /* /res, and the first scrape (counted once its response was written) */
+    assert_true(DELTA("roost_http_requests_total{class=\"2xx\"}") == 2);
+    /* the exchange's connection and the second scrape's */
+    assert_true(DELTA("roost_http_connections_accepted_total") == 2);
+    /* the first scrape's and the exchange's: each closed before its client saw EOF */
+    assert_true(DELTA("roost_http_connections_closed_total") == 2);
+    assert_true(sample(b, "roost_http_connections_open") == 1);
+    assert_true(DELTA("roost_http_received_bytes_total") >= (double)(sizeof(req) - 1));
+    assert_true(DELTA("roost_http_sent_bytes_total") > 0);
+    assert_true(DELTA("roost_http_request_duration_seconds_count") == 3);
+    assert_true(sample(b, "roost_build_info{version=\"" ROOST_TEST_VERSION "\"}") == 1);
+    assert_true(sample(b, "roost_ticks_total{reactor=\"0\"}") > 0);
+#undef DELTA
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +670,8 @@ int main(void)
         cmocka_unit_test(res_status_outside_100_999_refused_rfc9110_15),
         cmocka_unit_test(bodiless_statuses_rfc9110_6_4_1),
         cmocka_unit_test(reason_phrases_rfc9110_15),
+        cmocka_unit_test(metrics_follow_prometheus_naming),
+        cmocka_unit_test(metrics_count_requests_connections_and_bytes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,9 @@ packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl p
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(wrk nghttp2-client nginx-light h2o)
 fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+    packages+=(clang libclang-rt-14-dev) # libFuzzer's runtime (make fuzz)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -46,6 +46,14 @@ static int echo_path(roost_http_req *req, roost_http_res *res, void *arg)
     return roost_http_res_body(res, body, (size_t)n);
 }
 
+/* Answers with the request body as it is, empty included (NULL data, length 0). */
+static int echo_body(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    struct roost_str b = roost_http_req_body(req);
+    return roost_http_res_body(res, b.p, b.n);
+}
+
 static int plain(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -128,6 +136,7 @@ static int setup(void **state)
         {"PUT", "/res", plain},
         {"DELETE", "/res", plain},
         {"POST", "/only-post", plain},
+        {"POST", "/echo", echo_body},
         {"GET", "/own-options", plain},
         {"OPTIONS", "/own-options", options_handler},
         {"GET", "/bad-headers", bad_headers},
@@ -412,6 +421,16 @@ static void path_normalisation_rfc3986_5_2_4(void **state)
 
 /* ---- responses ---- */
 
+/* Regression (fuzz_http_server): an empty body set from an empty request body is a NULL span;
+ * copying it did pointer arithmetic on NULL (UBSan: "applying zero offset to null pointer"). */
+static void empty_body_from_null_span(void **state)
+{
+    (void)state;
+    EXPECT("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+           "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+           {200, ""}, {200, "hi"});
+}
+
 /* RFC 9110 §5.5, §5.6.2: a header with a non-token name or a value with CR, LF, NUL or another
  * control is refused (-EINVAL), so nothing is injected; HTAB and obs-text are fine. */
 static void res_header_refuses_injection_rfc9110_5_5(void **state)
@@ -666,6 +685,7 @@ int main(void)
         cmocka_unit_test(chunk_size_overflow_400_rfc9112_7_1),
         cmocka_unit_test(router_matches_decoded_path_rfc3986_2_1),
         cmocka_unit_test(path_normalisation_rfc3986_5_2_4),
+        cmocka_unit_test(empty_body_from_null_span),
         cmocka_unit_test(res_header_refuses_injection_rfc9110_5_5),
         cmocka_unit_test(res_status_outside_100_999_refused_rfc9110_15),
         cmocka_unit_test(bodiless_statuses_rfc9110_6_4_1),

@@ -38,6 +38,12 @@ void roost_http_router_free(roost_http_router *r);
 int roost_http_route(roost_http_router *r, const char *method, const char *pattern,
                      roost_http_handler h, void *arg);
 
+/* Access log line formats. */
+enum roost_http_access_log_format {
+    ROOST_HTTP_ACCESS_LOG_COMMON, /* Common Log Format: host - - [date] "request" status bytes */
+    ROOST_HTTP_ACCESS_LOG_JSON,   /* one JSON object per line */
+};
+
 struct roost_http_server_opts {
     const char *host;           /* default "127.0.0.1" */
     uint16_t port;              /* 0: ephemeral (see roost_http_server_port) */
@@ -47,6 +53,11 @@ struct roost_http_server_opts {
     uint64_t header_timeout_ms; /* a request head must arrive within this (default 10000) */
     uint64_t idle_timeout_ms;   /* keep-alive wait for the next request (default 60000) */
     const char *server_name;    /* the Server header (default "roost") */
+    /* Access log, one line per request: NULL (default) for none, "-" for standard output,
+     * else a file opened for appending. Lines are written by a background thread, never by a
+     * reactor; if it falls behind by more than 4 MiB per reactor, lines are dropped. */
+    const char *access_log;
+    enum roost_http_access_log_format access_log_format;
 };
 
 void roost_http_server_opts_init(struct roost_http_server_opts *o);

@@ -117,7 +117,10 @@ void roost_cmd_serve_help(void)
            "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
            "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
            "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
-           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n\n");
+           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
+           "  --access-log PATH|-       one line per request to PATH or stdout (default off)\n"
+           "  --access-log-format F     common (Common Log Format, default) or json\n"
+           "  --log-level L             error, warn (default), info or debug\n\n");
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -137,6 +140,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     roost_http_server_opts_init(&o);
     o.port = 8080;
     uint64_t grace_ms = 30000;
+    enum roost_log_level level;
     for (int i = 1; i < argc; i++) {
         char flag[32];
         const char *eq = strchr(argv[i], '=');
@@ -167,6 +171,14 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.idle_timeout_ms = n;
         else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
             grace_ms = n;
+        else if (!strcmp(flag, "--access-log"))
+            o.access_log = v;
+        else if (!strcmp(flag, "--access-log-format") &&
+                 (ok = !strcmp(v, "common") || !strcmp(v, "json")))
+            o.access_log_format =
+                !strcmp(v, "json") ? ROOST_HTTP_ACCESS_LOG_JSON : ROOST_HTTP_ACCESS_LOG_COMMON;
+        else if (!strcmp(flag, "--log-level") && (ok = roost_log_level_parse(v, &level) == 0))
+            roost_log_set_level(level);
         else if (ok) {
             fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
             return 2;

@@ -10,9 +10,10 @@
 /* Upper bounds of the request latency histogram, in nanoseconds; a last bucket is +Inf. */
 #define ROOST_HTTP_LATENCY_BOUNDS(X)                                                               \
     X(100000)                                                                                      \
-    X(250000) X(500000) X(1000000) X(2500000) X(5000000) X(10000000) X(25000000) X(50000000)       \
-        X(100000000) X(250000000) X(500000000) X(1000000000) X(2500000000) X(5000000000)           \
-            X(10000000000)
+    X(250000)                                                                                      \
+    X(500000)                                                                                      \
+    X(1000000) X(2500000) X(5000000) X(10000000) X(25000000) X(50000000) X(100000000) X(250000000) \
+        X(500000000) X(1000000000) X(2500000000) X(5000000000) X(10000000000)
 #define ROOST_HTTP_COUNT_BOUND_(ns) +1
 #define ROOST_HTTP_LATENCY_BUCKETS (0 ROOST_HTTP_LATENCY_BOUNDS(ROOST_HTTP_COUNT_BOUND_) + 1)
 

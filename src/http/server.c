@@ -10,6 +10,7 @@
  * connection waits idle_timeout_ms for the next request. A peer that half-closes after a
  * full request still gets its response: EOF is only looked at when more bytes are needed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,11 +23,13 @@
 #include <roost/http.h>
 #include <roost/net.h>
 
+#include "http/access_log.h"
 #include "http/bytes.h"
 #include "http/date.h"
 #include "http/metrics.h"
 #include "http/parser.h"
 #include "http/router.h"
+#include "net/net.h"
 
 struct http_conn;
 
@@ -46,6 +49,7 @@ struct roost_http_server {
     char server_name[64];
     unsigned nreactors;
     struct reactor_conns *per_reactor;
+    struct roost_access_log *access_log; /* NULL: off */
     _Atomic bool draining;
     _Atomic long live;
 };
@@ -57,6 +61,7 @@ struct http_conn {
     struct roost_bytes in, out, body;
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     bool idle;               /* waiting for the first byte of a request: shutdown may close it */
+    char peer[48];           /* the client's address, for the access log only */
     struct http_conn *prev, *next;
 };
 
@@ -77,7 +82,8 @@ struct roost_http_res {
     bool head_only; /* answering HEAD: no body bytes */
     bool close;     /* Connection: close after this response */
     bool http10;
-    bool streaming; /* roost_http_res_write was used */
+    bool streaming;    /* roost_http_res_write was used */
+    uint64_t streamed; /* body bytes written by roost_http_res_write */
     bool failed;
 };
 
@@ -345,6 +351,8 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         }
         if (rc == 0)
             rc = roost_bytes_append(&hc->out, data, len);
+        if (rc == 0)
+            res->streamed += len;
         if (rc == 0 && !res->http10)
             rc = roost_bytes_append(&hc->out, "\r\n", 2);
     }
@@ -570,6 +578,20 @@ static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_r
     return rc;
 }
 
+/* One access log line; req NULL for a request rejected before its head parsed. */
+static void access_log(struct http_conn *hc, const roost_http_req *req, int status, uint64_t bytes,
+                       uint64_t ns)
+{
+    struct roost_access_entry e = {
+        .peer = hc->peer, .status = status, .bytes = bytes, .duration_us = ns / 1000};
+    if (req) {
+        e.method = str_of(req->head.method);
+        e.target = str_of(req->head.target);
+        e.version_minor = req->head.version_minor;
+    }
+    roost_access_log_add(hc->srv->access_log, roost_reactor_id(roost_conn_reactor(hc->c)), &e);
+}
+
 /* Runs one parsed request. Returns bytes consumed, or < 0 to close (after flushing). */
 static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms)
 {
@@ -616,7 +638,16 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
              !status_bodiless(res.status))
         rc = roost_bytes_append(&hc->out, "0\r\n\r\n", 5);
     bool close = res.close || res.failed || rc < 0;
-    roost_http_count_latency(hc->counters, now_ns() - t0);
+    uint64_t ns = now_ns() - t0;
+    roost_http_count_latency(hc->counters, ns);
+    if (srv->access_log) {
+        bool no_body = res.head_only || status_bodiless(res.status);
+        access_log(hc, req, res.status,
+                   res.streaming ? res.streamed
+                   : no_body     ? 0
+                                 : res.body.len,
+                   ns);
+    }
     roost_bytes_free(&res.headers);
     roost_bytes_free(&res.body);
     return close ? -1 : used;
@@ -657,6 +688,8 @@ static void serve_conn(struct http_conn *hc)
                 break;
             if (rc < 0) {
                 append_status(hc, -rc);
+                if (srv->access_log)
+                    access_log(hc, NULL, -rc, 0, 0);
                 flush(hc);
                 return;
             }
@@ -692,11 +725,30 @@ static void serve_conn(struct http_conn *hc)
     }
 }
 
+/* The client's address as text ("-" if unknown): once per connection, access log only. */
+static void peer_name(roost_conn *c, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const void *addr = NULL;
+    snprintf(out, cap, "-");
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        addr = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6)
+        addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    if (addr && !inet_ntop(ss.ss_family, addr, out, (socklen_t)cap))
+        snprintf(out, cap, "-");
+}
+
 static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
     struct http_conn hc = {.srv = srv, .c = c};
     hc.counters = &srv->per_reactor[roost_reactor_id(roost_conn_reactor(c))].counters;
+    if (srv->access_log)
+        peer_name(c, hc.peer, sizeof(hc.peer));
     roost_http_count(&hc.counters->accepted, 1);
     atomic_fetch_add(&srv->live, 1);
     conn_link(&hc);
@@ -741,6 +793,15 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         free(srv);
         return -ENOMEM;
     }
+    if (srv->opts.access_log) {
+        int arc = roost_access_log_open(srv->opts.access_log, srv->opts.access_log_format,
+                                        srv->nreactors, &srv->access_log);
+        if (arc < 0) {
+            free(srv->per_reactor);
+            free(srv);
+            return arc;
+        }
+    }
     struct roost_listen_opts lo = {
         .host = srv->opts.host,
         .port = srv->opts.port,
@@ -748,6 +809,7 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     };
     int rc = roost_listen(rt, &lo, on_conn, srv, &srv->listener);
     if (rc < 0) {
+        roost_access_log_close(srv->access_log);
         free(srv->per_reactor);
         free(srv);
         return rc;
@@ -812,6 +874,7 @@ void roost_http_server_free(roost_http_server *s)
     if (!s)
         return;
     roost_listener_free(s->listener);
+    roost_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);
     free(s);
 }

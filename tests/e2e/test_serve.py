@@ -5,6 +5,7 @@ Usage: test_serve.py PATH/TO/roost
 Each test starts its own server on 127.0.0.1 with an ephemeral port; every wait is bounded.
 """
 import http.client
+import json
 import os
 import re
 import shutil
@@ -371,6 +372,39 @@ class ShutdownTest(unittest.TestCase):
         idle.close()
         self.assertEqual(server.proc.wait(timeout=30), 0)
         server.stop()
+
+
+class LogTest(unittest.TestCase):
+    def test_access_log_off_by_default_and_json_to_stdout(self):
+        quiet = Server()
+        c = quiet.conn()
+        c.request("GET", "/plaintext")
+        c.getresponse().read()
+        quiet.proc.send_signal(signal.SIGTERM)
+        out, err = quiet.proc.communicate(timeout=30)
+        self.assertEqual(quiet.proc.returncode, 0)
+        self.assertNotIn("/plaintext", out + err)
+        server = Server("--access-log", "-", "--access-log-format", "json", "--log-level", "info")
+        c = server.conn()
+        c.request("GET", "/plaintext?a=1")
+        c.getresponse().read()
+        c.request("DELETE", "/plaintext")
+        c.getresponse().read()
+        server.proc.send_signal(signal.SIGTERM)
+        out, _ = server.proc.communicate(timeout=30)
+        self.assertEqual(server.proc.returncode, 0)
+        lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        self.assertEqual([(l["method"], l["target"], l["status"]) for l in lines],
+                         [("GET", "/plaintext?a=1", 200), ("DELETE", "/plaintext", 405)])
+        self.assertEqual(lines[0]["bytes"], 13)
+        self.assertEqual(lines[0]["remote"], "127.0.0.1")
+
+    def test_bad_log_flags_are_refused(self):
+        for flags in (["--log-level", "loud"], ["--access-log-format", "xml"]):
+            p = subprocess.run([ROOST, "serve", "--port", "0", *flags], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, flags)
+            self.assertIn("bad value", p.stderr)
 
 
 if __name__ == "__main__":

@@ -600,8 +600,15 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
     uint64_t t0 = now_ns();
     long used = read_body(hc, req, deadline_ms);
     if (used < 0) {
-        if (used <= -400 && used > -600)
+        if (used <= -400 && used > -600) {
             append_status(hc, (int)-used);
+            if (srv->access_log) {
+                /* the head's spans still point into the buffer reading the body replaced */
+                if (hc->in.p != base)
+                    roost_http_parse_head(hc->in.p, hc->in.len, &srv->limits, &req->head);
+                access_log(hc, req, (int)-used, 0, now_ns() - t0);
+            }
+        }
         return -1;
     }
     if (hc->in.p != base) {

@@ -129,6 +129,9 @@ static const char requests[] = "GET /hello?x=1 HTTP/1.1\r\nHost: t\r\n\r\n"
                                "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
                                "HEAD /hello HTTP/1.0\r\n\r\n";
 static const char rejected[] = "GET /hello HTTP/1.1\r\nHost:\r\n\r\n";
+/* rejected after its head: a chunked body with a malformed size */
+static const char bad_body[] = "POST /hello HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                               "\r\nzz\r\n";
 
 /* Logs requests and the rejected one in format; returns the log's lines (static buffer). */
 static char *log_of(enum roost_http_access_log_format format)
@@ -141,6 +144,7 @@ static char *log_of(enum roost_http_access_log_format format)
     uint16_t port = roost_http_server_port(s.srv);
     exchange(port, requests, sizeof(requests) - 1);
     exchange(port, rejected, sizeof(rejected) - 1);
+    exchange(port, bad_body, sizeof(bad_body) - 1);
     unserve(&s);
     char *text = read_file(path);
     unlink(path);
@@ -157,6 +161,7 @@ static void common_log_format_one_line_per_request(void **state)
         "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"POST /hello HTTP/1\\.1\" 405 0$",
         "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"HEAD /hello HTTP/1\\.0\" 200 0$",
         "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"-\" 400 0$",
+        "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"POST /hello HTTP/1\\.1\" 400 0$",
     };
     assert_lines(text, want, sizeof(want) / sizeof(want[0]));
 }
@@ -172,6 +177,7 @@ static void json_lines(void **state)
         "\"method\":\"POST\",.*\"status\":405,\"bytes\":0,",
         "\"method\":\"HEAD\",.*\"version\":\"HTTP/1\\.0\",\"status\":200,\"bytes\":0,",
         "\"method\":null,\"target\":null,\"version\":null,\"status\":400,",
+        "\"method\":\"POST\",.*\"status\":400,\"bytes\":0,",
     };
     assert_lines(text, want, sizeof(want) / sizeof(want[0]));
 }

@@ -940,17 +940,18 @@ fail:
     return err;
 }
 
-bool roost_http_token_valid(const char *s, size_t n)
+size_t roost_http_token_span(const char *s)
 {
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(cls[(unsigned char)s[i]] & C_TOKEN))
-            return false;
-    return true;
+    size_t n = 0;
+    while (cls[(unsigned char)s[n]] & C_TOKEN) /* NUL is no tchar: stops there */
+        n++;
+    return n;
 }
 
-bool roost_http_field_value_valid(const char *s, size_t n)
+size_t roost_http_field_value_span(const char *s)
 {
-    return scan_field_value((cptr)s, (cptr)s + n) == (cptr)s + n;
+    size_t n = 0;
+    while (cls[(unsigned char)s[n]] & C_FIELD) /* NUL is no field byte: stops there */
+        n++;
+    return n;
 }

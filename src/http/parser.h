@@ -117,11 +117,12 @@ void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_ht
 int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
                             size_t *consumed, struct roost_http_str *data, bool *done);
 
-/* Is s[0..n) a token (RFC 9110 §5.6.2), as a field name or a method must be? */
-bool roost_http_token_valid(const char *s, size_t n);
+/* Bytes at the start of the C string s that may be in a token (RFC 9110 §5.6.2), as a field
+ * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
+size_t roost_http_token_span(const char *s);
 
-/* Is s[0..n) a valid field value (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB; no CR, LF, NUL or
- * other control)? */
-bool roost_http_field_value_valid(const char *s, size_t n);
+/* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
+ * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
+size_t roost_http_field_value_span(const char *s);
 
 #endif /* ROOST_HTTP_PARSER_H */

@@ -196,15 +196,15 @@ static int hex_digit(unsigned char c)
 
 bool roost_http_path_is_normal(const char *raw, size_t n)
 {
-    if (memchr(raw, '%', n))
-        return false;
-    for (const char *p = raw; (p = memchr(p, '/', n - (size_t)(p - raw))) != NULL;) {
-        p++;
-        size_t left = n - (size_t)(p - raw);
-        /* a segment that is exactly "." or ".." */
-        if (left && p[0] == '.' &&
-            (left == 1 || p[1] == '/' || (p[1] == '.' && (left == 2 || p[2] == '/'))))
+    /* one pass: a "%", or a segment that is exactly "." or ".." */
+    for (size_t i = 0; i < n; i++) {
+        if (raw[i] == '%')
             return false;
+        if (raw[i] == '/' && i + 1 < n && raw[i + 1] == '.') {
+            size_t k = i + 2 < n && raw[i + 2] == '.' ? i + 3 : i + 2;
+            if (k == n || raw[k] == '/')
+                return false;
+        }
     }
     return true;
 }

@@ -296,31 +296,44 @@ int roost_http_res_status(roost_http_res *res, int status)
 
 /* The fields the server writes itself: a second copy from a handler would contradict the
  * framing (Content-Length, Transfer-Encoding, Connection) or just repeat (Date, Server). */
-static bool server_owned(const char *name)
+static bool server_owned(const char *name, size_t n)
 {
-    static const char *const owned[] = {"Content-Length", "Transfer-Encoding", "Connection", "Date",
-                                        "Server"};
+#define OWNED_(lit)                                                                                \
+    {                                                                                              \
+        lit, sizeof(lit) - 1                                                                       \
+    }
+    static const struct {
+        const char *name;
+        size_t n;
+    } owned[] = {OWNED_("Content-Length"), OWNED_("Transfer-Encoding"), OWNED_("Connection"),
+                 OWNED_("Date"), OWNED_("Server")};
+#undef OWNED_
+    /* by length first: most names a handler sets have none of these lengths */
     for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
-        if (!strcasecmp(name, owned[i]))
+        if (n == owned[i].n && !strncasecmp(name, owned[i].name, n))
             return true;
     return false;
 }
 
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value)
 {
+    if (!name || !value)
+        return -EINVAL;
     /* A CR or LF in a value would end the field early and let the rest inject a header (or a
      * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. */
-    if (!name || !value || !roost_http_token_valid(name, strlen(name)) ||
-        !roost_http_field_value_valid(value, strlen(value)) || server_owned(name))
+    size_t nn = roost_http_token_span(name), vn = roost_http_field_value_span(value);
+    if (nn == 0 || name[nn] || value[vn] || server_owned(name, nn))
         return -EINVAL;
-    int rc = roost_bytes_append_str(&res->headers, name);
-    if (rc == 0)
-        rc = roost_bytes_append(&res->headers, ": ", 2);
-    if (rc == 0)
-        rc = roost_bytes_append_str(&res->headers, value);
-    if (rc == 0)
-        rc = roost_bytes_append(&res->headers, "\r\n", 2);
-    return rc;
+    int rc = roost_bytes_reserve(&res->headers, nn + vn + 4);
+    if (rc < 0)
+        return rc;
+    char *p = res->headers.p + res->headers.len;
+    memcpy(p, name, nn);
+    memcpy(p + nn, ": ", 2);
+    memcpy(p + nn + 2, value, vn);
+    memcpy(p + nn + 2 + vn, "\r\n", 2);
+    res->headers.len += nn + vn + 4;
+    return 0;
 }
 
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len)
@@ -592,12 +605,18 @@ static void access_log(struct http_conn *hc, const roost_http_req *req, int stat
     roost_access_log_add(hc->srv->access_log, roost_reactor_id(roost_conn_reactor(hc->c)), &e);
 }
 
-/* Runs one parsed request. Returns bytes consumed, or < 0 to close (after flushing). */
-static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms)
+/*
+ * Runs one parsed request. *now is the time it started (ns) and becomes the time it ended,
+ * which is when the next request of a pipelined batch starts: one clock read per request
+ * feeds both the header deadline and the latency histogram. Returns bytes consumed, or < 0
+ * to close (after flushing).
+ */
+static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms,
+                      uint64_t *now)
 {
     roost_http_server *srv = hc->srv;
     const char *base = hc->in.p;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = *now;
     long used = read_body(hc, req, deadline_ms);
     if (used < 0) {
         if (used <= -400 && used > -600) {
@@ -645,7 +664,8 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
              !status_bodiless(res.status))
         rc = roost_bytes_append(&hc->out, "0\r\n\r\n", 5);
     bool close = res.close || res.failed || rc < 0;
-    uint64_t ns = now_ns() - t0;
+    *now = now_ns();
+    uint64_t ns = *now - t0;
     roost_http_count_latency(hc->counters, ns);
     if (srv->access_log) {
         bool no_body = res.head_only || status_bodiless(res.status);
@@ -686,10 +706,13 @@ static void serve_conn(struct http_conn *hc)
     roost_http_req req;
     uint64_t deadline = 0; /* header deadline of the request being read, 0 while idle */
     for (;;) {
+        uint64_t now = 0; /* ns; within a batch, the end of the request before */
         /* Answer every complete request already buffered. */
         while (hc->in.len) {
+            if (!now)
+                now = now_ns();
             if (!deadline)
-                deadline = now_ms() + srv->opts.header_timeout_ms;
+                deadline = now / 1000000u + srv->opts.header_timeout_ms;
             int rc = roost_http_parse_head(hc->in.p, hc->in.len, &srv->limits, &req.head);
             if (rc == 0)
                 break;
@@ -702,7 +725,7 @@ static void serve_conn(struct http_conn *hc)
             }
             req.hc = hc;
             req.body = (struct roost_str){NULL, 0};
-            long used = serve_one(hc, &req, deadline);
+            long used = serve_one(hc, &req, deadline, &now);
             if (used < 0) {
                 flush(hc);
                 return;

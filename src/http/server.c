@@ -60,8 +60,9 @@ struct http_conn {
     struct roost_http_counters *counters; /* its reactor's */
     struct roost_bytes in, out, body;
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
-    bool idle;               /* waiting for the first byte of a request: shutdown may close it */
-    char peer[48];           /* the client's address, for the access log only */
+    struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
+    bool idle;     /* waiting for the first byte of a request: shutdown may close it */
+    char peer[48]; /* the client's address, for the access log only */
     struct http_conn *prev, *next;
 };
 
@@ -642,6 +643,8 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
         .head_only = str_eq(req->head.method, "HEAD"),
         .close = !req->head.keep_alive || atomic_load(&srv->draining),
         .http10 = req->head.version_minor == 0,
+        .headers = {hc->res_headers.p, 0, hc->res_headers.cap},
+        .body = {hc->res_body.p, 0, hc->res_body.cap},
     };
     int route = route_request(hc, req, &res);
     int rc = route < 0 ? route : 0;
@@ -675,8 +678,9 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
                                  : res.body.len,
                    ns);
     }
-    roost_bytes_free(&res.headers);
-    roost_bytes_free(&res.body);
+    /* keep the buffers (not their bytes) for the next response on this connection */
+    hc->res_headers = res.headers;
+    hc->res_body = res.body;
     return close ? -1 : used;
 }
 
@@ -788,6 +792,8 @@ static int on_conn(roost_conn *c, void *arg)
     roost_bytes_free(&hc.out);
     roost_bytes_free(&hc.body);
     roost_bytes_free(&hc.path);
+    roost_bytes_free(&hc.res_headers);
+    roost_bytes_free(&hc.res_body);
     roost_http_count(&hc.counters->closed, 1);
     atomic_fetch_sub(&srv->live, 1);
     return 0;

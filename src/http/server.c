@@ -38,6 +38,7 @@ struct http_conn;
 struct reactor_conns {
     struct http_conn *head;
     struct roost_http_counters counters;
+    char pad[64]; /* no cache line shared with the next reactor's counters */
 };
 
 struct roost_http_server {

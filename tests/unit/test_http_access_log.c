@@ -156,8 +156,8 @@ static void common_log_format_one_line_per_request(void **state)
     (void)state;
     char *text = log_of(ROOST_HTTP_ACCESS_LOG_COMMON);
     static const char *const want[] = {
-        "^127\\.0\\.0\\.1 - - \\[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} \\+0000\\] "
-        "\"GET /hello\\?x=1 HTTP/1\\.1\" 200 5$",
+        ("^127\\.0\\.0\\.1 - - \\[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:]{8} \\+0000\\] "
+         "\"GET /hello\\?x=1 HTTP/1\\.1\" 200 5$"),
         "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"POST /hello HTTP/1\\.1\" 405 0$",
         "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"HEAD /hello HTTP/1\\.0\" 200 0$",
         "^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"-\" 400 0$",
@@ -171,9 +171,9 @@ static void json_lines(void **state)
     (void)state;
     char *text = log_of(ROOST_HTTP_ACCESS_LOG_JSON);
     static const char *const want[] = {
-        "^\\{\"time\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\",\"remote\":\"127\\.0\\.0\\.1\","
-        "\"method\":\"GET\",\"target\":\"/hello\\?x=1\",\"version\":\"HTTP/1\\.1\",\"status\":200,"
-        "\"bytes\":5,\"duration_us\":[0-9]+\\}$",
+        ("^\\{\"time\":\"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\",\"remote\":\"127\\.0\\.0\\.1\","
+         "\"method\":\"GET\",\"target\":\"/hello\\?x=1\",\"version\":\"HTTP/1\\.1\",\"status\":200,"
+         "\"bytes\":5,\"duration_us\":[0-9]+\\}$"),
         "\"method\":\"POST\",.*\"status\":405,\"bytes\":0,",
         "\"method\":\"HEAD\",.*\"version\":\"HTTP/1\\.0\",\"status\":200,\"bytes\":0,",
         "\"method\":null,\"target\":null,\"version\":null,\"status\":400,",

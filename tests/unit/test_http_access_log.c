@@ -20,7 +20,7 @@
 #include "support.h"
 
 /* ROOST_TEST_TIME_SCALE: a float multiplier for every wait in a test (default 1). */
-static double test_time_scale(void)
+static double http_test_time_scale(void)
 {
     const char *s = getenv("ROOST_TEST_TIME_SCALE");
     double v = s ? strtod(s, NULL) : 1.0;
@@ -57,7 +57,7 @@ static struct served serve(const char *log_path, enum roost_http_access_log_form
 /* Shutdown and free: roost_http_server_free writes what is still buffered. */
 static void unserve(struct served *s)
 {
-    assert_int_equal(roost_http_server_shutdown(s->srv, (uint64_t)(10000 * test_time_scale())), 0);
+    assert_int_equal(roost_http_server_shutdown(s->srv, (uint64_t)(10000 * http_test_time_scale())), 0);
     roost_runtime_stop(s->rt);
     roost_http_server_free(s->srv);
     roost_runtime_destroy(s->rt);
@@ -72,7 +72,7 @@ static size_t exchange(uint16_t port, const char *req, size_t len)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    struct timeval tv = {.tv_sec = (time_t)(20 * test_time_scale())};
+    struct timeval tv = {.tv_sec = (time_t)(20 * http_test_time_scale())};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     for (size_t off = 0; off < len;) {
         ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);

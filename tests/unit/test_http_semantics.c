@@ -22,7 +22,7 @@
 #include "support.h"
 
 /* ROOST_TEST_TIME_SCALE: a float multiplier for every wait in a test (default 1). */
-static double test_time_scale(void)
+static double http_test_time_scale(void)
 {
     const char *s = getenv("ROOST_TEST_TIME_SCALE");
     double v = s ? strtod(s, NULL) : 1.0;
@@ -157,7 +157,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    assert_int_equal(roost_http_server_shutdown(srv, (uint64_t)(10000 * test_time_scale())), 0);
+    assert_int_equal(roost_http_server_shutdown(srv, (uint64_t)(10000 * http_test_time_scale())), 0);
     roost_runtime_stop(rt);
     roost_http_server_free(srv);
     roost_runtime_destroy(rt);
@@ -176,7 +176,7 @@ static char *exchange(const char *req, size_t len)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(roost_http_server_port(srv))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    double secs = 10 * test_time_scale();
+    double secs = 10 * http_test_time_scale();
     struct timeval tv = {.tv_sec = (time_t)secs, .tv_usec = 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);

@@ -31,9 +31,12 @@ void roost_http_router_free(roost_http_router *r);
 
 /*
  * Adds a route: method ("GET", ...; NULL for any) and a path pattern whose segments are
- * literal or `:name` parameters ("/users/:id"). First match in insertion order wins. A path
- * that matches only other methods' routes is answered 405. Returns 0, -EINVAL for a bad
- * pattern, or -ENOMEM.
+ * literal or `:name` parameters ("/users/:id"), matched against the percent-decoded,
+ * dot-segment-free path (see roost_http_req_path). First match in insertion order wins. A
+ * path that matches only other methods' routes is answered 405 with an Allow field listing
+ * them; OPTIONS on such a path (and OPTIONS *) is answered 200 with Allow, unless a route
+ * takes OPTIONS there; CONNECT is answered 501. Returns 0, -EINVAL for a bad pattern, or
+ * -ENOMEM.
  */
 int roost_http_route(roost_http_router *r, const char *method, const char *pattern,
                      roost_http_handler h, void *arg);

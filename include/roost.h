@@ -6,6 +6,7 @@
 #include <roost/config.h>
 #include <roost/ctx.h>
 #include <roost/http.h>
+#include <roost/log.h>
 #include <roost/net.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>

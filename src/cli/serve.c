@@ -1,7 +1,8 @@
 /*
  * `roost serve`: the demo HTTP server `make run` starts. Endpoints follow TechEmpower's
  * rules for /plaintext and /json; /delay/:ms and /offload show continuation affinity (their
- * responses name the reactor that answered); /metrics exports the reactor counters.
+ * responses name the reactor that answered); /metrics is the library's exporter
+ * (roost_http_metrics).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -95,29 +96,6 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
-static int metrics(roost_http_req *req, roost_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return -ENOMEM;
-    unsigned n = roost_runtime_reactor_count(runtime);
-    struct roost_stats s;
-#define ROOST_METRIC_(name, help)                                                                  \
-    fprintf(f, "# HELP roost_%s %s\n# TYPE roost_%s counter\n", #name, help, #name);               \
-    for (unsigned i = 0; i < n; i++) {                                                             \
-        roost_reactor_stats(roost_runtime_reactor(runtime, i), &s);                                \
-        fprintf(f, "roost_%s{reactor=\"%u\"} %llu\n", #name, i, (unsigned long long)s.name);       \
-    }
-    ROOST_STATS_FIELDS(ROOST_METRIC_)
-#undef ROOST_METRIC_
-    int rc = fclose(f) == 0 ? reply(res, "text/plain; version=0.0.4", out, len) : -ENOMEM;
-    free(out);
-    return rc;
-}
-
 static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -127,7 +105,7 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /json        {\"message\":\"Hello, World!\"}\n"
         "GET /delay/:ms   sleeps ms milliseconds on the reactor, then answers\n"
         "GET /offload     hashes on the worker pool, answers from the home reactor\n"
-        "GET /metrics     reactor counters, Prometheus text format\n\n"
+        "GET /metrics     server and reactor counters, Prometheus text format\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
 }
@@ -142,7 +120,10 @@ void roost_cmd_serve_help(void)
            "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
            "  --body-timeout-ms N       body progress limit, else 408 (default 10000)\n"
            "  --send-timeout-ms N       send progress limit, else close (default 30000)\n"
-           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n\n");
+           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
+           "  --access-log PATH|-       one line per request to PATH or stdout (default off)\n"
+           "  --access-log-format F     common (Common Log Format, default) or json\n"
+           "  --log-level L             error, warn (default), info or debug\n\n");
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -162,6 +143,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     roost_http_server_opts_init(&o);
     o.port = 8080;
     uint64_t grace_ms = 30000;
+    enum roost_log_level level;
     for (int i = 1; i < argc; i++) {
         char flag[32];
         const char *eq = strchr(argv[i], '=');
@@ -196,6 +178,14 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.send_timeout_ms = n;
         else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
             grace_ms = n;
+        else if (!strcmp(flag, "--access-log"))
+            o.access_log = v;
+        else if (!strcmp(flag, "--access-log-format") &&
+                 (ok = !strcmp(v, "common") || !strcmp(v, "json")))
+            o.access_log_format =
+                !strcmp(v, "json") ? ROOST_HTTP_ACCESS_LOG_JSON : ROOST_HTTP_ACCESS_LOG_COMMON;
+        else if (!strcmp(flag, "--log-level") && (ok = roost_log_level_parse(v, &level) == 0))
+            roost_log_set_level(level);
         else if (ok) {
             fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
             return 2;
@@ -225,7 +215,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/offload", offload, NULL);
     if (rc == 0)
-        rc = roost_http_route(router, "GET", "/metrics", metrics, NULL);
+        rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
     if (rc < 0) {

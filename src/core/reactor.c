@@ -32,6 +32,7 @@
  * needless wake, which costs a spurious tick and nothing else.
  */
 #include <errno.h>
+#include <roost/log.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,7 +171,7 @@ static void arm_wake_read(struct roost_reactor *r, struct roost_op *op)
     struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     if (!sqe) {
         /* Cannot happen short of a broken ring; without the read, wakes would be lost. */
-        fprintf(stderr, "roost: reactor %u cannot arm its wake read\n", r->id);
+        roost_log(ROOST_LOG_ERROR, "reactor %u cannot arm its wake read", r->id);
         return;
     }
     io_uring_prep_read(sqe, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), 0);
@@ -311,7 +312,7 @@ static bool enter(struct roost_reactor *r, const struct tick_wait *w)
     if (rc >= 0 || rc == -ETIME)
         ROOST_STAT_ADD(r, sqes_submitted, staged - io_uring_sq_ready(&r->ring));
     else if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
-        fprintf(stderr, "roost: reactor %u: io_uring_enter: %s\n", r->id, strerror(-rc));
+        roost_log(ROOST_LOG_ERROR, "reactor %u: io_uring_enter: %s", r->id, strerror(-rc));
     if (!hint_only)
         r->taskrun_distrust = 0;
     else if (io_uring_cq_ready(&r->ring) == 0)

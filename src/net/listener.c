@@ -14,6 +14,7 @@
  * log says so at most once per second for the whole process (ioxide #222).
  */
 #include <arpa/inet.h>
+#include <roost/log.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -60,8 +61,8 @@ static void log_emfile(struct roost_reactor *r, int err)
     if (!atomic_compare_exchange_strong_explicit(&last_ns, &last, now, memory_order_relaxed,
                                                  memory_order_relaxed))
         return;
-    fprintf(stderr, "roost: reactor %u: accept: %s; pausing accepts, retrying every %u ms\n", r->id,
-            strerror(-err), NET_ACCEPT_RETRY_MS);
+    roost_log(ROOST_LOG_WARN, "reactor %u: accept: %s; pausing accepts, retrying every %u ms",
+              r->id, strerror(-err), NET_ACCEPT_RETRY_MS);
 }
 
 static void retry_fired(struct roost_timer *t, int status)

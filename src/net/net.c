@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <roost/log.h>
+
 #include "net/net.h"
 
 uint8_t net_op_kinds[NET_OP_COUNT];
@@ -59,8 +61,8 @@ static bool net_draining(struct roost_reactor *r, void *arg)
     if (busy && roost__now_ns() < net->drain_deadline_ns)
         return true;
     if (busy)
-        fprintf(stderr, "roost: reactor %u stopped with %u connection(s) still open after %u ms\n",
-                r->id, net->nconns, NET_DRAIN_MS);
+        roost_log(ROOST_LOG_WARN, "reactor %u stopped with %u connection(s) still open after %u ms",
+                  r->id, net->nconns, NET_DRAIN_MS);
     roost_timer_cancel(&net->drain_timer);
     /*
      * Let go of listening sockets whose accept never completed: the listener may be freed
@@ -168,8 +170,8 @@ struct roost_net *net_get(struct roost_reactor *r)
         int rc = net_bufring_init(net, net->buf_count, net->buf_size);
         if (rc < 0) {
             /* A kernel without provided buffer rings (before 5.19): receive one-shot. */
-            fprintf(stderr, "roost: reactor %u: no provided buffer ring (%d), receiving one-shot\n",
-                    r->id, rc);
+            roost_log(ROOST_LOG_WARN,
+                      "reactor %u: no provided buffer ring (%d), receiving one-shot", r->id, rc);
             net->oneshot = true;
         } else {
             net->have_ring = true;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <roost/pool.h>
+#include <roost/log.h>
 #include <roost/task.h>
 #include <roost/waiter.h>
 
@@ -83,7 +84,7 @@ __attribute__((noinline)) void roost__pool_flush_pending(void)
     pending.n = 0;
     if (enqueue(pending.pool, &pending.batch, n) < 0) {
         roost__fifo_init(&pending.batch);
-        fprintf(stderr, "roost: %u items posted to a stopped pool were dropped\n", n);
+        roost_log(ROOST_LOG_WARN, "%u items posted to a stopped pool were dropped", n);
     }
     pending.pool = NULL;
 }

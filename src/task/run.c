@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include <roost/run.h>
+#include <roost/log.h>
 
 #include "core/ctx.h"
 #include "base/fifo.h"
@@ -90,7 +91,7 @@ static void run_one(struct roost_work *w)
     void *arg = w->arg;
     int rc = fn(arg);
     if (rc < 0)
-        fprintf(stderr, "roost: posted work failed on roost_run's context: %d\n", rc);
+        roost_log(ROOST_LOG_ERROR, "posted work failed on roost_run's context: %d", rc);
 }
 
 static unsigned run_ready(struct run_ctx *rc)

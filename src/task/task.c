@@ -9,6 +9,7 @@
  * never running on two threads at once.
  */
 #include <errno.h>
+#include <roost/log.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,7 +182,7 @@ static void task_finished(struct roost_sched *s, struct roost_task *t)
         if (r)
             roost__reactor_report_failure(r, t->result, "detached task");
         else
-            fprintf(stderr, "roost: detached task failed: %d\n", t->result);
+            roost_log(ROOST_LOG_ERROR, "detached task failed: %d", t->result);
     }
     task_unref(t);
 }
@@ -262,7 +263,7 @@ void roost__task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok)
     }
     int rc = target->ops->post(target, &t->run);
     if (rc < 0)
-        fprintf(stderr, "roost: cannot resume a task, its context has stopped (%d)\n", rc);
+        roost_log(ROOST_LOG_ERROR, "cannot resume a task, its context has stopped (%d)", rc);
 }
 
 /* ---- the public task API --------------------------------------------------------------- */
@@ -380,7 +381,7 @@ static void hop_away(struct roost_task *t)
 {
     int rc = t->ctx->ops->post(t->ctx, &t->run);
     if (rc < 0)
-        fprintf(stderr, "roost: hop target refused the task (%d)\n", rc);
+        roost_log(ROOST_LOG_ERROR, "hop target refused the task (%d)", rc);
 }
 
 int roost_hop(roost_ctx *ctx)

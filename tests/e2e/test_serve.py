@@ -5,6 +5,7 @@ Usage: test_serve.py PATH/TO/roost
 Each test starts its own server on 127.0.0.1 with an ephemeral port; every wait is bounded.
 """
 import http.client
+import json
 import os
 import re
 import shutil
@@ -285,21 +286,41 @@ function get(path) { return new Promise((ok, bad) => {
 
     def test_metrics_in_prometheus_text(self):
         c = self.server.conn()
+        c.request("GET", "/plaintext")
+        c.getresponse().read()
         c.request("GET", "/metrics")
         r = c.getresponse()
         body = r.read().decode()
         self.assertEqual(r.status, 200)
-        self.assertIn("# TYPE roost_ticks counter", body)
-        self.assertRegex(body, r'roost_cqes_reaped\{reactor="0"\} \d+')
-        self.assertRegex(body, r'roost_enters\{reactor="1"\} \d+')
-        # Every counter of every reactor, and nothing else: one HELP, one TYPE, 2 samples each.
+        self.assertIn("# TYPE roost_ticks_total counter", body)
+        self.assertRegex(body, r'roost_cqes_reaped_total\{reactor="0"\} \d+')
+        self.assertRegex(body, r'roost_enters_total\{reactor="1"\} \d+')
+        self.assertRegex(body, r'roost_build_info\{version="[0-9.]+"\} 1')
+        self.assertRegex(body, r'roost_http_requests_total\{class="2xx"\} [1-9]\d*')
+        self.assertIn("roost_http_connections_open 1\n", body)
+        # Prometheus naming: HELP then TYPE for every family, counters end in _total, every
+        # sample under the family declared before it (histograms: _bucket, _sum, _count).
         lines = body.strip().split("\n")
-        helps = [l for l in lines if l.startswith("# HELP ")]
-        samples = [l for l in lines if not l.startswith("#")]
-        self.assertGreaterEqual(len(helps), 18)
-        self.assertEqual(len(samples), 2 * len(helps))
-        for l in samples:
-            self.assertRegex(l, r'^roost_[a-z_]+\{reactor="[01]"\} \d+$')
+        families = {}
+        current = None
+        for i, l in enumerate(lines):
+            if l.startswith("# HELP "):
+                name = l.split()[2]
+                self.assertTrue(lines[i + 1].startswith("# TYPE %s " % name), l)
+                families[name] = lines[i + 1].split()[3]
+                current = name
+                if families[name] == "counter":
+                    self.assertTrue(name.endswith("_total"), name)
+            elif not l.startswith("#"):
+                self.assertRegex(l, r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$')
+                name = re.match(r"[a-z_]+", l).group(0)
+                if families[current] == "histogram":
+                    self.assertIn(name, [current + s for s in ("_bucket", "_sum", "_count")])
+                else:
+                    self.assertEqual(name, current)
+        self.assertEqual(families["roost_http_request_duration_seconds"], "histogram")
+        self.assertEqual(families["roost_http_connections_open"], "gauge")
+        self.assertGreaterEqual(len(families), 19 + 8)
         self.assertEqual(body[-1], "\n")
 
 
@@ -359,6 +380,39 @@ class ShutdownTest(unittest.TestCase):
         idle.close()
         self.assertEqual(server.proc.wait(timeout=scaled(30)), 0)
         server.stop()
+
+
+class LogTest(unittest.TestCase):
+    def test_access_log_off_by_default_and_json_to_stdout(self):
+        quiet = Server()
+        c = quiet.conn()
+        c.request("GET", "/plaintext")
+        c.getresponse().read()
+        quiet.proc.send_signal(signal.SIGTERM)
+        out, err = quiet.proc.communicate(timeout=30)
+        self.assertEqual(quiet.proc.returncode, 0)
+        self.assertNotIn("/plaintext", out + err)
+        server = Server("--access-log", "-", "--access-log-format", "json", "--log-level", "info")
+        c = server.conn()
+        c.request("GET", "/plaintext?a=1")
+        c.getresponse().read()
+        c.request("DELETE", "/plaintext")
+        c.getresponse().read()
+        server.proc.send_signal(signal.SIGTERM)
+        out, _ = server.proc.communicate(timeout=30)
+        self.assertEqual(server.proc.returncode, 0)
+        lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        self.assertEqual([(l["method"], l["target"], l["status"]) for l in lines],
+                         [("GET", "/plaintext?a=1", 200), ("DELETE", "/plaintext", 405)])
+        self.assertEqual(lines[0]["bytes"], 13)
+        self.assertEqual(lines[0]["remote"], "127.0.0.1")
+
+    def test_bad_log_flags_are_refused(self):
+        for flags in (["--log-level", "loud"], ["--access-log-format", "xml"]):
+            p = subprocess.run([ROOST, "serve", "--port", "0", *flags], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, flags)
+            self.assertIn("bad value", p.stderr)
 
 
 if __name__ == "__main__":

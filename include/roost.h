@@ -5,6 +5,7 @@
 #include <roost/config.h>
 #include <roost/ctx.h>
 #include <roost/http.h>
+#include <roost/http_client.h>
 #include <roost/net.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>

@@ -103,9 +103,40 @@ static inline int test_listen_raw(int backlog, uint16_t *port)
 }
 
 /*
- * A raw server: accepts up to `conns` connections one after another; on each reads until a
- * blank line ends a request head, writes `reply` (len bytes), then closes the connection
- * (close_after) or holds it open until the peer closes. Counts accepts.
+ * A listener that never accepts, its queue full: backlog 0 holds one connection, and four
+ * non-blocking connects fill it, so a further SYN is dropped and a connect to *port can
+ * only end by its timeout. Close the five fds with test_full_listener_close.
+ */
+struct full_listener {
+    int lfd, fill[4];
+    uint16_t port;
+};
+
+static inline void test_full_listener(struct full_listener *f)
+{
+    f->lfd = test_listen_raw(0, &f->port);
+    for (int i = 0; i < 4; i++) {
+        f->fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(f->port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        (void)connect(f->fill[i], (struct sockaddr *)&a, sizeof(a));
+    }
+    test_sleep_ms(50);
+}
+
+static inline void test_full_listener_close(struct full_listener *f)
+{
+    for (int i = 0; i < 4; i++)
+        close(f->fill[i]);
+    close(f->lfd);
+}
+
+/*
+ * A raw server: accepts up to `conns` connections one after another. On each it reads a
+ * request head (up to its blank line) and writes `reply` (len bytes), again for every further
+ * head, until the peer closes; with close_after it closes the connection after the first
+ * reply. A NULL reply is never sent: the connection is held until the peer closes. Counts
+ * accepts. Every wait is bounded by timeout_ms.
  */
 struct raw_server {
     int lfd;
@@ -116,15 +147,17 @@ struct raw_server {
     unsigned conns;
     unsigned timeout_ms;
     _Atomic unsigned accepts;
+    _Atomic unsigned requests;
+    _Atomic bool stop; /* raw_server_stop: give up waiting */
     pthread_t th;
 };
 
-static inline bool raw_read_head(int fd, unsigned timeout_ms)
+static inline bool raw_read_head(struct raw_server *s, int fd, unsigned timeout_ms)
 {
     char buf[8192];
     size_t got = 0;
     uint64_t end = test_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    while (got < sizeof(buf) && test_now_ns() < end) {
+    while (got < sizeof(buf) && test_now_ns() < end && !atomic_load(&s->stop)) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 20) <= 0)
             continue;
@@ -142,7 +175,7 @@ static inline void *raw_server_main(void *arg)
 {
     struct raw_server *s = arg;
     uint64_t end = test_now_ns() + (uint64_t)s->timeout_ms * 1000000u;
-    for (unsigned i = 0; i < s->conns && test_now_ns() < end; i++) {
+    for (unsigned i = 0; i < s->conns && test_now_ns() < end && !atomic_load(&s->stop); i++) {
         struct pollfd p = {.fd = s->lfd, .events = POLLIN};
         int pr = poll(&p, 1, 50);
         if (pr <= 0) {
@@ -153,14 +186,13 @@ static inline void *raw_server_main(void *arg)
         if (fd < 0)
             continue;
         atomic_fetch_add(&s->accepts, 1);
-        if (raw_read_head(fd, s->timeout_ms))
+        while (raw_read_head(s, fd, s->timeout_ms)) {
+            atomic_fetch_add(&s->requests, 1);
+            if (!s->reply)
+                continue;
             (void)!send(fd, s->reply, s->len, MSG_NOSIGNAL);
-        if (!s->close_after) {
-            char b[256];
-            struct pollfd q = {.fd = fd, .events = POLLIN};
-            while (test_now_ns() < end)
-                if (poll(&q, 1, 20) > 0 && recv(fd, b, sizeof(b), 0) <= 0)
-                    break;
+            if (s->close_after)
+                break;
         }
         close(fd);
     }
@@ -176,12 +208,15 @@ static inline void raw_server_start(struct raw_server *s, const char *reply, siz
     s->conns = conns;
     s->timeout_ms = test_ms(10000);
     atomic_init(&s->accepts, 0);
+    atomic_init(&s->requests, 0);
+    atomic_init(&s->stop, false);
     s->lfd = test_listen_raw(16, &s->port);
     assert_int_equal(pthread_create(&s->th, NULL, raw_server_main, s), 0);
 }
 
 static inline void raw_server_stop(struct raw_server *s)
 {
+    atomic_store(&s->stop, true);
     pthread_join(s->th, NULL);
     close(s->lfd);
 }

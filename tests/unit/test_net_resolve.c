@@ -123,20 +123,10 @@ static void refused_on_every_address_is_econnrefused(void **state)
 static void a_listener_that_never_accepts_times_the_connect_out(void **state)
 {
     (void)state;
-    uint16_t p;
-    int lfd = test_listen_raw(0, &p);
-    /* Fill the accept queue (backlog 0 holds one): further SYNs are dropped, so the next
-     * connect can only end by its timeout. */
-    int fill[4];
-    for (int i = 0; i < 4; i++) {
-        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(p)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        (void)connect(fill[i], (struct sockaddr *)&a, sizeof(a));
-    }
-    test_sleep_ms(50);
+    struct full_listener f;
+    test_full_listener(&f);
     int fds = test_fd_count();
-    struct connect_case k = {.host = "127.0.0.1", .port = p, .timeout_ms = 200};
+    struct connect_case k = {.host = "127.0.0.1", .port = f.port, .timeout_ms = 200};
     uint64_t t0 = test_now_ns();
     assert_int_equal(test_task_on(rt, 1, connect_task, &k), 0);
     uint64_t took_ms = (test_now_ns() - t0) / 1000000u;
@@ -144,9 +134,7 @@ static void a_listener_that_never_accepts_times_the_connect_out(void **state)
     assert_true(k.same_reactor);
     assert_true(took_ms >= 200);
     assert_int_equal(test_wait_fds(fds, test_ms(2000)), fds);
-    for (int i = 0; i < 4; i++)
-        close(fill[i]);
-    close(lfd);
+    test_full_listener_close(&f);
 }
 
 static void a_bad_host_is_einval(void **state)

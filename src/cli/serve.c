@@ -133,13 +133,15 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 
 void roost_cmd_serve_help(void)
 {
-    printf("  --host ADDR               listen address (default 127.0.0.1)\n"
-           "  --port N                  listen port (default 8080; 0 picks one)\n"
-           "  --max-head-bytes N        request head limit, above -> 431 (default 8192)\n"
-           "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
-           "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
-           "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
-           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n\n");
+    printf(
+        "  --host ADDR               listen address (default 127.0.0.1)\n"
+        "  --port N                  listen port (default 8080; 0 picks one)\n"
+        "  --max-head-bytes N        request head limit, above -> 431 (default 8192)\n"
+        "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
+        "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
+        "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
+        "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
+        "  --upstream URL            add GET /upstream: fetches URL (http://) with the client\n\n");
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -189,6 +191,8 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.idle_timeout_ms = n;
         else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
             grace_ms = n;
+        else if (!strcmp(flag, "--upstream"))
+            ok = roost_serve_upstream_flag(v) == 0;
         else if (ok) {
             fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
             return 2;
@@ -232,7 +236,9 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         return 1;
     }
     roost_http_server *srv;
-    rc = roost_http_server_start(runtime, &o, router, &srv);
+    rc = roost_serve_upstream_start(runtime, router);
+    if (rc == 0)
+        rc = roost_http_server_start(runtime, &o, router, &srv);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot listen on %s:%u: %s\n", o.host, o.port, strerror(-rc));
         roost_runtime_destroy(runtime);
@@ -252,6 +258,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "roost serve: some connections outlived the %llu ms grace\n",
                 (unsigned long long)grace_ms);
+    roost_serve_upstream_stop();
     roost_runtime_stop(runtime);
     roost_http_server_free(srv);
     roost_runtime_destroy(runtime);

@@ -7,6 +7,8 @@
 
 int roost_cmd_demo(const struct roost_config *cfg, int argc, char **argv);
 int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv);
+int roost_cmd_load(const struct roost_config *cfg, int argc, char **argv);
+void roost_cmd_load_help(void);
 void roost_cmd_serve_help(void);
 
 /* serve --upstream (serve_upstream.c): the flag (0 or -EINVAL/-EPROTONOSUPPORT), the route

@@ -273,6 +273,9 @@ static int conn_task(void *arg)
                 break;
             if (!atomic_load_explicit(&L->stop, memory_order_relaxed))
                 atomic_fetch_add_explicit(&lc->errors[ERR_CONNECT], 1, memory_order_relaxed);
+            /* With -n a failed connect uses up a request, so a dead server ends the run. */
+            if (L->total && !claim(L))
+                break;
             roost_sleep(10); /* a refusing server is not hammered in a tight loop */
             continue;
         }
@@ -291,7 +294,7 @@ static int conn_task(void *arg)
         }
         if (rc < 0 || (rc == 0 && lc->inflight))
             count_error(lc, rc);
-        if (L->total) /* unanswered requests go back to the budget */
+        else if (L->total) /* a server's clean close: what it left unanswered is sent again */
             atomic_fetch_add_explicit(&L->budget, lc->inflight, memory_order_relaxed);
         roost_conn_close(lc->c);
         lc->c = NULL;

@@ -22,6 +22,7 @@
 #include <roost.h>
 
 #include "cli/commands.h"
+#include "http/bytes.h"
 #include "http/client.h"
 
 /* ---- the latency histogram: log-linear, 32 sub-buckets per power of two (3% precision) ---- */
@@ -93,8 +94,7 @@ struct lconn {
     unsigned ring_head, inflight;
     unsigned next; /* next template */
     struct http_reader rd;
-    char *tail; /* an unfinished response's bytes, across receives */
-    size_t tail_len, tail_cap;
+    struct roost_bytes tail; /* an unfinished response's bytes, across receives */
 };
 
 static uint64_t now_ns(void)
@@ -182,21 +182,6 @@ static int frame(struct lconn *lc, const char *p, size_t len, size_t *used, uint
     return 0;
 }
 
-static int tail_reserve(struct lconn *lc, size_t len)
-{
-    if (len <= lc->tail_cap)
-        return 0;
-    size_t cap = lc->tail_cap ? lc->tail_cap : 4096;
-    while (cap < len)
-        cap *= 2;
-    char *q = realloc(lc->tail, cap);
-    if (!q)
-        return -ENOMEM;
-    lc->tail = q;
-    lc->tail_cap = cap;
-    return 0;
-}
-
 /* Receives once and frames; 0 to go on, 1 the connection ends cleanly, or -errno. */
 static int receive(struct lconn *lc)
 {
@@ -215,20 +200,14 @@ static int receive(struct lconn *lc)
     uint64_t now = now_ns();
     size_t used = 0;
     int rc;
-    if (lc->tail_len == 0) { /* the common case: frame the receive buffer in place */
+    if (lc->tail.len == 0) { /* the common case: frame the receive buffer in place */
         rc = frame(lc, b.data, b.len, &used, now);
-        if (rc == 0 && used < b.len && (rc = tail_reserve(lc, b.len - used)) == 0) {
-            memcpy(lc->tail, b.data + used, b.len - used);
-            lc->tail_len = b.len - used;
-        }
-    } else if ((rc = tail_reserve(lc, lc->tail_len + b.len)) == 0) {
-        memcpy(lc->tail + lc->tail_len, b.data, b.len);
-        lc->tail_len += b.len;
-        rc = frame(lc, lc->tail, lc->tail_len, &used, now);
-        if (rc == 0) {
-            memmove(lc->tail, lc->tail + used, lc->tail_len - used);
-            lc->tail_len -= used;
-        }
+        if (rc == 0 && used < b.len)
+            rc = roost_bytes_append(&lc->tail, b.data + used, b.len - used);
+    } else if ((rc = roost_bytes_append(&lc->tail, b.data, b.len)) == 0) {
+        rc = frame(lc, lc->tail.p, lc->tail.len, &used, now);
+        if (rc == 0)
+            roost_bytes_consume(&lc->tail, used);
     }
     roost_conn_release(lc->c, &b);
     return rc;
@@ -282,7 +261,7 @@ static int conn_task(void *arg)
         roost_conn_set_recv_timeout(lc->c, L->timeout_ms);
         lc->ring_head = 0;
         lc->inflight = 0;
-        lc->tail_len = 0;
+        lc->tail.len = 0;
         unsigned sent_here = 0;
         for (;;) {
             rc = fill(lc, &sent_here);
@@ -743,7 +722,7 @@ int roost_cmd_load(const struct roost_config *cfg_in, int argc, char **argv)
         free(conns_g[i].iov);
         free(conns_g[i].sent_ns);
         free(conns_g[i].which);
-        free(conns_g[i].tail);
+        roost_bytes_free(&conns_g[i].tail);
     }
     free(conns_g);
     for (unsigned i = 0; i < L.ntmpls; i++)

@@ -250,11 +250,11 @@ static int conn_task(void *arg)
         if (rc < 0) {
             if (rc == -ECANCELED)
                 break;
-            if (!atomic_load_explicit(&L->stop, memory_order_relaxed))
-                atomic_fetch_add_explicit(&lc->errors[ERR_CONNECT], 1, memory_order_relaxed);
             /* With -n a failed connect uses up a request, so a dead server ends the run. */
             if (L->total && !claim(L))
                 break;
+            if (!atomic_load_explicit(&L->stop, memory_order_relaxed))
+                atomic_fetch_add_explicit(&lc->errors[ERR_CONNECT], 1, memory_order_relaxed);
             roost_sleep(10); /* a refusing server is not hammered in a tight loop */
             continue;
         }

@@ -35,7 +35,7 @@ lock_file {dir}/nginx.lock;
 error_log {dir}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    log_format counted '$connection $request_uri $status';
+    log_format counted '$connection $request_uri $status $request_method $http_x_load';
     access_log {dir}/access.log counted;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
@@ -106,7 +106,7 @@ class Nginx:
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
     def log_lines(self):
-        """The access log's lines ('$connection $uri $status'), once nginx has written them."""
+        """The access log's lines ('$connection $uri $status $method $x_load'), split."""
         with open(self.dir + "/access.log") as f:
             return [l.split() for l in f.read().splitlines() if l]
 
@@ -303,6 +303,32 @@ class LoadAgainstNginx(unittest.TestCase):
         self.assertLessEqual(max(per_conn.values()), 10)  # then it reconnects
         self.assertGreaterEqual(len(per_conn), 20)
 
+    def test_headers_and_raw_request_files(self):
+        r = load("-n", "50", "-c", "2", "-H", "X-Load: yes", self.nginx.url("/plain"))
+        self.assertEqual(r["requests"], 50)
+        raw = [os.path.join(self.nginx.dir, n) for n in ("get.http", "head.http")]
+        with open(raw[0], "wb") as f:
+            f.write(b"GET /plain HTTP/1.1\r\nHost: x\r\nX-Load: raw\r\n\r\n")
+        with open(raw[1], "wb") as f:
+            f.write(b"HEAD /chunky.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = load("-n", "40", "-c", "1", "--raw", ",".join(raw), self.nginx.url("/"))
+        self.nginx.stop()
+        self.assertEqual(r["requests"], 40)
+        self.assertEqual(sum(r["errors"].values()), 0)
+        lines = self.nginx.log_lines()
+        self.assertEqual(sum(1 for l in lines if l[3:] == ["GET", "yes"]), 50)
+        self.assertEqual(sum(1 for l in lines if l[3:] == ["GET", "raw"]), 20)
+        self.assertEqual(sum(1 for l in lines if l[1] == "/chunky.txt" and l[3] == "HEAD"), 20)
+
+    def test_a_failing_server_ends_an_n_run(self):
+        out = subprocess.run([ROOST, "load", "--json", "-n", "3", "-c", "4",
+                              "http://127.0.0.1:%d/" % free_port()], capture_output=True,
+                             text=True, timeout=60 * SCALE)
+        self.assertEqual(out.returncode, 1)
+        r = json.loads(out.stdout)
+        self.assertEqual(r["requests"], 0)
+        self.assertEqual(r["errors"]["connect"], 3)
+
     def test_localhost_is_resolved(self):
         r = load("-n", "100", "-c", "2", "http://localhost:%d/plain" % self.nginx.port)
         self.assertEqual(r["requests"], 100)
@@ -318,6 +344,15 @@ class LoadAgainstRoost(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
         self.assertEqual(r["requests"], 5000)
         self.assertEqual(r["status"]["2xx"], 5000)
+        self.assertEqual(sum(r["errors"].values()), 0)
+
+    def test_method_and_body_are_sent(self):
+        s = Serve()
+        try:
+            r = load("-n", "20", "-c", "2", "-m", "POST", "-b", "hello", s.url("/plaintext"))
+        finally:
+            self.assertEqual(s.stop(), 0)
+        self.assertEqual(r["status"]["4xx"], 20)  # /plaintext is GET only: 405, framed
         self.assertEqual(sum(r["errors"].values()), 0)
 
     def test_a_malformed_server_is_counted_as_parse_errors(self):

@@ -10,6 +10,7 @@
 static roost_runtime *rt;
 static roost_listener *lst;
 static uint16_t port;
+static roost_listener *extra_listener; /* freed once the runtime has stopped */
 
 static int setup(void **state)
 {
@@ -30,6 +31,8 @@ static int teardown(void **state)
     roost_listener_stop(lst);
     roost_runtime_stop(rt);
     roost_listener_free(lst);
+    if (extra_listener)
+        roost_listener_free(extra_listener);
     roost_runtime_destroy(rt);
     roost_resolve_set_ttl(NET_RESOLVE_DEFAULT_TTL_MS);
     return 0;
@@ -137,6 +140,34 @@ static void a_listener_that_never_accepts_times_the_connect_out(void **state)
     test_full_listener_close(&f);
 }
 
+static void ipv6_literals_connect_with_or_without_brackets(void **state)
+{
+    (void)state;
+    int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool have_v6 = probe >= 0 && bind(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (probe >= 0)
+        close(probe);
+    if (!have_v6)
+        skip(); /* no IPv6 loopback on this machine */
+    roost_listener *l6;
+    struct roost_listen_opts o = {.host = "::1"};
+    assert_int_equal(roost_listen(rt, &o, test_echo_handler, NULL, &l6), 0);
+    unsigned long before = atomic_load(&net_resolve_lookups);
+    const char *hosts[] = {"::1", "[::1]"};
+    for (int i = 0; i < 2; i++) {
+        struct connect_case k = {.host = hosts[i], .port = roost_listener_port(l6)};
+        assert_int_equal(test_task_on(rt, 0, connect_task, &k), 0);
+        assert_int_equal(k.rc, 0);
+        assert_true(k.echoed);
+    }
+    assert_int_equal(atomic_load(&net_resolve_lookups), before);
+    roost_listener_stop(l6);
+    assert_true(test_wait_conns(l6, 0, test_ms(2000)));
+    /* freed with the runtime's listeners in teardown order: stop now, free after stop */
+    extra_listener = l6;
+}
+
 static void a_bad_host_is_einval(void **state)
 {
     (void)state;
@@ -153,6 +184,7 @@ int main(void)
         cmocka_unit_test(literals_never_reach_the_resolver),
         cmocka_unit_test(refused_on_every_address_is_econnrefused),
         cmocka_unit_test(a_listener_that_never_accepts_times_the_connect_out),
+        cmocka_unit_test(ipv6_literals_connect_with_or_without_brackets),
         cmocka_unit_test(a_bad_host_is_einval),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

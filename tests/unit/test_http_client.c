@@ -80,7 +80,8 @@ struct call {
     roost_http_client *c;
     struct roost_http_client_req req;
     char url[128];
-    unsigned repeat; /* calls made in a row (default 1) */
+    unsigned repeat;   /* calls made in a row (default 1) */
+    unsigned pause_ms; /* slept between them */
     int rc;
     bool same_reactor;
     unsigned reused;
@@ -100,6 +101,8 @@ static int call_task(void *arg)
     k->req.url = k->url;
     k->same_reactor = true;
     for (unsigned i = 0; i < (k->repeat ? k->repeat : 1); i++) {
+        if (i && k->pause_ms)
+            roost_sleep(k->pause_ms);
         k->rc = roost_http_client_request(k->c, &k->req, &res);
         k->same_reactor = k->same_reactor && roost_reactor_current() == home;
         if (k->rc < 0)
@@ -116,6 +119,13 @@ static int call_task(void *arg)
         snprintf(k->header, sizeof(k->header), "%.*s", (int)h.n, h.p);
     roost_http_client_res_free(&res);
     return 0;
+}
+
+static roost_http_client *client_with(struct roost_http_client_opts *o)
+{
+    roost_http_client *c;
+    assert_int_equal(roost_http_client_create(rt, o, &c), 0);
+    return c;
 }
 
 static roost_http_client *client(uint64_t timeout_ms, size_t max_body)
@@ -323,6 +333,34 @@ static void one_connection_carries_every_request(void **state)
     assert_int_equal(k.rc, 0);
     assert_int_equal(atomic_load(&s.accepts), 1);
     assert_int_equal(atomic_load(&s.requests), 5);
+}
+
+static void an_idle_connection_past_its_expiry_is_not_reused(void **state)
+{
+    (void)state;
+    struct roost_http_client_opts o;
+    roost_http_client_opts_init(&o);
+    o.idle_timeout_ms = 20;
+    struct raw_server s;
+    struct call k = {.c = client_with(&o), .repeat = 2, .pause_ms = 60};
+    raw_call("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", false, &k, &s);
+    assert_int_equal(k.rc, 0);
+    assert_int_equal(k.reused, 0);
+    assert_int_equal(atomic_load(&s.accepts), 2);
+}
+
+static void a_pool_of_size_zero_keeps_nothing(void **state)
+{
+    (void)state;
+    struct roost_http_client_opts o;
+    roost_http_client_opts_init(&o);
+    o.max_idle_per_origin = 0;
+    struct raw_server s;
+    struct call k = {.c = client_with(&o), .repeat = 2};
+    raw_call("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", false, &k, &s);
+    assert_int_equal(k.rc, 0);
+    assert_int_equal(k.reused, 0);
+    assert_int_equal(atomic_load(&s.accepts), 2);
 }
 
 static void an_idempotent_request_is_retried_on_a_connection_the_server_closed(void **state)
@@ -536,6 +574,8 @@ int main(void)
         cmocka_unit_test(responses_204_and_304_have_no_body),
         cmocka_unit_test(a_close_delimited_body_ends_at_eof),
         cmocka_unit_test(one_connection_carries_every_request),
+        cmocka_unit_test(an_idle_connection_past_its_expiry_is_not_reused),
+        cmocka_unit_test(a_pool_of_size_zero_keeps_nothing),
         cmocka_unit_test(an_idempotent_request_is_retried_on_a_connection_the_server_closed),
         cmocka_unit_test(a_post_is_not_retried),
         cmocka_unit_test(a_response_that_stops_mid_body_is_econnreset),

@@ -1,7 +1,7 @@
 /*
  * `roost load URL...`: an HTTP/1.1 load generator on the client engine. Each connection is
- * a task on one of -t reactors: it keeps -p requests in flight (pipelined, sent together in
- * one gathered write), frames every response with the client's reader (the server parser's
+ * a task on one of -t reactors: it keeps up to -p requests in flight (pipelined, topped up
+ * in one gathered write once half have been answered), frames every response with the client's reader (the server parser's
  * code), and records each latency in a fixed-memory histogram of its own. Nothing is
  * allocated per request: request bytes are prebuilt templates sent by reference, in-flight
  * bookkeeping is a ring of depth -p per connection, and received bytes are framed in the
@@ -218,6 +218,10 @@ static int fill(struct lconn *lc, unsigned *sent_here)
 {
     struct load *L = lc->L;
     unsigned k = 0;
+    /* Top up only once half the pipeline has drained: a send per few responses costs the
+     * generator a syscall (and the kernel a segment) each, a send per half-depth does not. */
+    if (lc->inflight > L->depth / 2)
+        return 0;
     unsigned slot = (lc->ring_head + lc->inflight) % L->depth;
     while (lc->inflight + k < L->depth && (!L->per_conn || *sent_here < L->per_conn) && claim(L)) {
         unsigned s = (slot + k) % L->depth;

@@ -1,10 +1,10 @@
 /*
  * `roost load URL...`: an HTTP/1.1 load generator on the client engine. Each connection is
  * a task on one of -t reactors: it keeps up to -p requests in flight (pipelined, topped up
- * in one gathered write once half have been answered), frames every response with the client's reader (the server parser's
- * code), and records each latency in a fixed-memory histogram of its own. Nothing is
- * allocated per request: request bytes are prebuilt templates sent by reference, in-flight
- * bookkeeping is a ring of depth -p per connection, and received bytes are framed in the
+ * in one gathered write once half have been answered), frames every response with the client's
+ * reader (the server parser's code), and records each latency in a fixed-memory histogram of its
+ * own. Nothing is allocated per request: request bytes are prebuilt templates sent by reference,
+ * in-flight bookkeeping is a ring of depth -p per connection, and received bytes are framed in the
  * receive buffer itself (only a response's unfinished tail is copied aside).
  */
 #include <errno.h>

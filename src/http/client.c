@@ -18,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <roost/http_client.h>
 #include <roost/net.h>
 #include <roost/run.h>
 #include <roost/task.h>
+#include <roost/timer.h>
 
 #include "http/bytes.h"
 #include "http/client.h"
@@ -56,11 +58,24 @@ struct roost_http_client {
     struct client_reactor per[];
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_ns() / 1000000u;
+}
+
+/* Whole milliseconds left until deadline_ns, rounded up so that a timeout never ends before
+ * the deadline; 0 once it has passed. */
+static uint64_t ms_left(uint64_t deadline_ns)
+{
+    uint64_t now = now_ns();
+    return now >= deadline_ns ? 0 : (deadline_ns - now + 999999u) / 1000000u;
 }
 
 void roost_http_client_opts_init(struct roost_http_client_opts *o)
@@ -174,11 +189,11 @@ static int conn_open(roost_http_client *c, const struct http_url *u, uint64_t de
 {
     uint64_t t = c->opts.connect_timeout_ms;
     if (deadline) {
-        uint64_t now = now_ms();
-        if (now >= deadline)
+        uint64_t left = ms_left(deadline);
+        if (!left)
             return -ETIMEDOUT;
-        if (!t || deadline - now < t)
-            t = deadline - now;
+        if (!t || left < t)
+            t = left;
     }
     roost_reactor *r = roost_reactor_current();
     if (!r) /* a pool task: spread over the reactors */
@@ -372,12 +387,8 @@ static int exchange(roost_http_client *c, struct client_conn *cc, const char *me
             roost_bytes_consume(&cc->in, off);
         off = 0;
         uint64_t wait = 0;
-        if (deadline) {
-            uint64_t now = now_ms();
-            if (now >= deadline)
-                return -ETIMEDOUT;
-            wait = deadline - now;
-        }
+        if (deadline && !(wait = ms_left(deadline)))
+            return -ETIMEDOUT;
         roost_conn_set_recv_timeout(cc->c, wait);
         struct roost_buf b;
         int n = roost_conn_recv(cc->c, &b);
@@ -400,6 +411,48 @@ done:
     cc->in.len = 0;
     res->body = (struct roost_str){res->_body.p, res->_body.len};
     return 0;
+}
+
+/*
+ * The whole-exchange deadline for what receive timeouts cannot bound: a send that waits for
+ * a server that stopped reading. A timer on the connection's reactor shuts the socket down
+ * when the deadline passes, which fails the send (and any receive) at once; the call then
+ * reports -ETIMEDOUT. Only armed when the task runs on that reactor, whose thread alone
+ * starts, fires and cancels the timer, so cancelling it afterwards is final.
+ */
+struct deadline_guard {
+    struct roost_timer timer;
+    roost_conn *c;
+    bool armed, fired;
+};
+
+static void guard_fired(struct roost_timer *t, int status)
+{
+    struct deadline_guard *g = t->arg;
+    if (status < 0)
+        return;
+    g->fired = true;
+    (void)roost_conn_shutdown(g->c, SHUT_RDWR);
+}
+
+static void guard_arm(struct deadline_guard *g, struct client_conn *cc, uint64_t deadline)
+{
+    g->c = cc->c;
+    g->armed = g->fired = false;
+    roost_timer_init(&g->timer);
+    if (!deadline || roost_reactor_current() != roost_conn_reactor(cc->c))
+        return;
+    uint64_t now = now_ns();
+    g->armed =
+        roost_timer_start_ns(&g->timer, deadline > now ? deadline - now : 0, guard_fired, g) == 0;
+}
+
+/* True when the deadline passed and the connection was shut down. */
+static bool guard_disarm(struct deadline_guard *g)
+{
+    if (g->armed)
+        roost_timer_cancel(&g->timer);
+    return g->fired;
 }
 
 /* ---- public ---------------------------------------------------------------------------- */
@@ -446,7 +499,8 @@ int roost_http_client_request(roost_http_client *c, const struct roost_http_clie
     for (size_t i = 0; i < req->nheaders; i++)
         if (!is_token(req->headers[i].name) || !is_field_value(req->headers[i].value))
             return -EINVAL;
-    uint64_t deadline = c->opts.timeout_ms ? now_ms() + c->opts.timeout_ms : 0;
+    /* In nanoseconds: the deadline of the whole exchange (retry included), 0 for none. */
+    uint64_t deadline = c->opts.timeout_ms ? now_ns() + c->opts.timeout_ms * 1000000u : 0;
     bool may_retry = idempotent(method) && !req->body_reader;
     for (int attempt = 0;; attempt++) {
         res->status = 0;
@@ -459,7 +513,14 @@ int roost_http_client_request(roost_http_client *c, const struct roost_http_clie
         if (!cc && (rc = conn_open(c, &u, deadline, &cc)) < 0)
             return rc;
         bool got = false, reusable = false;
+        struct deadline_guard g;
+        guard_arm(&g, cc, deadline);
         rc = exchange(c, cc, method, &u, req, res, deadline, &got, &reusable);
+        if (guard_disarm(&g)) {
+            reusable = false; /* shut down under the exchange */
+            if (rc < 0)
+                rc = -ETIMEDOUT;
+        }
         if (rc == 0 && reusable && pr && pools_here(c) == pr)
             checkin(c, pr, &u, cc);
         else

@@ -141,11 +141,11 @@ static int connect_addr(roost_reactor *r, const union net_sockaddr *a, socklen_t
     return 0;
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Errors after which another address of the same name may still work. */
@@ -164,14 +164,14 @@ int roost_connect_on_timeout(roost_reactor *r, const char *host, uint16_t port, 
     int rc = net_resolve(host, port, &addrs);
     if (rc < 0)
         return rc;
-    uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+    uint64_t deadline = timeout_ms ? now_ns() + timeout_ms * 1000000u : 0;
     for (unsigned i = 0; i < addrs.n; i++) {
         uint64_t left = 0;
         if (deadline) {
-            uint64_t now = now_ms();
+            uint64_t now = now_ns();
             if (now >= deadline)
                 return -ETIMEDOUT;
-            left = deadline - now;
+            left = (deadline - now + 999999u) / 1000000u; /* rounded up: never early */
         }
         rc = connect_addr(r, &addrs.a[i], addrs.len[i], left, out);
         if (rc == 0 || !try_next(rc))

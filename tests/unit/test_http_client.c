@@ -496,6 +496,25 @@ static void a_server_that_never_answers_is_a_timeout(void **state)
     raw_server_stop(&s);
 }
 
+static void a_send_to_a_server_that_stopped_reading_times_out(void **state)
+{
+    (void)state;
+    uint16_t p;
+    int lfd = test_listen_raw(16, &p); /* the kernel completes the handshake; nobody reads */
+    size_t big = 32u << 20;            /* more than loopback socket buffers hold */
+    char *body = calloc(1, big);
+    assert_non_null(body);
+    struct call k = {.c = client(300, 0)};
+    k.req = (struct roost_http_client_req){.method = "POST", .body = body, .body_len = big};
+    snprintf(k.url, sizeof(k.url), "http://127.0.0.1:%u/", p);
+    uint64_t t0 = test_now_ns();
+    run_call(&k);
+    assert_int_equal(k.rc, -ETIMEDOUT);
+    assert_true(test_now_ns() - t0 >= 300u * 1000000u);
+    free(body);
+    close(lfd);
+}
+
 /* A task awaiting a call that never ends is cancelled: -ECANCELED, connection closed. */
 struct cancel_case {
     struct call k;
@@ -585,6 +604,7 @@ int main(void)
         cmocka_unit_test(connection_refused_is_econnrefused),
         cmocka_unit_test(a_listener_that_never_accepts_is_a_connect_timeout),
         cmocka_unit_test(a_server_that_never_answers_is_a_timeout),
+        cmocka_unit_test(a_send_to_a_server_that_stopped_reading_times_out),
         cmocka_unit_test(a_cancelled_call_is_ecanceled_and_closes_its_connection),
         cmocka_unit_test(bad_urls_are_einval),
     };

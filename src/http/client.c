@@ -286,11 +286,11 @@ static int send_request(struct client_conn *cc, const struct roost_http_client_r
         long n = req->body_reader(req->body_arg, &data);
         if (n < 0)
             return (int)n;
+        if (n == 0) /* last-chunk, no trailers */
+            return roost_conn_send(cc->c, "0\r\n\r\n", 5);
         char size[24];
         int sn = snprintf(size, sizeof(size), "%lx\r\n", n);
         struct iovec v[3] = {{size, (size_t)sn}, {(void *)data, (size_t)n}, {"\r\n", 2}};
-        if (n == 0) /* last-chunk, no trailers */
-            return roost_conn_send(cc->c, "0\r\n\r\n", 5);
         rc = roost_conn_sendv(cc->c, v, 3);
     }
     return rc;

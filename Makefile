@@ -47,6 +47,7 @@ bench: build
 	./bench/run_task.sh $(BUILD)
 	./bench/run_echo.sh $(BUILD)
 	./bench/run_http.sh $(BUILD)
+	./bench/run_load.sh $(BUILD)
 
 fuzz:
 	@./scripts/install-deps.sh --fuzz

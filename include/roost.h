@@ -7,6 +7,7 @@
 #include <roost/ctx.h>
 #include <roost/http.h>
 #include <roost/log.h>
+#include <roost/http_client.h>
 #include <roost/net.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>

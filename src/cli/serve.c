@@ -123,7 +123,8 @@ void roost_cmd_serve_help(void)
            "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
            "  --access-log PATH|-       one line per request to PATH or stdout (default off)\n"
            "  --access-log-format F     common (Common Log Format, default) or json\n"
-           "  --log-level L             error, warn (default), info or debug\n\n");
+           "  --log-level L             error, warn (default), info or debug\n"
+           "  --upstream URL            add GET /upstream: fetches URL (http://) with the client\n\n");
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -186,6 +187,8 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
                 !strcmp(v, "json") ? ROOST_HTTP_ACCESS_LOG_JSON : ROOST_HTTP_ACCESS_LOG_COMMON;
         else if (!strcmp(flag, "--log-level") && (ok = roost_log_level_parse(v, &level) == 0))
             roost_log_set_level(level);
+        else if (!strcmp(flag, "--upstream"))
+            ok = roost_serve_upstream_flag(v) == 0;
         else if (ok) {
             fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
             return 2;
@@ -229,7 +232,9 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         return 1;
     }
     roost_http_server *srv;
-    rc = roost_http_server_start(runtime, &o, router, &srv);
+    rc = roost_serve_upstream_start(runtime, router);
+    if (rc == 0)
+        rc = roost_http_server_start(runtime, &o, router, &srv);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot listen on %s:%u: %s\n", o.host, o.port, strerror(-rc));
         roost_runtime_destroy(runtime);
@@ -249,6 +254,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "roost serve: some connections outlived the %llu ms grace\n",
                 (unsigned long long)grace_ms);
+    roost_serve_upstream_stop();
     roost_runtime_stop(runtime);
     roost_http_server_free(srv);
     roost_runtime_destroy(runtime);

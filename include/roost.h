@@ -8,6 +8,7 @@
 #include <roost/net.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>
+#include <roost/redis.h>
 #include <roost/run.h>
 #include <roost/runtime.h>
 #include <roost/stats.h>

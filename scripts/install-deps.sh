@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is present; needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3)
+packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3
+    libhiredis-dev redis-server)
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(wrk nghttp2-client nginx-light h2o)
 fi

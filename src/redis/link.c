@@ -94,6 +94,18 @@ static int writer(void *arg)
     return 0;
 }
 
+/* Receives the next bytes into the reader: the buffer goes back to the ring at once. */
+static int recv_feed(struct roost_redis_link *l, redisReader *rd)
+{
+    struct roost_buf b;
+    int n = roost_conn_recv(l->conn, &b);
+    if (n <= 0)
+        return n == 0 ? -ECONNRESET : n;
+    int ok = redisReaderFeed(rd, b.data, b.len);
+    roost_conn_release(l->conn, &b);
+    return ok == REDIS_OK ? 0 : -EPROTO;
+}
+
 /* Reads one reply during the handshake, before any request's command was sent. */
 static int read_one(struct roost_redis_link *l, redisReader *rd, redisReply **out)
 {
@@ -105,14 +117,9 @@ static int read_one(struct roost_redis_link *l, redisReader *rd, redisReply **ou
             *out = rep;
             return 0;
         }
-        struct roost_buf b;
-        int n = roost_conn_recv(l->conn, &b);
-        if (n <= 0)
-            return n == 0 ? -ECONNRESET : n;
-        int ok = redisReaderFeed(rd, b.data, b.len);
-        roost_conn_release(l->conn, &b);
-        if (ok != REDIS_OK)
-            return -EPROTO;
+        int rc = recv_feed(l, rd);
+        if (rc < 0)
+            return rc;
     }
 }
 
@@ -169,14 +176,9 @@ static int read_loop(struct roost_redis_link *l, redisReader *rd)
         }
         if (rd->err)
             return -EPROTO;
-        struct roost_buf b;
-        int n = roost_conn_recv(l->conn, &b);
-        if (n <= 0)
-            return n == 0 ? -ECONNRESET : n;
-        int ok = redisReaderFeed(rd, b.data, b.len);
-        roost_conn_release(l->conn, &b);
-        if (ok != REDIS_OK)
-            return -EPROTO;
+        int rc = recv_feed(l, rd);
+        if (rc < 0)
+            return rc;
     }
 }
 

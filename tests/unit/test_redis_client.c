@@ -212,6 +212,16 @@ static int ping(void *arg)
     return rc;
 }
 
+/* Pings until the client got through again (bounded): the last result. */
+static int ping_until_up(void)
+{
+    int rc = -1;
+    uint64_t end = test_now_ns() + (uint64_t)test_ms(10000) * 1000000u;
+    while ((rc = run_on(0, ping, NULL)) < 0 && test_now_ns() < end)
+        test_sleep_ms(20);
+    return rc;
+}
+
 static void test_reconnects_after_the_server_restarts(void **state)
 {
     (void)state;
@@ -219,11 +229,7 @@ static void test_reconnects_after_the_server_restarts(void **state)
     assert_int_equal(run_on(0, ping, NULL), 0);
     test_redis_restart(&srv);
     /* The first command may see the dropped connection; a later one must get through. */
-    int rc = -1;
-    uint64_t end = test_now_ns() + (uint64_t)test_ms(10000) * 1000000u;
-    while ((rc = run_on(0, ping, NULL)) < 0 && test_now_ns() < end)
-        test_sleep_ms(20);
-    assert_int_equal(rc, 0);
+    assert_int_equal(ping_until_up(), 0);
     stop();
 }
 
@@ -236,11 +242,7 @@ static void test_refused_then_backoff_fails_fast(void **state)
     assert_true(first == -ECONNREFUSED || first == -ENOTCONN);
     /* Comes back once the server is there again, after the backoff. */
     assert_true(test_redis_spawn(&srv));
-    int rc = -1;
-    uint64_t end = test_now_ns() + (uint64_t)test_ms(10000) * 1000000u;
-    while ((rc = run_on(0, ping, NULL)) < 0 && test_now_ns() < end)
-        test_sleep_ms(20);
-    assert_int_equal(rc, 0);
+    assert_int_equal(ping_until_up(), 0);
     stop();
 }
 

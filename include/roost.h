@@ -7,6 +7,7 @@
 #include <roost/http.h>
 #include <roost/net.h>
 #include <roost/pool.h>
+#include <roost/pump.h>
 #include <roost/reactor.h>
 #include <roost/redis.h>
 #include <roost/run.h>

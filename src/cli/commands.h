@@ -7,5 +7,9 @@
 int roost_cmd_demo(const struct roost_config *cfg, int argc, char **argv);
 int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv);
 void roost_cmd_serve_help(void);
+int roost_cmd_pump(const struct roost_config *cfg, int argc, char **argv);
+void roost_cmd_pump_help(void);
+int roost_cmd_produce(const struct roost_config *cfg, int argc, char **argv);
+void roost_cmd_produce_help(void);
 
 #endif

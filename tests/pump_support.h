@@ -75,10 +75,7 @@ static inline int make_channel(unsigned i, void *arg, roost_channel **out)
 {
     struct chan_cfg *cfg = arg;
     char stream[128], consumer[32];
-    if (cfg->partitions > 1)
-        snprintf(stream, sizeof(stream), "%s:%u", cfg->stream, i % cfg->partitions);
-    else
-        snprintf(stream, sizeof(stream), "%s", cfg->stream);
+    roost_pump_partition_stream(stream, sizeof(stream), cfg->stream, cfg->partitions, i);
     snprintf(consumer, sizeof(consumer), "c%u", i);
     struct roost_redis_channel_opts o = {.stream = stream,
                                          .group = "g",

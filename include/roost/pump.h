@@ -107,6 +107,10 @@ int roost_redis_channel_open(roost_redis *c, const struct roost_redis_channel_op
 const char *roost_pump_partition(char *buf, size_t buflen, const char *stream, unsigned partitions,
                                  const char *key);
 
+/* Partition i's stream: "<stream>:<i mod partitions>", or stream when partitions <= 1. */
+const char *roost_pump_partition_stream(char *buf, size_t buflen, const char *stream,
+                                        unsigned partitions, unsigned i);
+
 /*
  * From a task: XADD of one message to stream (to its partition when partitions > 1 and
  * key is set), trimmed to about maxlen entries when maxlen > 0 (XADD MAXLEN ~: trimming

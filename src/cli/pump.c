@@ -220,10 +220,7 @@ static int pump_channel(unsigned i, void *arg, roost_channel **out)
 {
     struct pump_cli *p = arg;
     char stream[256], consumer[256];
-    if (p->partitions > 1)
-        snprintf(stream, sizeof(stream), "%s:%u", p->stream, i % p->partitions);
-    else
-        snprintf(stream, sizeof(stream), "%s", p->stream);
+    roost_pump_partition_stream(stream, sizeof(stream), p->stream, p->partitions, i);
     snprintf(consumer, sizeof(consumer), "%s-%u", p->consumer, i);
     struct roost_redis_channel_opts o = {.stream = stream,
                                          .group = p->group,

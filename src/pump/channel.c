@@ -67,6 +67,15 @@ const char *roost_pump_partition(char *buf, size_t buflen, const char *stream, u
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         h = (h ^ *p) * 16777619u;
-    snprintf(buf, buflen, "%s:%u", stream, h % partitions);
+    return roost_pump_partition_stream(buf, buflen, stream, partitions, h);
+}
+
+const char *roost_pump_partition_stream(char *buf, size_t buflen, const char *stream,
+                                        unsigned partitions, unsigned i)
+{
+    if (partitions <= 1)
+        snprintf(buf, buflen, "%s", stream);
+    else
+        snprintf(buf, buflen, "%s:%u", stream, i % partitions);
     return buf;
 }

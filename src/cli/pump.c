@@ -329,7 +329,7 @@ int roost_cmd_pump(const struct roost_config *cfg, int argc, char **argv)
     long last_handled = 0;
     double cpu0 = cpu_seconds();
     struct roost_pump_stats s;
-    const struct timespec tick = {0, 100 * 1000000L};
+    const struct timespec tick = {0, 10 * 1000000L}; /* --count ends within 10 ms */
     for (;;) {
         if (sigtimedwait(&stop, NULL, &tick) > 0)
             break;

@@ -30,7 +30,14 @@ int roost_channel_receive(roost_channel *ch, struct roost_pump_batch *b, unsigne
         return -EPERM;
     b->count = 0;
     b->_ch = NULL;
-    return ch->ops->receive(ch, b, timeout_ms);
+    int rc = ch->ops->receive(ch, b, timeout_ms);
+    if (rc <= 0) {
+        /* Nothing to hand out: what the channel kept for the batch goes back now. */
+        ch->ops->release(ch, b);
+        b->count = 0;
+        b->_ch = NULL;
+    }
+    return rc;
 }
 
 int roost_channel_ack(roost_channel *ch, struct roost_pump_msg *m)

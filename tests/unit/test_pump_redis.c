@@ -357,6 +357,75 @@ static void test_nack_with_delay_redelivers_after_the_delay(void **state)
     pump_env_stop();
 }
 
+/* ---- backpressure: the in-flight limit and the rate limit ---------------------------------- */
+
+static _Atomic long max_pending;
+
+static int pending_handler(struct roost_pump_msg *m, void *arg)
+{
+    (void)m;
+    (void)arg;
+    redisReply *rep = NULL;
+    /* Entries delivered to this (only) consumer and not yet acked, seen from the server. */
+    if (roost_redis_cmd(cli, &rep, "XPENDING", "limited", "g", NULL) == 0) {
+        long n = (long)rep->element[0]->integer;
+        long seen = atomic_load(&max_pending);
+        while (n > seen && !atomic_compare_exchange_weak(&max_pending, &seen, n))
+            ;
+    }
+    roost_redis_reply_free(rep);
+    atomic_fetch_add(&handled, 1);
+    return 0;
+}
+
+static void test_in_flight_limit_bounds_unacked_messages(void **state)
+{
+    (void)state;
+    pump_env_start(1);
+    atomic_store(&handled, 0);
+    atomic_store(&max_pending, 0);
+    pump_fill("limited", 1, 60, 0);
+    struct chan_cfg cfg = {.stream = "limited"};
+    struct roost_pump_opts o = {.type = ROOST_PUMP_PROACTOR,
+                                .performers = 1,
+                                .in_flight = 5,
+                                .handler = pending_handler,
+                                .channel = make_channel,
+                                .channel_arg = &cfg};
+    pump_run_until(&o, &handled, 60);
+    /* Reached (batches of 5 arrive whole) and never exceeded. */
+    assert_int_equal(atomic_load(&max_pending), 5);
+    pump_env_stop();
+}
+
+static int count_handler(struct roost_pump_msg *m, void *arg)
+{
+    (void)m;
+    (void)arg;
+    atomic_fetch_add(&handled, 1);
+    return 0;
+}
+
+static void test_rate_limit_spaces_out_dispatches(void **state)
+{
+    (void)state;
+    pump_env_start(1);
+    atomic_store(&handled, 0);
+    pump_fill("paced", 1, 31, 0);
+    struct chan_cfg cfg = {.stream = "paced"};
+    struct roost_pump_opts o = {.type = ROOST_PUMP_PROACTOR,
+                                .performers = 1,
+                                .rate = 100, /* 10 ms apart: 31 messages take >= 300 ms */
+                                .handler = count_handler,
+                                .channel = make_channel,
+                                .channel_arg = &cfg};
+    uint64_t t0 = test_now_ns();
+    pump_run_until(&o, &handled, 31);
+    /* A lower bound only: a slow machine may take longer, never shorter. */
+    assert_true(test_now_ns() - t0 >= 300u * 1000000u);
+    pump_env_stop();
+}
+
 /* ---- publishing -------------------------------------------------------------------------- */
 
 static int publish_some(void *arg)
@@ -409,6 +478,8 @@ int main(void)
         cmocka_unit_test(test_reactor_handler_stays_on_its_thread_after_every_await),
         cmocka_unit_test(test_stop_finishes_and_acks_the_batch_in_flight),
         cmocka_unit_test(test_nack_with_delay_redelivers_after_the_delay),
+        cmocka_unit_test(test_in_flight_limit_bounds_unacked_messages),
+        cmocka_unit_test(test_rate_limit_spaces_out_dispatches),
         cmocka_unit_test(test_publish_puts_each_key_in_one_partition_and_trims),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,7 @@ bench: build
 	./bench/run_echo.sh $(BUILD)
 	./bench/run_http.sh $(BUILD)
 	./bench/run_load.sh $(BUILD)
+	./bench/run_pump.sh $(BUILD)
 
 fuzz:
 	@./scripts/install-deps.sh --fuzz

@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is present; needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3 nginx-light)
+packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3 nginx-light
+    libhiredis-dev redis-server)
 # The public headers are checked from C++ with both compilers (test api_cxx_headers).
 packages+=(g++ clang)
 if [[ "${1:-}" == "--bench" ]]; then

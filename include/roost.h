@@ -6,6 +6,7 @@
 #include <roost/ctx.h>
 #include <roost/http.h>
 #include <roost/net.h>
+#include <roost/pg.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>
 #include <roost/run.h>

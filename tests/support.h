@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <roost.h>
@@ -27,6 +28,17 @@ static inline void test_sleep_ms(unsigned ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
+}
+
+/*
+ * Test waits scale with ROOST_TEST_TIME_SCALE (a float multiplier, default 1) so that a slow
+ * or crowded machine can stretch them: ms times the scale.
+ */
+static inline uint64_t test_scaled_ms(uint64_t ms)
+{
+    const char *s = getenv("ROOST_TEST_TIME_SCALE");
+    double f = s ? strtod(s, NULL) : 1.0;
+    return (uint64_t)((double)ms * (f > 0 ? f : 1.0));
 }
 
 /* Starts a runtime with n reactors; cfg may be NULL for the defaults. */

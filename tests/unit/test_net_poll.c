@@ -13,14 +13,6 @@
 
 #include "support.h"
 
-/* Every wait in these tests scales with ROOST_TEST_TIME_SCALE (a float, default 1). */
-static uint64_t scaled_ms(uint64_t ms)
-{
-    const char *s = getenv("ROOST_TEST_TIME_SCALE");
-    double f = s ? strtod(s, NULL) : 1.0;
-    return (uint64_t)((double)ms * (f > 0 ? f : 1.0));
-}
-
 static roost_runtime *rt;
 static int sv[2];
 
@@ -78,7 +70,7 @@ static void teardown_case(void)
 
 static void wait_started(void)
 {
-    uint64_t end = test_now_ns() + scaled_ms(10000) * 1000000u;
+    uint64_t end = test_now_ns() + test_scaled_ms(10000) * 1000000u;
     while (!atomic_load(&pc.started) && test_now_ns() < end)
         test_sleep_ms(1);
     assert_true(atomic_load(&pc.started));

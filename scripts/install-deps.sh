@@ -3,9 +3,9 @@
 # Idempotent and quiet when everything is present; needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3)
+packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev libpq-dev postgresql curl python3)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(wrk nghttp2-client nginx-light h2o)
+    packages+=(wrk nghttp2-client nginx-light h2o libcjson-dev)
 fi
 
 missing=()

@@ -50,7 +50,7 @@ start)
     fi
     if [[ -f "$dir/port" ]]; then
         port=$(cat "$dir/port")
-        server_start "$port"
+        as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || server_start "$port"
     else
         # Another process may take the port between the probe and the bind: try a few.
         for _ in 1 2 3 4 5; do

@@ -14,6 +14,7 @@
 #include <roost/http.h>
 
 #include "cli/commands.h"
+#include "cli/serve_db.h"
 
 static roost_runtime *runtime;
 
@@ -133,13 +134,19 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 
 void roost_cmd_serve_help(void)
 {
-    printf("  --host ADDR               listen address (default 127.0.0.1)\n"
-           "  --port N                  listen port (default 8080; 0 picks one)\n"
-           "  --max-head-bytes N        request head limit, above -> 431 (default 8192)\n"
-           "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
-           "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
-           "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
-           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n\n");
+    printf(
+        "  --host ADDR               listen address (default 127.0.0.1)\n"
+        "  --port N                  listen port (default 8080; 0 picks one)\n"
+        "  --max-head-bytes N        request head limit, above -> 431 (default 8192)\n"
+        "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
+        "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
+        "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
+        "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
+        "  --pg URL                  PostgreSQL for /db, /queries, /fortunes, /updates, /async-db\n"
+        "                            (default: DATABASE_URL; none: no database endpoints)\n"
+        "  --pg-pool N               database connections in all (default DATABASE_MAX_CONN,\n"
+        "                            else 2 per reactor)\n"
+        "  --pg-client ring|offload  libpq on the reactors (default) or blocking on the pool\n\n");
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -159,6 +166,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     roost_http_server_opts_init(&o);
     o.port = 8080;
     uint64_t grace_ms = 30000;
+    struct serve_db_opts db = {.url = getenv("DATABASE_URL")};
     for (int i = 1; i < argc; i++) {
         char flag[32];
         const char *eq = strchr(argv[i], '=');
@@ -189,6 +197,12 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.idle_timeout_ms = n;
         else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
             grace_ms = n;
+        else if (!strcmp(flag, "--pg"))
+            db.url = v;
+        else if (!strcmp(flag, "--pg-pool") && (ok = parse_u64(v, 65535, &n) && n > 0))
+            db.pool_size = (unsigned)n;
+        else if (!strcmp(flag, "--pg-client") && (ok = !strcmp(v, "ring") || !strcmp(v, "offload")))
+            db.offload = !strcmp(v, "offload");
         else if (ok) {
             fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
             return 2;
@@ -221,6 +235,8 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         rc = roost_http_route(router, "GET", "/metrics", metrics, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
+    if (rc == 0)
+        rc = serve_db_routes(router, &db);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot build the router: %s\n", strerror(-rc));
         return 1;
@@ -231,10 +247,18 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         roost_http_router_free(router);
         return 1;
     }
+    rc = serve_db_start(runtime);
+    if (rc < 0) {
+        fprintf(stderr, "roost serve: cannot set up the database client: %s\n", strerror(-rc));
+        roost_runtime_destroy(runtime);
+        roost_http_router_free(router);
+        return 1;
+    }
     roost_http_server *srv;
     rc = roost_http_server_start(runtime, &o, router, &srv);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot listen on %s:%u: %s\n", o.host, o.port, strerror(-rc));
+        serve_db_stop();
         roost_runtime_destroy(runtime);
         roost_http_router_free(router);
         return 1;
@@ -252,6 +276,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "roost serve: some connections outlived the %llu ms grace\n",
                 (unsigned long long)grace_ms);
+    serve_db_stop();
     roost_runtime_stop(runtime);
     roost_http_server_free(srv);
     roost_runtime_destroy(runtime);

@@ -320,22 +320,30 @@ static void send_cancel(struct pg_conn *pc)
     }
 }
 
+/* Takes call off its reactor's queue of calls waiting for a connection. */
+static void wait_unlink(struct pg_reactor *pr, struct pg_call *call)
+{
+    struct pg_call *prev = NULL;
+    for (struct pg_call *c = pr->wait_head; c; prev = c, c = c->next) {
+        if (c != call)
+            continue;
+        if (prev)
+            prev->next = c->next;
+        else
+            pr->wait_head = c->next;
+        if (pr->wait_tail == c)
+            pr->wait_tail = prev;
+        break;
+    }
+    call->queued = false;
+}
+
 static bool call_cancel(struct roost_waiter *w)
 {
     struct pg_call *call = w->source;
     struct pg_reactor *pr = call->pr;
     if (call->queued) {
-        struct pg_call **pp = &pr->wait_head, *prev = NULL;
-        while (*pp && *pp != call) {
-            prev = *pp;
-            pp = &(*pp)->next;
-        }
-        if (*pp) {
-            *pp = call->next;
-            if (pr->wait_tail == call)
-                pr->wait_tail = prev;
-        }
-        call->queued = false;
+        wait_unlink(pr, call);
         roost_timer_cancel(&call->timer);
         return true;
     }
@@ -361,20 +369,7 @@ static void acquire_timeout_fired(struct roost_timer *t, int status)
     (void)status;
     if (!call->queued)
         return;
-    struct pg_reactor *pr = call->pr;
-    struct pg_call *prev = NULL;
-    for (struct pg_call *c = pr->wait_head; c; prev = c, c = c->next) {
-        if (c != call)
-            continue;
-        if (prev)
-            prev->next = c->next;
-        else
-            pr->wait_head = c->next;
-        if (pr->wait_tail == c)
-            pr->wait_tail = prev;
-        break;
-    }
-    call->queued = false;
+    wait_unlink(call->pr, call);
     roost_complete(&call->w, -ETIMEDOUT);
 }
 

@@ -1,0 +1,424 @@
+/*
+ * `roost serve --pg URL`: the database endpoints. TechEmpower's /db, /queries, /fortunes and
+ * /updates on its world and fortune tables, and HttpArena's /async-db range query on items
+ * (scripts/pg-schema.sql creates and seeds all three).
+ *
+ * Two clients behind one switch (--pg-client), for the benchmark (bench/run_pg.sh):
+ * ring (default): roost_pg, libpq non-blocking on the reactors, driven by ring polls;
+ * offload: each query is a blocking PQexecPrepared on a pool worker (roost_offload), every
+ * worker holding a connection of its own. Both resume the handler on its reactor.
+ */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roost.h>
+#include <roost/http.h>
+#include <roost/pg.h>
+
+#include "cli/json.h"
+#include "cli/serve_db.h"
+
+enum { STMT_WORLD, STMT_FORTUNES, STMT_UPDATE, STMT_ITEMS, NSTMTS };
+
+static const struct {
+    const char *name, *sql;
+    int nparams;
+} stmts[NSTMTS] = {
+    [STMT_WORLD] = {"world", "SELECT id, randomnumber FROM world WHERE id = $1", 1},
+    [STMT_FORTUNES] = {"fortunes", "SELECT id, message FROM fortune", 0},
+    [STMT_UPDATE] = {"update", "UPDATE world SET randomnumber = $2 WHERE id = $1", 2},
+    [STMT_ITEMS] = {"items",
+                    "SELECT id, name, category, price, quantity, active, rating_score, "
+                    "rating_count FROM items WHERE price BETWEEN $1 AND $2 LIMIT $3",
+                    3},
+};
+
+static struct serve_db_opts opts;
+static roost_pg *pg;
+static int stmt_ids[NSTMTS];
+
+/* ---- the offload client: one blocking connection per pool worker -------------------------- */
+
+static _Thread_local PGconn *worker_conn;
+
+struct offload_query {
+    int stmt;
+    int nparams;
+    const char *const *params;
+    PGresult *res;
+};
+
+/* On a pool worker: blocking libpq, which is what this client is here to measure. */
+static int offload_run(void *arg)
+{
+    struct offload_query *q = arg;
+    if (worker_conn && PQstatus(worker_conn) != CONNECTION_OK) {
+        PQfinish(worker_conn);
+        worker_conn = NULL;
+    }
+    if (!worker_conn) {
+        worker_conn = PQconnectdb(opts.url);
+        if (PQstatus(worker_conn) != CONNECTION_OK)
+            return -ECONNREFUSED;
+        for (int i = 0; i < NSTMTS; i++)
+            PQclear(PQprepare(worker_conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL));
+    }
+    q->res = PQexecPrepared(worker_conn, stmts[q->stmt].name, q->nparams, q->params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(q->res);
+    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? 0 : -EIO;
+}
+
+/* One query through the chosen client; the handler is on its reactor afterwards. */
+static int query(int stmt, int nparams, const char *const *params, roost_pg_result **out)
+{
+    if (!opts.offload)
+        return roost_pg_exec_prepared(pg, stmt_ids[stmt], nparams, params, 0, out);
+    struct offload_query q = {.stmt = stmt, .nparams = nparams, .params = params};
+    int rc = roost_offload(offload_run, &q);
+    *out = (roost_pg_result *)q.res; /* the same PGresult underneath */
+    return rc;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+/* Per thread, and never across an await: built after the queries, copied by res_body. */
+static _Thread_local struct jw out;
+static _Thread_local uint64_t rng_state;
+
+/* Not inlined: a task may move between threads (run-on=pool), so no cached TLS address. */
+__attribute__((noinline)) static struct jw *writer(void)
+{
+    jw_reset(&out);
+    return &out;
+}
+
+/* 1..10000, xorshift per thread. */
+__attribute__((noinline)) static unsigned random_id(void)
+{
+    uint64_t x = rng_state;
+    if (!x)
+        x = (uint64_t)(uintptr_t)&rng_state ^ 0x9e3779b97f4a7c15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rng_state = x;
+    return 1 + (unsigned)(x % 10000);
+}
+
+static int send_json(roost_http_res *res, struct jw *w)
+{
+    if (w->failed)
+        return -ENOMEM;
+    int rc = roost_http_res_header(res, "Content-Type", "application/json");
+    return rc ? rc : roost_http_res_body(res, w->buf, w->len);
+}
+
+/* The decimal value of query parameter name, or def when absent or not a number. */
+static long query_param(const roost_http_req *req, const char *name, long def)
+{
+    struct roost_str q = roost_http_req_query(req);
+    size_t nl = strlen(name);
+    const char *p = q.p, *end = q.p + q.n;
+    while (p && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > nl && !memcmp(p, name, nl) && p[nl] == '=') {
+            char digits[24];
+            size_t n = (size_t)(stop - p) - nl - 1;
+            if (n == 0 || n >= sizeof(digits))
+                return def;
+            memcpy(digits, p + nl + 1, n);
+            digits[n] = 0;
+            char *e;
+            long v = strtol(digits, &e, 10);
+            return *e ? def : v;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return def;
+}
+
+/* TechEmpower's rule: missing or bad is 1, then clamped to 1..500. */
+static int query_count(const roost_http_req *req)
+{
+    long n = query_param(req, "queries", 1);
+    return n < 1 ? 1 : n > 500 ? 500 : (int)n;
+}
+
+struct world {
+    int64_t id, number;
+};
+
+static int fetch_world(unsigned id, struct world *w)
+{
+    char digits[16];
+    snprintf(digits, sizeof(digits), "%u", id);
+    const char *params[] = {digits};
+    roost_pg_result *r;
+    int rc = query(STMT_WORLD, 1, params, &r);
+    if (rc == 0 && roost_pg_result_rows(r) != 1)
+        rc = -ENOENT;
+    if (rc == 0)
+        rc = roost_pg_get_int(r, 0, 0, &w->id);
+    if (rc == 0)
+        rc = roost_pg_get_int(r, 0, 1, &w->number);
+    roost_pg_result_free(r);
+    return rc;
+}
+
+static void world_json(struct jw *w, const struct world *x)
+{
+    jw_obj_open(w);
+    jw_key(w, "id");
+    jw_int(w, x->id);
+    jw_key(w, "randomNumber");
+    jw_int(w, x->number);
+    jw_obj_close(w);
+}
+
+/* ---- endpoints ----------------------------------------------------------------------------- */
+
+static int db(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    struct world x;
+    int rc = fetch_world(random_id(), &x);
+    if (rc < 0)
+        return rc;
+    struct jw *w = writer();
+    world_json(w, &x);
+    return send_json(res, w);
+}
+
+static int queries(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    int n = query_count(req);
+    struct world xs[500];
+    for (int i = 0; i < n; i++) {
+        int rc = fetch_world(random_id(), &xs[i]);
+        if (rc < 0)
+            return rc;
+    }
+    struct jw *w = writer();
+    jw_arr_open(w);
+    for (int i = 0; i < n; i++)
+        world_json(w, &xs[i]);
+    jw_arr_close(w);
+    return send_json(res, w);
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct world *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int updates(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    int n = query_count(req);
+    struct world xs[500];
+    for (int i = 0; i < n; i++) {
+        int rc = fetch_world(random_id(), &xs[i]);
+        if (rc < 0)
+            return rc;
+        xs[i].number = random_id();
+    }
+    /* In id order, so concurrent requests lock rows in one order. */
+    qsort(xs, (size_t)n, sizeof(xs[0]), by_id);
+    for (int i = 0; i < n; i++) {
+        char id[16], num[16];
+        snprintf(id, sizeof(id), "%lld", (long long)xs[i].id);
+        snprintf(num, sizeof(num), "%lld", (long long)xs[i].number);
+        const char *params[] = {id, num};
+        roost_pg_result *r;
+        int rc = query(STMT_UPDATE, 2, params, &r);
+        roost_pg_result_free(r);
+        if (rc < 0)
+            return rc;
+    }
+    struct jw *w = writer();
+    jw_arr_open(w);
+    for (int i = 0; i < n; i++)
+        world_json(w, &xs[i]);
+    jw_arr_close(w);
+    return send_json(res, w);
+}
+
+struct fortune {
+    int64_t id;
+    const char *msg;
+    size_t len;
+};
+
+static int by_message(const void *a, const void *b)
+{
+    const struct fortune *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->msg, y->msg, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int fortunes(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    roost_pg_result *r;
+    int rc = query(STMT_FORTUNES, 0, NULL, &r);
+    if (rc < 0) {
+        roost_pg_result_free(r);
+        return rc;
+    }
+    int rows = roost_pg_result_rows(r);
+    if (rows > 256) {
+        roost_pg_result_free(r);
+        return -E2BIG;
+    }
+    struct fortune fs[257];
+    int n = 0;
+    for (int i = 0; i < rows && rc == 0; i++, n++) {
+        rc = roost_pg_get_int(r, i, 0, &fs[n].id);
+        if (rc == 0)
+            rc = roost_pg_get_text(r, i, 1, &fs[n].msg, &fs[n].len);
+    }
+    static const char extra[] = "Additional fortune added at request time.";
+    fs[n++] = (struct fortune){0, extra, sizeof(extra) - 1};
+    if (rc == 0) {
+        qsort(fs, (size_t)n, sizeof(fs[0]), by_message);
+        struct jw *w = writer();
+        static const char head[] = "<!DOCTYPE html><html><head><title>Fortunes</title></head>"
+                                   "<body><table><tr><th>id</th><th>message</th></tr>";
+        static const char tail[] = "</table></body></html>";
+        jw_raw(w, head, sizeof(head) - 1);
+        for (int i = 0; i < n; i++) {
+            char id[32];
+            int len = snprintf(id, sizeof(id), "<tr><td>%lld</td><td>", (long long)fs[i].id);
+            jw_raw(w, id, (size_t)len);
+            jw_html(w, fs[i].msg, fs[i].len);
+            jw_raw(w, "</td></tr>", 10);
+        }
+        jw_raw(w, tail, sizeof(tail) - 1);
+        rc = w->failed ? -ENOMEM
+                       : roost_http_res_header(res, "Content-Type", "text/html; charset=utf-8");
+        if (rc == 0)
+            rc = roost_http_res_body(res, w->buf, w->len);
+    }
+    roost_pg_result_free(r); /* the messages pointed into it until the body was copied */
+    return rc;
+}
+
+static int async_db(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    long min = query_param(req, "min", 10), max = query_param(req, "max", 50);
+    long limit = query_param(req, "limit", 50);
+    if (limit < 1)
+        limit = 1;
+    if (limit > 1000)
+        limit = 1000;
+    char a[24], b[24], c[24];
+    snprintf(a, sizeof(a), "%ld", min);
+    snprintf(b, sizeof(b), "%ld", max);
+    snprintf(c, sizeof(c), "%ld", limit);
+    const char *params[] = {a, b, c};
+    roost_pg_result *r;
+    int rc = query(STMT_ITEMS, 3, params, &r);
+    if (rc < 0) {
+        roost_pg_result_free(r);
+        return rc;
+    }
+    struct jw *w = writer();
+    int rows = roost_pg_result_rows(r);
+    jw_obj_open(w);
+    jw_key(w, "items");
+    jw_arr_open(w);
+    for (int i = 0; i < rows && rc == 0; i++) {
+        int64_t id, price, qty, score, count;
+        bool active;
+        const char *name, *cat;
+        size_t nlen, clen;
+        rc = roost_pg_get_int(r, i, 0, &id);
+        rc = rc ? rc : roost_pg_get_text(r, i, 1, &name, &nlen);
+        rc = rc ? rc : roost_pg_get_text(r, i, 2, &cat, &clen);
+        rc = rc ? rc : roost_pg_get_int(r, i, 3, &price);
+        rc = rc ? rc : roost_pg_get_int(r, i, 4, &qty);
+        rc = rc ? rc : roost_pg_get_bool(r, i, 5, &active);
+        rc = rc ? rc : roost_pg_get_int(r, i, 6, &score);
+        rc = rc ? rc : roost_pg_get_int(r, i, 7, &count);
+        if (rc)
+            break;
+        jw_obj_open(w);
+        jw_key(w, "id");
+        jw_int(w, id);
+        jw_key(w, "name");
+        jw_str(w, name, nlen);
+        jw_key(w, "category");
+        jw_str(w, cat, clen);
+        jw_key(w, "price");
+        jw_int(w, price);
+        jw_key(w, "quantity");
+        jw_int(w, qty);
+        jw_key(w, "active");
+        jw_bool(w, active);
+        jw_key(w, "rating");
+        jw_obj_open(w);
+        jw_key(w, "score");
+        jw_int(w, score);
+        jw_key(w, "count");
+        jw_int(w, count);
+        jw_obj_close(w);
+        jw_obj_close(w);
+    }
+    jw_arr_close(w);
+    jw_key(w, "count");
+    jw_int(w, rows);
+    jw_obj_close(w);
+    roost_pg_result_free(r);
+    return rc ? rc : send_json(res, w);
+}
+
+/* ---- the hooks serve.c calls ----------------------------------------------------------------- */
+
+int serve_db_routes(roost_http_router *router, const struct serve_db_opts *o)
+{
+    if (!o->url)
+        return 0;
+    opts = *o;
+    int rc = roost_http_route(router, "GET", "/db", db, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/queries", queries, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/updates", updates, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/fortunes", fortunes, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/async-db", async_db, NULL);
+    return rc;
+}
+
+int serve_db_start(roost_runtime *rt)
+{
+    if (!opts.url || opts.offload)
+        return 0;
+    struct roost_pg_opts o;
+    roost_pg_opts_init(&o);
+    o.url = opts.url;
+    if (opts.pool_size)
+        o.pool_size = opts.pool_size;
+    int rc = roost_pg_create(rt, &o, &pg);
+    for (int i = 0; rc == 0 && i < NSTMTS; i++) {
+        rc = roost_pg_prepare(pg, stmts[i].name, stmts[i].sql, stmts[i].nparams);
+        stmt_ids[i] = rc;
+        rc = rc < 0 ? rc : 0;
+    }
+    return rc;
+}
+
+void serve_db_stop(void)
+{
+    roost_pg_destroy(pg);
+    pg = NULL;
+}

@@ -88,6 +88,16 @@ enum {
 int roost_pg_exec_prepared(roost_pg *pg, int stmt, int nparams, const char *const *params,
                            unsigned flags, roost_pg_result **out);
 
+/*
+ * As roost_pg_exec_prepared, count times: execution i takes params[i * nparams ...]. The
+ * queries go out together on one connection (in groups of up to 32), so they share round
+ * trips, and run in order. out has count entries. Returns 0 when all succeeded, else the
+ * first failure's -errno; out[i] is set for every query that got an answer (the caller
+ * frees every non-NULL entry). On a cancel the remaining queries are abandoned.
+ */
+int roost_pg_exec_prepared_many(roost_pg *pg, int stmt, unsigned count, int nparams,
+                                const char *const *params, unsigned flags, roost_pg_result **out);
+
 /* As roost_pg_exec_prepared for one SQL statement with $n parameters (unnamed statement). */
 int roost_pg_exec(roost_pg *pg, const char *sql, int nparams, const char *const *params,
                   unsigned flags, roost_pg_result **out);

@@ -46,9 +46,10 @@ static _Thread_local PGconn *worker_conn;
 
 struct offload_query {
     int stmt;
+    unsigned count;
     int nparams;
-    const char *const *params;
-    PGresult *res;
+    const char *const *params; /* count * nparams */
+    roost_pg_result **out;     /* count */
 };
 
 /* On a pool worker: blocking libpq, which is what this client is here to measure. */
@@ -66,20 +67,35 @@ static int offload_run(void *arg)
         for (int i = 0; i < NSTMTS; i++)
             PQclear(PQprepare(worker_conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL));
     }
-    q->res = PQexecPrepared(worker_conn, stmts[q->stmt].name, q->nparams, q->params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(q->res);
-    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK ? 0 : -EIO;
+    for (unsigned i = 0; i < q->count; i++) {
+        PGresult *r = PQexecPrepared(worker_conn, stmts[q->stmt].name, q->nparams,
+                                     q->params + (size_t)i * q->nparams, NULL, NULL, 0);
+        q->out[i] = (roost_pg_result *)r; /* the same PGresult underneath */
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+            return -EIO;
+    }
+    return 0;
 }
 
-/* One query through the chosen client; the handler is on its reactor afterwards. */
-static int query(int stmt, int nparams, const char *const *params, roost_pg_result **out)
+/*
+ * count executions of stmt through the chosen client; the handler is on its reactor
+ * afterwards. ring: all of them pipelined on one connection; offload: one pool job running
+ * them one after the other. The caller frees every non-NULL out[i].
+ */
+static int query_many(int stmt, unsigned count, int nparams, const char *const *params,
+                      roost_pg_result **out)
 {
     if (!opts.offload)
-        return roost_pg_exec_prepared(pg, stmt_ids[stmt], nparams, params, 0, out);
-    struct offload_query q = {.stmt = stmt, .nparams = nparams, .params = params};
-    int rc = roost_offload(offload_run, &q);
-    *out = (roost_pg_result *)q.res; /* the same PGresult underneath */
-    return rc;
+        return roost_pg_exec_prepared_many(pg, stmt_ids[stmt], count, nparams, params, 0, out);
+    memset(out, 0, count * sizeof(*out));
+    struct offload_query q = {stmt, count, nparams, params, out};
+    return roost_offload(offload_run, &q);
+}
+
+static int query(int stmt, int nparams, const char *const *params, roost_pg_result **out)
+{
+    return query_many(stmt, 1, nparams, params, out);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -149,24 +165,43 @@ static int query_count(const roost_http_req *req)
 }
 
 struct world {
-    int64_t id, number;
+    int32_t id, number;
 };
 
-static int fetch_world(unsigned id, struct world *w)
+/*
+ * Queries per query_many call of the handlers: what the client pipelines on a connection at
+ * once anyway, and small enough to keep the handlers' arrays well inside a task's stack.
+ */
+#define DB_CHUNK 32
+
+/* n random world rows, their queries pipelined DB_CHUNK at a time. */
+static int fetch_worlds(struct world *xs, int n)
 {
-    char digits[16];
-    snprintf(digits, sizeof(digits), "%u", id);
-    const char *params[] = {digits};
-    roost_pg_result *r;
-    int rc = query(STMT_WORLD, 1, params, &r);
-    if (rc == 0 && roost_pg_result_rows(r) != 1)
-        rc = -ENOENT;
-    if (rc == 0)
-        rc = roost_pg_get_int(r, 0, 0, &w->id);
-    if (rc == 0)
-        rc = roost_pg_get_int(r, 0, 1, &w->number);
-    roost_pg_result_free(r);
-    return rc;
+    for (int at = 0; at < n; at += DB_CHUNK) {
+        int k = n - at < DB_CHUNK ? n - at : DB_CHUNK;
+        char digits[DB_CHUNK][8];
+        const char *params[DB_CHUNK];
+        roost_pg_result *rs[DB_CHUNK];
+        for (int i = 0; i < k; i++) {
+            snprintf(digits[i], sizeof(digits[i]), "%u", random_id());
+            params[i] = digits[i];
+        }
+        int rc = query_many(STMT_WORLD, (unsigned)k, 1, params, rs);
+        for (int i = 0; i < k; i++) {
+            int64_t id = 0, number = 0;
+            if (rc == 0 && roost_pg_result_rows(rs[i]) != 1)
+                rc = -ENOENT;
+            if (rc == 0)
+                rc = roost_pg_get_int(rs[i], 0, 0, &id);
+            if (rc == 0)
+                rc = roost_pg_get_int(rs[i], 0, 1, &number);
+            xs[at + i] = (struct world){(int32_t)id, (int32_t)number};
+            roost_pg_result_free(rs[i]);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 static void world_json(struct jw *w, const struct world *x)
@@ -185,7 +220,7 @@ static int db(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
     struct world x;
-    int rc = fetch_world(random_id(), &x);
+    int rc = fetch_worlds(&x, 1);
     if (rc < 0)
         return rc;
     struct jw *w = writer();
@@ -198,11 +233,9 @@ static int queries(roost_http_req *req, roost_http_res *res, void *arg)
     (void)arg;
     int n = query_count(req);
     struct world xs[500];
-    for (int i = 0; i < n; i++) {
-        int rc = fetch_world(random_id(), &xs[i]);
-        if (rc < 0)
-            return rc;
-    }
+    int rc = fetch_worlds(xs, n);
+    if (rc < 0)
+        return rc;
     struct jw *w = writer();
     jw_arr_open(w);
     for (int i = 0; i < n; i++)
@@ -222,22 +255,27 @@ static int updates(roost_http_req *req, roost_http_res *res, void *arg)
     (void)arg;
     int n = query_count(req);
     struct world xs[500];
-    for (int i = 0; i < n; i++) {
-        int rc = fetch_world(random_id(), &xs[i]);
-        if (rc < 0)
-            return rc;
-        xs[i].number = random_id();
-    }
+    int rc = fetch_worlds(xs, n);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n; i++)
+        xs[i].number = (int32_t)random_id();
     /* In id order, so concurrent requests lock rows in one order. */
     qsort(xs, (size_t)n, sizeof(xs[0]), by_id);
-    for (int i = 0; i < n; i++) {
-        char id[16], num[16];
-        snprintf(id, sizeof(id), "%lld", (long long)xs[i].id);
-        snprintf(num, sizeof(num), "%lld", (long long)xs[i].number);
-        const char *params[] = {id, num};
-        roost_pg_result *r;
-        int rc = query(STMT_UPDATE, 2, params, &r);
-        roost_pg_result_free(r);
+    for (int at = 0; at < n; at += DB_CHUNK) {
+        int k = n - at < DB_CHUNK ? n - at : DB_CHUNK;
+        char digits[DB_CHUNK][2][8];
+        const char *params[2 * DB_CHUNK];
+        roost_pg_result *rs[DB_CHUNK];
+        for (int i = 0; i < k; i++) {
+            snprintf(digits[i][0], sizeof(digits[i][0]), "%d", (int)xs[at + i].id);
+            snprintf(digits[i][1], sizeof(digits[i][1]), "%d", (int)xs[at + i].number);
+            params[2 * i] = digits[i][0];
+            params[2 * i + 1] = digits[i][1];
+        }
+        rc = query_many(STMT_UPDATE, (unsigned)k, 2, params, rs);
+        for (int i = 0; i < k; i++)
+            roost_pg_result_free(rs[i]);
         if (rc < 0)
             return rc;
     }

@@ -373,15 +373,15 @@ static void acquire_timeout_fired(struct roost_timer *t, int status)
     roost_complete(&call->w, -ETIMEDOUT);
 }
 
-/* The ready connection with room and the fewest queries in flight, or NULL. */
-static struct pg_conn *pick(struct pg_reactor *pr)
+/* The ready connection with room for n queries and the fewest queries in flight, or NULL. */
+static struct pg_conn *pick(struct pg_reactor *pr, unsigned n)
 {
     struct roost_pg *pg = pr->pg;
     struct pg_conn *best = NULL;
     for (unsigned i = 0; i < pr->nconns; i++) {
         struct pg_conn *pc = &pr->conns[(pr->rr + i) % pr->nconns];
-        if (pc->state != PG_READY || pc->broken || pc->queries >= pg->pipeline_depth ||
-            pc->count + 3 > pc->cap)
+        if (pc->state != PG_READY || pc->broken || pc->queries + n > pg->pipeline_depth ||
+            pc->count + 3 * n > pc->cap)
             continue;
         if (!best || pc->queries < best->queries)
             best = pc;
@@ -461,8 +461,110 @@ static int enqueue(struct pg_conn *pc, struct pg_call *call, int stmt, const cha
     return 0;
 }
 
-static int run_here(struct roost_pg *pg, struct pg_reactor *pr, int stmt, const char *sql, int n,
-                    const char *const *params, unsigned flags, roost_pg_result **out)
+/* What a call asks for: count statements, each with nparams of params (row after row). */
+struct batch {
+    int stmt; /* -1: sql, unnamed */
+    const char *sql;
+    int nparams;
+    const char *const *params;
+    unsigned flags;
+    unsigned count;
+    roost_pg_result **out;
+};
+
+/* Queries a batch may put on one connection at once (their calls live on the task's stack). */
+#define PG_BATCH 32u
+
+/* Waits (with the acquire timeout) for a ready connection with room for n queries. */
+static int acquire(struct pg_reactor *pr, struct pg_call *call, unsigned n, struct pg_conn **out)
+{
+    uint64_t deadline = 0;
+    while (!(*out = pick(pr, n))) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (!deadline)
+            deadline = now + pr->pg->acquire_timeout_ms * 1000000u;
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        roost_waiter_init(&call->w);
+        roost_waiter_set_cancel(&call->w, call_cancel, call);
+        call->next = NULL;
+        if (pr->wait_tail)
+            pr->wait_tail->next = call;
+        else
+            pr->wait_head = call;
+        pr->wait_tail = call;
+        call->queued = true;
+        int rc = roost_timer_start_ns(&call->timer, deadline - now, acquire_timeout_fired, call);
+        if (rc < 0) {
+            call_cancel(&call->w);
+            return rc;
+        }
+        rc = roost_wait(&call->w);
+        if (rc < 0)
+            return rc;
+        if (pr->stopping)
+            return -ESHUTDOWN;
+    }
+    return 0;
+}
+
+/* After a cancel: a call not answered yet is abandoned, an answered one's result dropped. */
+static void abandon(struct pg_call *call)
+{
+    struct pg_conn *pc = call->pc;
+    if (pc && call->item - pc->head < pc->count && pc->items[call->item % pc->cap].call == call)
+        pc->items[call->item % pc->cap].call = NULL;
+    PQclear(call->res);
+    call->res = NULL;
+}
+
+/* Runs up to PG_BATCH queries of b from index first on one connection of pr. */
+static int run_chunk(struct pg_reactor *pr, const struct batch *b, unsigned first, unsigned n)
+{
+    struct pg_call calls[PG_BATCH];
+    for (unsigned i = 0; i < n; i++) {
+        calls[i] = (struct pg_call){.pr = pr};
+        roost_timer_init(&calls[i].timer);
+    }
+    struct pg_conn *pc;
+    int rc = acquire(pr, &calls[0], n, &pc);
+    if (rc < 0)
+        return rc;
+    unsigned queued = 0;
+    for (; queued < n; queued++) {
+        struct pg_call *call = &calls[queued];
+        roost_waiter_init(&call->w);
+        roost_waiter_set_cancel(&call->w, call_cancel, call);
+        const char *const *params =
+            b->params ? b->params + (size_t)(first + queued) * b->nparams : NULL;
+        rc = enqueue(pc, call, b->stmt, b->sql, b->nparams, params, b->flags);
+        if (rc < 0)
+            break;
+    }
+    /* Results come in pipeline order: the later waits mostly find theirs done already. */
+    int first_err = rc;
+    for (unsigned i = 0; i < queued; i++) {
+        int r = roost_wait(&calls[i].w);
+        if (r == -ECANCELED) {
+            if (calls[i].res && PQresultStatus(calls[i].res) != PGRES_FATAL_ERROR) {
+                /* Answered as the cancel came: a cancelled await never delivers a success. */
+                PQclear(calls[i].res);
+                calls[i].res = NULL;
+            }
+            for (unsigned j = i + 1; j < queued; j++)
+                abandon(&calls[j]);
+            queued = i + 1;
+        }
+        b->out[first + i] = (roost_pg_result *)calls[i].res;
+        if (r < 0 && first_err >= 0)
+            first_err = r;
+    }
+    return first_err < 0 ? first_err : 0;
+}
+
+static int run_here(struct pg_reactor *pr, const struct batch *b)
 {
     if (pr->stopping)
         return -ESHUTDOWN;
@@ -471,60 +573,23 @@ static int run_here(struct roost_pg *pg, struct pg_reactor *pr, int stmt, const 
         if (rc < 0)
             return rc;
     }
-    struct pg_call call = {.pr = pr};
-    roost_timer_init(&call.timer);
-    uint64_t deadline = 0;
-    struct pg_conn *pc;
-    while (!(pc = pick(pr))) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-        if (!deadline)
-            deadline = now + pg->acquire_timeout_ms * 1000000u;
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        roost_waiter_init(&call.w);
-        roost_waiter_set_cancel(&call.w, call_cancel, &call);
-        call.next = NULL;
-        if (pr->wait_tail)
-            pr->wait_tail->next = &call;
-        else
-            pr->wait_head = &call;
-        pr->wait_tail = &call;
-        call.queued = true;
-        int rc = roost_timer_start_ns(&call.timer, deadline - now, acquire_timeout_fired, &call);
-        if (rc < 0) {
-            call_cancel(&call.w);
-            return rc;
-        }
-        rc = roost_wait(&call.w);
-        if (rc < 0)
-            return rc;
-        if (pr->stopping)
-            return -ESHUTDOWN;
+    unsigned chunk = pr->pg->pipeline_depth < PG_BATCH ? pr->pg->pipeline_depth : PG_BATCH;
+    int rc = 0;
+    for (unsigned i = 0; i < b->count && rc == 0; i += chunk) {
+        unsigned n = b->count - i < chunk ? b->count - i : chunk;
+        rc = run_chunk(pr, b, i, n);
     }
-    roost_waiter_init(&call.w);
-    roost_waiter_set_cancel(&call.w, call_cancel, &call);
-    int rc = enqueue(pc, &call, stmt, sql, n, params, flags);
-    if (rc < 0)
-        return rc;
-    rc = roost_wait(&call.w);
-    if (rc == -ECANCELED && call.res && PQresultStatus(call.res) != PGRES_FATAL_ERROR) {
-        /* Answered as the cancel came: a cancelled await never delivers a success. */
-        PQclear(call.res);
-        call.res = NULL;
-    }
-    *out = (roost_pg_result *)call.res;
     return rc;
 }
 
-static int run(struct roost_pg *pg, int stmt, const char *sql, int n, const char *const *params,
-               unsigned flags, roost_pg_result **out)
+static int run(struct roost_pg *pg, const struct batch *b)
 {
-    if (!out)
+    if (!b->out)
         return -EINVAL;
-    *out = NULL;
-    if (!pg || n < 0 || (n > 0 && !params))
+    for (unsigned i = 0; i < b->count; i++)
+        b->out[i] = NULL;
+    if (!pg || b->nparams < 0 || (b->nparams > 0 && !b->params) || (b->stmt < 0 && !b->sql) ||
+        (b->stmt >= 0 && b->stmt >= atomic_load(&pg->nstmts)))
         return -EINVAL;
     if (!roost_task_current())
         return -EPERM;
@@ -539,7 +604,7 @@ static int run(struct roost_pg *pg, int stmt, const char *sql, int n, const char
         if (rc < 0)
             return rc;
     }
-    int rc = run_here(pg, &pg->reactors[id], stmt, sql, n, params, flags, out);
+    int rc = run_here(&pg->reactors[id], b);
     if (back) {
         int hr = roost_hop(back);
         if (hr < 0 && rc >= 0)
@@ -551,21 +616,20 @@ static int run(struct roost_pg *pg, int stmt, const char *sql, int n, const char
 int roost_pg_exec_prepared(roost_pg *pg, int stmt, int nparams, const char *const *params,
                            unsigned flags, roost_pg_result **out)
 {
-    if (pg && (stmt < 0 || stmt >= atomic_load(&pg->nstmts))) {
-        if (out)
-            *out = NULL;
-        return -EINVAL;
-    }
-    return run(pg, stmt, NULL, nparams, params, flags, out);
+    struct batch b = {stmt, NULL, nparams, params, flags, 1, out};
+    return run(pg, &b);
+}
+
+int roost_pg_exec_prepared_many(roost_pg *pg, int stmt, unsigned count, int nparams,
+                                const char *const *params, unsigned flags, roost_pg_result **out)
+{
+    struct batch b = {stmt, NULL, nparams, params, flags, count, out};
+    return run(pg, &b);
 }
 
 int roost_pg_exec(roost_pg *pg, const char *sql, int nparams, const char *const *params,
                   unsigned flags, roost_pg_result **out)
 {
-    if (!sql) {
-        if (out)
-            *out = NULL;
-        return -EINVAL;
-    }
-    return run(pg, -1, sql, nparams, params, flags, out);
+    struct batch b = {-1, sql, nparams, params, flags, 1, out};
+    return run(pg, &b);
 }

@@ -233,6 +233,90 @@ static void a_statement_is_prepared_once_per_connection(void **state)
     close_db();
 }
 
+/* ---- a batch ---- */
+
+static int sleep_stmt;
+
+static int many_body(void *arg)
+{
+    (void)arg;
+    roost_reactor *home = roost_reactor_current();
+    enum { N = 100 };
+    char ids[N][8];
+    const char *params[N];
+    roost_pg_result *rs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "%d", 1 + i * 37);
+        params[i] = ids[i];
+    }
+    int rc = roost_pg_exec_prepared_many(pg, world_stmt, N, 1, params, 0, rs);
+    assert_int_equal(rc, 0);
+    assert_ptr_equal(roost_reactor_current(), home);
+    for (int i = 0; i < N; i++) {
+        int64_t v;
+        assert_int_equal(roost_pg_get_int(rs[i], 0, 0, &v), 0);
+        assert_int_equal(v, 1 + i * 37);
+        roost_pg_result_free(rs[i]);
+    }
+    return 0;
+}
+
+static void a_batch_returns_every_result_in_order(void **state)
+{
+    (void)state;
+    open_db(1, NULL, pg_url, 1, 0, 0);
+    world_stmt =
+        roost_pg_prepare(pg, "world", "SELECT id, randomnumber FROM world WHERE id = $1", 1);
+    assert_int_equal(run_tasks(reactor_ctx(0), many_body, NULL, 1), 0);
+    close_db();
+}
+
+static roost_task *batcher;
+static _Atomic int batch_rc = 1;
+static roost_pg_result *batch_out[3];
+
+static int batch_sleeper_body(void *arg)
+{
+    (void)arg;
+    const char *params[] = {"120", "0", "0"};
+    atomic_store(&batch_rc,
+                 roost_pg_exec_prepared_many(pg, sleep_stmt, 3, 1, params, 0, batch_out));
+    return 0;
+}
+
+static int spawn_batcher(void *arg)
+{
+    (void)arg;
+    return roost_spawn(batch_sleeper_body, NULL, &batcher);
+}
+
+static int cancel_batcher(void *arg)
+{
+    (void)arg;
+    return roost_task_cancel(batcher);
+}
+
+static int join_one(void *arg);
+
+static void cancelling_a_batch_abandons_the_rest_and_the_connection_goes_on(void **state)
+{
+    (void)state;
+    open_db(1, NULL, pg_url, 1, 0, test_scaled_ms(60000));
+    sleep_stmt = roost_pg_prepare(pg, "sleep", "SELECT pg_sleep($1::float8)", 1);
+    assert_int_equal(roost_ctx_send(reactor_ctx(0), spawn_batcher, NULL), 0);
+    assert_true(wait_active("SELECT pg_sleep($1::float8)"));
+    assert_int_equal(roost_ctx_send(reactor_ctx(0), cancel_batcher, NULL), 0);
+    assert_int_equal(roost_run(join_one, batcher), 0);
+    assert_int_equal(atomic_load(&batch_rc), -ECANCELED);
+    for (int i = 0; i < 3; i++)
+        assert_null(batch_out[i]);
+    /* The one connection answers again long before pg_sleep(120) could have ended. */
+    uint64_t t0 = test_now_ns();
+    assert_int_equal(run_tasks(reactor_ctx(0), typed_body, NULL, 1), 0);
+    assert_true(test_now_ns() - t0 < 60000000000ull);
+    close_db();
+}
+
 /* ---- server errors ---- */
 
 static int error_body(void *arg)
@@ -511,6 +595,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(query_returns_typed_values_text_and_binary),
         cmocka_unit_test(a_statement_is_prepared_once_per_connection),
+        cmocka_unit_test(a_batch_returns_every_result_in_order),
+        cmocka_unit_test(cancelling_a_batch_abandons_the_rest_and_the_connection_goes_on),
         cmocka_unit_test(server_error_returns_errno_with_sqlstate_and_message),
         cmocka_unit_test(after_every_query_the_task_is_on_its_reactor),
         cmocka_unit_test(a_pool_task_comes_back_to_the_pool_after_a_query),

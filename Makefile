@@ -43,6 +43,7 @@ bench: build
 	./bench/run_task.sh $(BUILD)
 	./bench/run_echo.sh $(BUILD)
 	./bench/run_http.sh $(BUILD)
+	./bench/run_pg.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

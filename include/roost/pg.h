@@ -51,9 +51,9 @@ void roost_pg_opts_init(struct roost_pg_opts *o);
 int roost_pg_create(roost_runtime *rt, const struct roost_pg_opts *o, roost_pg **out);
 
 /*
- * Closes every connection (queries still waiting fail with -ESHUTDOWN) and frees pg.
- * Call it from a plain thread while rt is still running, before roost_runtime_stop (after
- * it, it still frees everything). Not from a reactor or pool thread.
+ * Closes every connection (queries still waiting fail with -ESHUTDOWN), waits for their
+ * driver tasks to end and frees pg. Call it from a plain thread (not a reactor or pool
+ * thread) while the runtime still runs, i.e. before roost_runtime_stop.
  */
 void roost_pg_destroy(roost_pg *pg);
 

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,30 @@ static int stmt_ids[NSTMTS];
 
 /* ---- the offload client: one blocking connection per pool worker -------------------------- */
 
-static _Thread_local PGconn *worker_conn;
+/*
+ * Per-thread state lives under pthread keys, whose destructors free it when the thread
+ * exits (a thread-local alone would leak it): the offload worker's connection, and every
+ * thread's response writer.
+ */
+static pthread_key_t conn_key, writer_key;
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
+
+static void conn_key_free(void *p)
+{
+    PQfinish(p);
+}
+
+static void writer_key_free(void *p)
+{
+    jw_free(p);
+    free(p);
+}
+
+static void keys_init(void)
+{
+    (void)pthread_key_create(&conn_key, conn_key_free);
+    (void)pthread_key_create(&writer_key, writer_key_free);
+}
 
 struct offload_query {
     int stmt;
@@ -56,14 +80,19 @@ struct offload_query {
 static int offload_run(void *arg)
 {
     struct offload_query *q = arg;
+    PGconn *worker_conn = pthread_getspecific(conn_key);
     if (worker_conn && PQstatus(worker_conn) != CONNECTION_OK) {
         PQfinish(worker_conn);
         worker_conn = NULL;
+        pthread_setspecific(conn_key, NULL);
     }
     if (!worker_conn) {
         worker_conn = PQconnectdb(opts.url);
-        if (PQstatus(worker_conn) != CONNECTION_OK)
+        if (PQstatus(worker_conn) != CONNECTION_OK) {
+            PQfinish(worker_conn);
             return -ECONNREFUSED;
+        }
+        pthread_setspecific(conn_key, worker_conn);
         for (int i = 0; i < NSTMTS; i++)
             PQclear(PQprepare(worker_conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL));
     }
@@ -100,15 +129,25 @@ static int query(int stmt, int nparams, const char *const *params, roost_pg_resu
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-/* Per thread, and never across an await: built after the queries, copied by res_body. */
-static _Thread_local struct jw out;
 static _Thread_local uint64_t rng_state;
 
-/* Not inlined: a task may move between threads (run-on=pool), so no cached TLS address. */
-__attribute__((noinline)) static struct jw *writer(void)
+/*
+ * The calling thread's writer, emptied. Used between the last await and the copy into the
+ * response, so a task never holds it across an await (it may move threads: run-on=pool).
+ * NULL on ENOMEM.
+ */
+static struct jw *writer(void)
 {
-    jw_reset(&out);
-    return &out;
+    struct jw *w = pthread_getspecific(writer_key);
+    if (!w) {
+        w = calloc(1, sizeof(*w));
+        if (!w || pthread_setspecific(writer_key, w) != 0) {
+            free(w);
+            return NULL;
+        }
+    }
+    jw_reset(w);
+    return w;
 }
 
 /* 1..10000, xorshift per thread. */
@@ -126,7 +165,7 @@ __attribute__((noinline)) static unsigned random_id(void)
 
 static int send_json(roost_http_res *res, struct jw *w)
 {
-    if (w->failed)
+    if (!w || w->failed)
         return -ENOMEM;
     int rc = roost_http_res_header(res, "Content-Type", "application/json");
     return rc ? rc : roost_http_res_body(res, w->buf, w->len);
@@ -224,6 +263,8 @@ static int db(roost_http_req *req, roost_http_res *res, void *arg)
     if (rc < 0)
         return rc;
     struct jw *w = writer();
+    if (!w)
+        return -ENOMEM;
     world_json(w, &x);
     return send_json(res, w);
 }
@@ -237,6 +278,8 @@ static int queries(roost_http_req *req, roost_http_res *res, void *arg)
     if (rc < 0)
         return rc;
     struct jw *w = writer();
+    if (!w)
+        return -ENOMEM;
     jw_arr_open(w);
     for (int i = 0; i < n; i++)
         world_json(w, &xs[i]);
@@ -280,6 +323,8 @@ static int updates(roost_http_req *req, roost_http_res *res, void *arg)
             return rc;
     }
     struct jw *w = writer();
+    if (!w)
+        return -ENOMEM;
     jw_arr_open(w);
     for (int i = 0; i < n; i++)
         world_json(w, &xs[i]);
@@ -327,6 +372,10 @@ static int fortunes(roost_http_req *req, roost_http_res *res, void *arg)
     if (rc == 0) {
         qsort(fs, (size_t)n, sizeof(fs[0]), by_message);
         struct jw *w = writer();
+        if (!w) {
+            roost_pg_result_free(r);
+            return -ENOMEM;
+        }
         static const char head[] = "<!DOCTYPE html><html><head><title>Fortunes</title></head>"
                                    "<body><table><tr><th>id</th><th>message</th></tr>";
         static const char tail[] = "</table></body></html>";
@@ -369,6 +418,10 @@ static int async_db(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     }
     struct jw *w = writer();
+    if (!w) {
+        roost_pg_result_free(r);
+        return -ENOMEM;
+    }
     int rows = roost_pg_result_rows(r);
     jw_obj_open(w);
     jw_key(w, "items");
@@ -425,6 +478,7 @@ int serve_db_routes(roost_http_router *router, const struct serve_db_opts *o)
     if (!o->url)
         return 0;
     opts = *o;
+    pthread_once(&keys_once, keys_init);
     int rc = roost_http_route(router, "GET", "/db", db, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/queries", queries, NULL);

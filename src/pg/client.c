@@ -67,7 +67,11 @@ static int parse_url(struct roost_pg *pg, const char *url)
     }
     size_t n = 0;
     for (PQconninfoOption *o = opts; o->keyword; o++)
-        n++;
+        n += o->val && *o->val;
+    if (n + 1 > PG_MAX_OPTIONS) {
+        PQconninfoFree(opts);
+        return -EINVAL;
+    }
     pg->keys = calloc(n + 2, sizeof(char *));
     pg->vals = calloc(n + 2, sizeof(char *));
     if (!pg->keys || !pg->vals) {
@@ -100,9 +104,10 @@ static int parse_url(struct roost_pg *pg, const char *url)
             pg->keys[k] = strdup("hostaddr");
             if (!pg->keys[k])
                 return -ENOMEM;
-            pg->hostaddr_at = (int)k; /* its value is set around each connect */
+            pg->hostaddr_at = (int)k++; /* its value is set at each connect */
         }
     }
+    pg->nkeys = k;
     return 0;
 }
 
@@ -111,8 +116,7 @@ static void free_pg(struct roost_pg *pg)
     if (pg->keys) {
         for (size_t i = 0; pg->keys[i]; i++) {
             free(pg->keys[i]);
-            if ((int)i != pg->hostaddr_at || !pg->resolve)
-                free(pg->vals[i]);
+            free(pg->vals[i]);
         }
     }
     free(pg->keys);

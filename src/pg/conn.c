@@ -79,19 +79,19 @@ static uint64_t now_ms(void)
 static int conn_open(struct pg_conn *pc)
 {
     struct roost_pg *pg = pc->pr->pg;
+    /* A copy of the options per connect: drivers of several reactors connect at once. */
+    const char *vals[PG_MAX_OPTIONS + 1];
+    memcpy(vals, pg->vals, (pg->nkeys + 1) * sizeof(vals[0]));
     struct resolve rs = {.host = NULL};
     if (pg->resolve) {
         rs.host = pg->vals[pg->host_at];
         int rc = roost_offload(resolve_job, &rs);
         if (rc < 0)
             return rc;
-        pg->vals[pg->hostaddr_at] = rs.addr; /* read by PQconnectStartParams just below */
+        vals[pg->hostaddr_at] = rs.addr;
     }
     pc->state = PG_CONNECTING;
-    pc->conn =
-        PQconnectStartParams((const char *const *)pg->keys, (const char *const *)pg->vals, 0);
-    if (pg->resolve)
-        pg->vals[pg->hostaddr_at] = NULL;
+    pc->conn = PQconnectStartParams((const char *const *)pg->keys, vals, 0);
     if (!pc->conn)
         return -ENOMEM;
     if (PQstatus(pc->conn) == CONNECTION_BAD || PQsetnonblocking(pc->conn, 1) != 0)

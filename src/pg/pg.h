@@ -20,6 +20,9 @@
 
 #define PG_MAX_STMTS 64
 
+/* Connection options a URL may set (libpq knows about 40). */
+#define PG_MAX_OPTIONS 62
+
 /* Reconnect back-off: first wait, and the cap it doubles up to. */
 #define PG_BACKOFF_MIN_MS 50u
 #define PG_BACKOFF_MAX_MS 1000u
@@ -86,9 +89,10 @@ struct pg_reactor {
 struct roost_pg {
     roost_runtime *rt;
     char **keys, **vals; /* the parsed connection options, NULL-terminated */
-    int host_at;         /* index of "host" in keys, or -1 */
-    int hostaddr_at;     /* index of "hostaddr" in keys */
-    bool resolve;        /* host is a name: resolve it on the pool before each connect */
+    size_t nkeys;
+    int host_at;     /* index of "host" in keys, or -1 */
+    int hostaddr_at; /* index of "hostaddr" in keys */
+    bool resolve;    /* host is a name: resolve it on the pool before each connect */
     unsigned pipeline_depth;
     uint64_t acquire_timeout_ms, connect_timeout_ms;
 

@@ -67,6 +67,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.returncode != 0:
+            sys.stderr.write(self.proc.stderr.read())
         self.proc.stdout.close()
         self.proc.stderr.close()
         return self.proc.returncode

@@ -40,27 +40,9 @@ static size_t with_jw(struct jw *w)
         int price, qty, score, count;
         bool active;
         item_values(i, &price, &qty, &score, &count, &active);
-        jw_obj_open(w);
-        jw_key(w, "id");
-        jw_int(w, i + 1);
-        jw_key(w, "name");
-        jw_str(w, names[i], strlen(names[i]));
-        jw_key(w, "category");
-        jw_str(w, "tools", 5);
-        jw_key(w, "price");
-        jw_int(w, price);
-        jw_key(w, "quantity");
-        jw_int(w, qty);
-        jw_key(w, "active");
-        jw_bool(w, active);
-        jw_key(w, "rating");
-        jw_obj_open(w);
-        jw_key(w, "score");
-        jw_int(w, score);
-        jw_key(w, "count");
-        jw_int(w, count);
-        jw_obj_close(w);
-        jw_obj_close(w);
+        struct jw_item it = {i + 1, price, qty, score, count, names[i], "tools", strlen(names[i]),
+                             5,     active};
+        jw_item(w, &it);
     }
     jw_arr_close(w);
     jw_key(w, "count");

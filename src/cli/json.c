@@ -201,3 +201,28 @@ void jw_html(struct jw *w, const char *s, size_t n)
     }
     jw_raw(w, s + run, n - run);
 }
+
+void jw_item(struct jw *w, const struct jw_item *it)
+{
+    jw_obj_open(w);
+    jw_key(w, "id");
+    jw_int(w, it->id);
+    jw_key(w, "name");
+    jw_str(w, it->name, it->name_len);
+    jw_key(w, "category");
+    jw_str(w, it->category, it->category_len);
+    jw_key(w, "price");
+    jw_int(w, it->price);
+    jw_key(w, "quantity");
+    jw_int(w, it->quantity);
+    jw_key(w, "active");
+    jw_bool(w, it->active);
+    jw_key(w, "rating");
+    jw_obj_open(w);
+    jw_key(w, "score");
+    jw_int(w, it->rating_score);
+    jw_key(w, "count");
+    jw_int(w, it->rating_count);
+    jw_obj_close(w);
+    jw_obj_close(w);
+}

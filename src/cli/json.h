@@ -39,4 +39,13 @@ void jw_str(struct jw *w, const char *s, size_t n);
 void jw_raw(struct jw *w, const char *s, size_t n);
 void jw_html(struct jw *w, const char *s, size_t n);
 
+/* One row of /async-db's items, and its JSON object (with the nested rating). */
+struct jw_item {
+    int64_t id, price, quantity, rating_score, rating_count;
+    const char *name, *category;
+    size_t name_len, category_len;
+    bool active;
+};
+void jw_item(struct jw *w, const struct jw_item *it);
+
 #endif

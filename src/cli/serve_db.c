@@ -427,41 +427,17 @@ static int async_db(roost_http_req *req, roost_http_res *res, void *arg)
     jw_key(w, "items");
     jw_arr_open(w);
     for (int i = 0; i < rows && rc == 0; i++) {
-        int64_t id, price, qty, score, count;
-        bool active;
-        const char *name, *cat;
-        size_t nlen, clen;
-        rc = roost_pg_get_int(r, i, 0, &id);
-        rc = rc ? rc : roost_pg_get_text(r, i, 1, &name, &nlen);
-        rc = rc ? rc : roost_pg_get_text(r, i, 2, &cat, &clen);
-        rc = rc ? rc : roost_pg_get_int(r, i, 3, &price);
-        rc = rc ? rc : roost_pg_get_int(r, i, 4, &qty);
-        rc = rc ? rc : roost_pg_get_bool(r, i, 5, &active);
-        rc = rc ? rc : roost_pg_get_int(r, i, 6, &score);
-        rc = rc ? rc : roost_pg_get_int(r, i, 7, &count);
-        if (rc)
-            break;
-        jw_obj_open(w);
-        jw_key(w, "id");
-        jw_int(w, id);
-        jw_key(w, "name");
-        jw_str(w, name, nlen);
-        jw_key(w, "category");
-        jw_str(w, cat, clen);
-        jw_key(w, "price");
-        jw_int(w, price);
-        jw_key(w, "quantity");
-        jw_int(w, qty);
-        jw_key(w, "active");
-        jw_bool(w, active);
-        jw_key(w, "rating");
-        jw_obj_open(w);
-        jw_key(w, "score");
-        jw_int(w, score);
-        jw_key(w, "count");
-        jw_int(w, count);
-        jw_obj_close(w);
-        jw_obj_close(w);
+        struct jw_item it;
+        rc = roost_pg_get_int(r, i, 0, &it.id);
+        rc = rc ? rc : roost_pg_get_text(r, i, 1, &it.name, &it.name_len);
+        rc = rc ? rc : roost_pg_get_text(r, i, 2, &it.category, &it.category_len);
+        rc = rc ? rc : roost_pg_get_int(r, i, 3, &it.price);
+        rc = rc ? rc : roost_pg_get_int(r, i, 4, &it.quantity);
+        rc = rc ? rc : roost_pg_get_bool(r, i, 5, &it.active);
+        rc = rc ? rc : roost_pg_get_int(r, i, 6, &it.rating_score);
+        rc = rc ? rc : roost_pg_get_int(r, i, 7, &it.rating_count);
+        if (rc == 0)
+            jw_item(w, &it);
     }
     jw_arr_close(w);
     jw_key(w, "count");

@@ -544,7 +544,49 @@ static void server_stopped_mid_query_fails_it_and_the_pool_recovers(void **state
     close_db();
 }
 
-/* ---- host names, refusals ---- */
+/* ---- the reactor never blocks ---- */
+
+static _Atomic int ticks;
+
+static int ticker_body(void *arg)
+{
+    (void)arg;
+    /* Runs on the same reactor as the sleeper: if its query blocked the thread, no tick. */
+    for (int i = 0; i < 5; i++) {
+        if (roost_sleep(10) < 0)
+            return -EINTR;
+        atomic_fetch_add(&ticks, 1);
+    }
+    return roost_task_cancel(sleeper);
+}
+
+static void the_reactor_runs_other_tasks_while_a_query_waits(void **state)
+{
+    (void)state;
+    open_db(1, NULL, pg_url, 1, 0, test_scaled_ms(60000));
+    atomic_store(&sleeper_rc, 1);
+    atomic_store(&ticks, 0);
+    assert_int_equal(roost_ctx_send(reactor_ctx(0), spawn_sleeper, NULL), 0);
+    assert_true(wait_active("SELECT pg_sleep(120)%"));
+    /* The ticker ends the sleeper's 120 s query: only a free reactor gets there. */
+    assert_int_equal(run_tasks(reactor_ctx(0), ticker_body, NULL, 1), 0);
+    assert_int_equal(roost_run(join_one, sleeper), 0);
+    assert_int_equal(atomic_load(&ticks), 5);
+    assert_int_equal(atomic_load(&sleeper_rc), -ECANCELED);
+    close_db();
+}
+
+/* ---- host names, unix sockets, refusals ---- */
+
+static void a_unix_socket_directory_url_works(void **state)
+{
+    (void)state;
+    char url[512];
+    snprintf(url, sizeof(url), "host=%s port=%u user=postgres dbname=postgres", pg_dir, pg_port);
+    open_db(1, NULL, url, 1, 0, test_scaled_ms(30000));
+    assert_int_equal(run_tasks(reactor_ctx(0), typed_body, NULL, 1), 0);
+    close_db();
+}
 
 static void a_host_name_is_resolved_off_the_reactor(void **state)
 {
@@ -605,7 +647,9 @@ int main(void)
         cmocka_unit_test(thousand_concurrent_queries_over_a_pool_of_8_are_all_answered),
         cmocka_unit_test(task_cancel_cancels_its_query_on_the_server),
         cmocka_unit_test(server_stopped_mid_query_fails_it_and_the_pool_recovers),
+        cmocka_unit_test(the_reactor_runs_other_tasks_while_a_query_waits),
         cmocka_unit_test(a_host_name_is_resolved_off_the_reactor),
+        cmocka_unit_test(a_unix_socket_directory_url_works),
         cmocka_unit_test(calls_outside_a_task_are_refused),
     };
     return cmocka_run_group_tests(tests, start_server, kill_server);

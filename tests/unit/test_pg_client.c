@@ -54,12 +54,17 @@ static long side_query_long(const char *sql)
     return v;
 }
 
-/* Waits until the server runs sql_like in some session (bounded). */
+/*
+ * Waits (bounded) until a session is inside pg_sleep for a query like `like`: not merely
+ * active, because the server ignores a cancel request that arrives between the protocol
+ * messages of a query (Parse, Bind, Execute), and the statement would then run on.
+ */
 static bool wait_active(const char *like)
 {
     char sql[256];
     snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%s'",
+             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+             "wait_event = 'PgSleep' AND query LIKE '%s'",
              like);
     uint64_t end = test_now_ns() + test_scaled_ms(20000) * 1000000u;
     while (test_now_ns() < end) {

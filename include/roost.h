@@ -9,6 +9,7 @@
 #include <roost/log.h>
 #include <roost/http_client.h>
 #include <roost/net.h>
+#include <roost/pg.h>
 #include <roost/pool.h>
 #include <roost/pump.h>
 #include <roost/reactor.h>

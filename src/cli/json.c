@@ -1,4 +1,5 @@
 /* The serve endpoints' JSON and HTML writer (see json.h for why not cJSON). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,4 +226,38 @@ void jw_item(struct jw *w, const struct jw_item *it)
     jw_int(w, it->rating_count);
     jw_obj_close(w);
     jw_obj_close(w);
+}
+
+/* A pthread key rather than a thread-local: its destructor frees the buffer when a thread
+ * exits, which a thread-local alone would leak. */
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+static bool thread_key_ok;
+
+static void thread_writer_free(void *p)
+{
+    jw_free(p);
+    free(p);
+}
+
+static void thread_key_init(void)
+{
+    thread_key_ok = pthread_key_create(&thread_key, thread_writer_free) == 0;
+}
+
+struct jw *jw_thread(void)
+{
+    pthread_once(&thread_once, thread_key_init);
+    if (!thread_key_ok)
+        return NULL;
+    struct jw *w = pthread_getspecific(thread_key);
+    if (!w) {
+        w = calloc(1, sizeof(*w));
+        if (!w || pthread_setspecific(thread_key, w) != 0) {
+            free(w);
+            return NULL;
+        }
+    }
+    jw_reset(w);
+    return w;
 }

@@ -22,6 +22,12 @@ struct jw {
 void jw_reset(struct jw *w);
 /* Frees w's buffer. */
 void jw_free(struct jw *w);
+/*
+ * The calling thread's writer, emptied; its buffer is kept between calls (no allocation once
+ * warm) and freed when the thread exits. Use it between a request's last await and the copy
+ * into the response: a task may move threads across an await. NULL on ENOMEM.
+ */
+struct jw *jw_thread(void);
 
 /* Structure: objects and arrays; keys precede their values. */
 void jw_obj_open(struct jw *w);

@@ -15,6 +15,7 @@
 #include <roost/http.h>
 
 #include "cli/commands.h"
+#include "cli/serve_arena.h"
 #include "cli/serve_db.h"
 
 static roost_runtime *runtime;
@@ -236,6 +237,8 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
     if (rc == 0)
         rc = serve_db_routes(router, &db);
+    if (rc == 0)
+        rc = serve_arena_routes(router);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot build the router: %s\n", strerror(-rc));
         return 1;

@@ -45,10 +45,10 @@ static int stmt_ids[NSTMTS];
 
 /*
  * Per-thread state lives under pthread keys, whose destructors free it when the thread
- * exits (a thread-local alone would leak it): the offload worker's connection, and every
- * thread's response writer.
+ * exits (a thread-local alone would leak it): the offload worker's connection. (Each
+ * thread's response writer is json.c's jw_thread, kept the same way.)
  */
-static pthread_key_t conn_key, writer_key;
+static pthread_key_t conn_key;
 static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
 static void conn_key_free(void *p)
@@ -56,16 +56,9 @@ static void conn_key_free(void *p)
     PQfinish(p);
 }
 
-static void writer_key_free(void *p)
-{
-    jw_free(p);
-    free(p);
-}
-
 static void keys_init(void)
 {
     (void)pthread_key_create(&conn_key, conn_key_free);
-    (void)pthread_key_create(&writer_key, writer_key_free);
 }
 
 struct offload_query {
@@ -138,16 +131,7 @@ static _Thread_local uint64_t rng_state;
  */
 static struct jw *writer(void)
 {
-    struct jw *w = pthread_getspecific(writer_key);
-    if (!w) {
-        w = calloc(1, sizeof(*w));
-        if (!w || pthread_setspecific(writer_key, w) != 0) {
-            free(w);
-            return NULL;
-        }
-    }
-    jw_reset(w);
-    return w;
+    return jw_thread();
 }
 
 /* 1..10000, xorshift per thread. */

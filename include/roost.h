@@ -13,6 +13,7 @@
 #include <roost/stats.h>
 #include <roost/task.h>
 #include <roost/timer.h>
+#include <roost/version.h>
 #include <roost/waiter.h>
 
 #endif

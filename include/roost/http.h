@@ -47,6 +47,7 @@ struct roost_http_server_opts {
     uint64_t header_timeout_ms; /* a request head must arrive within this (default 10000) */
     uint64_t idle_timeout_ms;   /* keep-alive wait for the next request (default 60000) */
     const char *server_name;    /* the Server header (default "roost") */
+    bool reuse_port;            /* share the port with other processes (roost_listen_opts) */
 };
 
 void roost_http_server_opts_init(struct roost_http_server_opts *o);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <roost/pool.h>
@@ -100,13 +101,13 @@ static const struct roost_reactor_net_ops net_ops = {
     .destroy = net_destroy,
 };
 
-struct roost_net *net_get(struct roost_reactor *r)
+int net_setup(struct roost_reactor *r)
 {
     if (r->net)
-        return r->net;
+        return 0;
     struct roost_net *net = calloc(1, sizeof(*net));
     if (!net)
-        return NULL;
+        return -ENOMEM;
     const struct roost_config *cfg = roost_runtime_config(r->rt);
     net->r = r;
     net->oneshot = cfg->recv == ROOST_RECV_ONESHOT;
@@ -122,16 +123,31 @@ struct roost_net *net_get(struct roost_reactor *r)
     if (!net->oneshot) {
         unsigned count = cfg->buf_count ? cfg->buf_count : 1024;
         int rc = net_bufring_init(net, count, net->buf_size);
-        if (rc < 0) {
-            /* A kernel without provided buffer rings (before 5.19): receive one-shot. */
-            fprintf(stderr, "roost: reactor %u: no provided buffer ring (%d), receiving one-shot\n",
-                    r->id, rc);
+        if (rc == -EINVAL || rc == -EOPNOTSUPP) {
+            /* The kernel refused the registration: no provided buffer rings before 5.19. */
+            fprintf(stderr,
+                    "roost: reactor %u: the kernel refused a provided buffer ring (%s); "
+                    "receiving one-shot (--recv oneshot)\n",
+                    r->id, strerror(-rc));
             net->oneshot = true;
+        } else if (rc < 0) {
+            /* Anything else (ENOMEM mapping buffer_count x buf_size) is the caller's to see. */
+            fprintf(stderr,
+                    "roost: reactor %u: cannot set up its provided buffer ring of %u x %u "
+                    "bytes (--buf-count x --buf-size): %s\n",
+                    r->id, count, net->buf_size, strerror(-rc));
+            free(net);
+            return rc;
         } else {
             net->have_ring = true;
         }
     }
     r->net = net;
     r->net_ops = &net_ops;
-    return net;
+    return 0;
+}
+
+struct roost_net *net_get(struct roost_reactor *r)
+{
+    return net_setup(r) == 0 ? r->net : NULL;
 }

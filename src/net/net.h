@@ -251,7 +251,14 @@ struct roost_net {
     struct roost_timer drain_timer;
 };
 
-/* The calling reactor's net state, created on first use. NULL on ENOMEM. */
+/*
+ * Creates r's net state (on r's thread) if it has none: its provided buffer ring unless
+ * receiving one-shot. Returns 0 or -errno (-ENOMEM: the buffers could not be mapped),
+ * after saying on stderr what failed.
+ */
+int net_setup(struct roost_reactor *r);
+
+/* The calling reactor's net state, created on first use. NULL if net_setup failed. */
 struct roost_net *net_get(struct roost_reactor *r);
 
 /* Counters a task may bump from any thread (pool mode): atomic increments. */

@@ -255,8 +255,7 @@ int roost_option_range(const struct roost_option *o, char *buf, size_t len)
         bytes_text(o->min, lo, sizeof(lo));
         bytes_text(o->max, hi, sizeof(hi));
         return snprintf(buf, len, "%s..%s bytes", lo, hi);
-    case ROOST_OPT_TEXT:
-        return snprintf(buf, len, "%s", o->values);
+    case ROOST_OPT_TEXT: /* its placeholder ("ADDR"), the names ("on|off") otherwise */
     case ROOST_OPT_BOOL:
     case ROOST_OPT_ENUM:
     default:

@@ -176,8 +176,12 @@ const struct roost_option *roost_option_find(const struct roost_option *opts, si
  */
 int roost_option_range(const struct roost_option *o, char *buf, size_t len);
 
-/* Stores the default of each of opts[0..n) into the struct at base. */
-void roost_options_defaults(const struct roost_option *opts, size_t n, void *base);
+/*
+ * Stores the default of each of opts[0..n) into the struct at base. Returns 0, or the
+ * error of the first default that does not parse or lies outside its own range (a
+ * mistake in the table; the others are still stored) with *bad its index if not NULL.
+ */
+int roost_options_defaults(const struct roost_option *opts, size_t n, void *base, size_t *bad);
 
 /* Writes o's environment variable name, ROOST_<NAME> with dashes as underscores, to buf. */
 int roost_option_env_name(const struct roost_option *o, char *buf, size_t len);

@@ -198,7 +198,13 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     struct serve_flags f;
     memset(&f, 0, sizeof(f));
     roost_http_server_opts_init(&f.http);
-    roost_options_defaults(serve_options, SERVE_OPTION_COUNT, &f);
+    size_t bad = 0;
+    if (roost_options_defaults(serve_options, SERVE_OPTION_COUNT, &f, &bad) < 0) {
+        /* A line of ROOST_SERVE_FLAGS whose default is outside its own range. */
+        fprintf(stderr, "roost serve: the default '%s' of --%s is not accepted by its flag\n",
+                serve_options[bad].def, serve_options[bad].name);
+        return 2;
+    }
     argc = roost_cli_options("roost serve", serve_options, SERVE_OPTION_COUNT, &f, argc, argv);
     if (argc < 0)
         return 2;

@@ -37,7 +37,8 @@ const struct roost_option *roost_config_options(size_t *count)
 void roost_config_init(struct roost_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    roost_options_defaults(config_options, CONFIG_COUNT, cfg);
+    /* Cannot fail: test_core_config checks every default of the table. */
+    (void)roost_options_defaults(config_options, CONFIG_COUNT, cfg, NULL);
 }
 
 const char *roost_resume_name(enum roost_resume v)
@@ -263,11 +264,18 @@ int roost_option_range(const struct roost_option *o, char *buf, size_t len)
     }
 }
 
-void roost_options_defaults(const struct roost_option *opts, size_t n, void *base)
+int roost_options_defaults(const struct roost_option *opts, size_t n, void *base, size_t *bad)
 {
-    /* The defaults are written as on the command line; test_core_config checks they parse. */
-    for (size_t i = 0; i < n; i++)
-        (void)roost_option_set(&opts[i], base, opts[i].def);
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        int rc = roost_option_set(&opts[i], base, opts[i].def);
+        if (rc < 0 && first == 0) {
+            first = rc;
+            if (bad)
+                *bad = i;
+        }
+    }
+    return first;
 }
 
 int roost_option_env_name(const struct roost_option *o, char *buf, size_t len)

@@ -136,6 +136,7 @@ static void every_default_parses_within_its_range(void **state)
     const struct roost_option *opts = roost_config_options(&n);
     assert_true(n >= 16);
     struct roost_config c;
+    assert_int_equal(roost_options_defaults(opts, n, &c, NULL), 0);
     for (size_t i = 0; i < n; i++) {
         roost_config_init(&c);
         assert_int_equal(roost_option_set(&opts[i], &c, opts[i].def), 0);
@@ -257,7 +258,7 @@ static void other_tables_share_the_machinery(void **state)
 {
     (void)state;
     struct other o = {0};
-    roost_options_defaults(other_options, 4, &o);
+    assert_int_equal(roost_options_defaults(other_options, 4, &o, NULL), 0);
     assert_string_equal(o.host, "::1");
     assert_int_equal(o.port, 80);
     assert_true(o.flag);
@@ -275,6 +276,12 @@ static void other_tables_share_the_machinery(void **state)
     assert_int_equal(roost_options_from_env(other_options, 4, &o, &bad), -EINVAL);
     assert_int_equal(bad, 1);
     unsetenv("ROOST_PORT");
+    static const struct roost_option wrong[] = {
+        ROOST_OPTION(struct other, "port", port, ROOST_OPT_COUNT, "8080", 1, 1024, "N", "a port"),
+    };
+    size_t which = 99;
+    assert_int_equal(roost_options_defaults(wrong, 1, &o, &which), -ERANGE);
+    assert_int_equal(which, 0);
 }
 
 int main(void)

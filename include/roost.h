@@ -2,9 +2,12 @@
 #ifndef ROOST_H
 #define ROOST_H
 
+#include <roost/common.h>
 #include <roost/config.h>
 #include <roost/ctx.h>
 #include <roost/http.h>
+#include <roost/log.h>
+#include <roost/http_client.h>
 #include <roost/net.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>
@@ -15,5 +18,6 @@
 #include <roost/timer.h>
 #include <roost/version.h>
 #include <roost/waiter.h>
+#include <roost/work.h>
 
 #endif

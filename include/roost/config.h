@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 struct roost_reactor;
 
@@ -81,9 +84,9 @@ enum roost_option_kind {
 struct roost_option {
     const char *name;
     enum roost_option_kind kind;
-    size_t offset; /* of the field in its struct */
-    size_t size;   /* of the field: 1, 2, 4 or 8 bytes (a pointer for TEXT) */
-    const char *def;
+    size_t offset;               /* of the field in its struct */
+    size_t size;                 /* of the field: 1, 2, 4 or 8 bytes (a pointer for TEXT) */
+    const char *def;             /* NULL: none (TEXT only; the field keeps what it had) */
     unsigned long long min, max; /* COUNT, POW2, BYTES: the accepted range, inclusive */
     const char *values;          /* placeholder or names for help texts: "N", "on|off" */
     const char *help;
@@ -198,5 +201,7 @@ const char *roost_resume_name(enum roost_resume v);
 const char *roost_run_on_name(enum roost_run_on v);
 const char *roost_wake_name(enum roost_wake v);
 const char *roost_recv_name(enum roost_recv v);
+
+ROOST_END_DECLS
 
 #endif

@@ -9,6 +9,9 @@
 
 #include <roost/reactor.h>
 #include <roost/runtime.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * A connection: long-lived, one per accepted or connected TCP socket. It belongs to the
@@ -102,12 +105,20 @@ void roost_conn_release(roost_conn *c, struct roost_buf *b);
 void roost_conn_set_recv_timeout(roost_conn *c, uint64_t ms);
 
 /*
+ * Sets the send timeout for later roost_conn_send/sendv calls: a send that makes no
+ * progress (the kernel takes no byte of it) for ms milliseconds fails with -ETIMEDOUT;
+ * bytes may then have been sent in part, so the connection is only good for closing.
+ * 0 (the default) waits forever.
+ */
+void roost_conn_set_send_timeout(roost_conn *c, uint64_t ms);
+
+/*
  * From a task: sends all len bytes. Tries send(2) (MSG_DONTWAIT|MSG_NOSIGNAL) first when
  * speculation is on; what is left goes through the ring, resubmitted until all is sent.
  * data must stay valid until the call returns; the call returns only once the kernel is
  * done with it, even when the peer resets or the task is cancelled meanwhile.
- * Returns 0, or -errno (-EPIPE, -ECONNRESET, -ECANCELED, -ESHUTDOWN, -EPERM outside a
- * task, ...): bytes may then have been sent in part.
+ * Returns 0, or -errno (-EPIPE, -ECONNRESET, -ETIMEDOUT, -ECANCELED, -ESHUTDOWN, -EPERM
+ * outside a task, ...): bytes may then have been sent in part.
  */
 int roost_conn_send(roost_conn *c, const void *data, size_t len);
 
@@ -118,16 +129,35 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt);
 int roost_conn_shutdown(roost_conn *c, int how);
 
 /*
- * From a task on a reactor: connects to an IPv4 or IPv6 literal address (no name
- * resolution here) with TCP_NODELAY. The connection belongs to that reactor and to the
- * caller, who closes it with roost_conn_close. Returns 0 and *out, -EINVAL for a bad
- * address, -EPERM when not called from a task on a reactor (see roost_connect_on), or
- * -errno (-ECONNREFUSED, ...).
+ * From a task on a reactor: connects to host, an IPv4 or IPv6 literal ("[::1]" too) or a
+ * name, with TCP_NODELAY. A name is resolved with getaddrinfo on the worker pool (the task
+ * comes home afterwards) and cached on this reactor for the resolve TTL; its addresses,
+ * IPv4 and IPv6, are tried in the resolver's order until one connects. The connection
+ * belongs to that reactor and to the caller, who closes it with roost_conn_close.
+ * Returns 0 and *out, -EINVAL for an empty or over-long host, -ENOENT for a name that does
+ * not resolve, -EPERM when not called from a task on a reactor (see roost_connect_on),
+ * -ECANCELED, or -errno from the last address tried (-ECONNREFUSED, ...).
  */
 int roost_connect(const char *host, uint16_t port, roost_conn **out);
 
+/*
+ * As roost_connect, bounded: -ETIMEDOUT once timeout_ms (0: no bound) have passed over all
+ * addresses tried. The name lookup itself is not bounded by it.
+ */
+int roost_connect_timeout(const char *host, uint16_t port, uint64_t timeout_ms, roost_conn **out);
+
 /* As roost_connect, on reactor r, from any task (a pool task in run-on=pool mode). */
 int roost_connect_on(roost_reactor *r, const char *host, uint16_t port, roost_conn **out);
+
+/* As roost_connect_timeout, on reactor r, from any task. */
+int roost_connect_on_timeout(roost_reactor *r, const char *host, uint16_t port, uint64_t timeout_ms,
+                             roost_conn **out);
+
+/*
+ * How long a name resolved by roost_connect stays cached per reactor (default 30000 ms; 0
+ * turns the cache off). Process-wide, any thread; it applies to entries already cached too.
+ */
+void roost_resolve_set_ttl(uint64_t ms);
 
 /*
  * From a task: closes a connection from roost_connect (cancelling what is in flight and
@@ -145,5 +175,7 @@ roost_reactor *roost_conn_reactor(const roost_conn *c);
  * generation has not wrapped.
  */
 uint64_t roost_conn_id(const roost_conn *c);
+
+ROOST_END_DECLS
 
 #endif

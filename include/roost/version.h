@@ -2,6 +2,8 @@
 #ifndef ROOST_VERSION_H
 #define ROOST_VERSION_H
 
+#include <roost/common.h>
+
 /*
  * The one place the version is written: CMakeLists.txt reads these three lines for the
  * project's version, the shared library's names and roost.pc. See docs/packaging.md.
@@ -20,9 +22,7 @@
 #define ROOST_VERSION_HEX                                                                          \
     ((ROOST_VERSION_MAJOR << 16) | (ROOST_VERSION_MINOR << 8) | ROOST_VERSION_PATCH)
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+ROOST_BEGIN_DECLS
 
 /*
  * The version of the library linked, "MAJOR.MINOR.PATCH" (static storage). It can differ
@@ -30,8 +30,6 @@ extern "C" {
  */
 const char *roost_version(void);
 
-#ifdef __cplusplus
-}
-#endif
+ROOST_END_DECLS
 
 #endif

@@ -16,6 +16,8 @@ static const struct {
 } commands[] = {
     {"serve", roost_cmd_serve, roost_cmd_serve_help,
      "the demo HTTP server: /plaintext /json /delay/:ms /offload /metrics"},
+    {"load", roost_cmd_load, roost_cmd_load_help,
+     "HTTP/1.1 load generator: requests/s, latency percentiles, errors by kind"},
     {"demo", roost_cmd_demo, NULL,
      "show continuation affinity: tasks sleep, offload, await threads"},
 };

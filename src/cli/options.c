@@ -90,7 +90,7 @@ void roost_cli_options_help(const struct roost_option *opts, size_t n)
         char flag[64], range[96];
         snprintf(flag, sizeof(flag), "--%s %s", o->name, o->values);
         roost_option_range(o, range, sizeof(range));
-        printf("  %-34s %s\n  %-34s default %s", flag, o->help, "", o->def);
+        printf("  %-34s %s\n  %-34s default %s", flag, o->help, "", o->def ? o->def : "none");
         if (o->kind == ROOST_OPT_COUNT || o->kind == ROOST_OPT_POW2 || o->kind == ROOST_OPT_BYTES)
             printf(", accepted %s", range);
         printf("\n");

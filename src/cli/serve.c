@@ -1,7 +1,8 @@
 /*
  * `roost serve`: the demo HTTP server `make run` starts. Endpoints follow TechEmpower's
  * rules for /plaintext and /json; /delay/:ms and /offload show continuation affinity (their
- * responses name the reactor that answered); /metrics exports the reactor counters.
+ * responses name the reactor that answered); /metrics is the library's exporter
+ * (roost_http_metrics).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,10 +27,11 @@ static int reply(roost_http_res *res, const char *type, const char *body, size_t
     return rc ? rc : roost_http_res_body(res, body, len);
 }
 
-static int name_reactor(roost_http_res *res)
+/* The connection's reactor: the handler may run on a pool worker (run-on=pool, affinity=off). */
+static int name_reactor(roost_http_req *req, roost_http_res *res)
 {
     char id[16];
-    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_reactor_current()));
+    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_http_req_reactor(req)));
     return roost_http_res_header(res, "X-Roost-Reactor", id);
 }
 
@@ -71,7 +73,7 @@ static int delay(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "slept %lu ms\n", ms);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
@@ -93,31 +95,8 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "%016" PRIx64 "\n", h);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
-}
-
-static int metrics(roost_http_req *req, roost_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return -ENOMEM;
-    unsigned n = roost_runtime_reactor_count(runtime);
-    struct roost_stats s;
-#define ROOST_METRIC_(name, help)                                                                  \
-    fprintf(f, "# HELP roost_%s %s\n# TYPE roost_%s counter\n", #name, help, #name);               \
-    for (unsigned i = 0; i < n; i++) {                                                             \
-        roost_reactor_stats(roost_runtime_reactor(runtime, i), &s);                                \
-        fprintf(f, "roost_%s{reactor=\"%u\"} %llu\n", #name, i, (unsigned long long)s.name);       \
-    }
-    ROOST_STATS_FIELDS(ROOST_METRIC_)
-#undef ROOST_METRIC_
-    int rc = fclose(f) == 0 ? reply(res, "text/plain; version=0.0.4", out, len) : -ENOMEM;
-    free(out);
-    return rc;
 }
 
 static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
@@ -129,7 +108,7 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /json        {\"message\":\"Hello, World!\"}\n"
         "GET /delay/:ms   sleeps ms milliseconds on the reactor, then answers\n"
         "GET /offload     hashes on the worker pool, answers from the home reactor\n"
-        "GET /metrics     reactor counters, Prometheus text format\n\n"
+        "GET /metrics     server and reactor counters, Prometheus text format\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
 }
@@ -138,6 +117,8 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 struct serve_flags {
     struct roost_http_server_opts http;
     uint64_t grace_ms;
+    enum roost_log_level log_level;
+    const char *upstream;
 };
 
 /*
@@ -160,8 +141,20 @@ struct serve_flags {
       "a request head must arrive within this of its first byte, else 408")                        \
     X("idle-timeout-ms", http.idle_timeout_ms, ROOST_OPT_COUNT, "60000", 1, 86400000, "MS",        \
       "how long a keep-alive connection may wait for its next request")                            \
+    X("body-timeout-ms", http.body_timeout_ms, ROOST_OPT_COUNT, "10000", 1, 86400000, "MS",        \
+      "a request body must make progress within this, else 408")                                   \
+    X("send-timeout-ms", http.send_timeout_ms, ROOST_OPT_COUNT, "30000", 1, 86400000, "MS",        \
+      "a send that makes no progress this long closes the connection")                             \
     X("grace-ms", grace_ms, ROOST_OPT_COUNT, "30000", 0, 86400000, "MS",                           \
-      "on SIGTERM/SIGINT/SIGHUP: how long in-flight requests may take")
+      "on SIGTERM/SIGINT/SIGHUP: how long in-flight requests may take")                            \
+    X("access-log", http.access_log, ROOST_OPT_TEXT, NULL, 0, 0, "PATH|-",                         \
+      "one line per request, to PATH or standard output (-)")                                      \
+    X("access-log-format", http.access_log_format, ROOST_OPT_ENUM, "common", 0, 1, "common|json",  \
+      "Common Log Format or one JSON object per line")                                             \
+    X("log-level", log_level, ROOST_OPT_ENUM, "warn", 0, 3, "error|warn|info|debug",               \
+      "messages less severe than this are dropped")                                                \
+    X("upstream", upstream, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                     \
+      "add GET /upstream: fetches URL (http://) with the client")
 
 #define SERVE_OPTION_(...) ROOST_OPTION(struct serve_flags, __VA_ARGS__),
 static const struct roost_option serve_options[] = {ROOST_SERVE_FLAGS(SERVE_OPTION_)};
@@ -214,6 +207,11 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         return 2;
     }
     struct roost_http_server_opts o = f.http;
+    roost_log_set_level(f.log_level);
+    if (f.upstream && roost_serve_upstream_flag(f.upstream) < 0) {
+        fprintf(stderr, "roost serve: --upstream '%s': not an http:// URL\n", f.upstream);
+        return 2;
+    }
 
     /* Every thread inherits this mask; the main thread takes the signals with sigwait. */
     static sigset_t stop;
@@ -235,7 +233,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/offload", offload, NULL);
     if (rc == 0)
-        rc = roost_http_route(router, "GET", "/metrics", metrics, NULL);
+        rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
     if (rc < 0) {
@@ -249,7 +247,9 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         return 1;
     }
     roost_http_server *srv;
-    rc = roost_http_server_start(runtime, &o, router, &srv);
+    rc = roost_serve_upstream_start(runtime, router);
+    if (rc == 0)
+        rc = roost_http_server_start(runtime, &o, router, &srv);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot listen on %s:%u: %s\n", o.host, o.port, strerror(-rc));
         roost_runtime_destroy(runtime);
@@ -283,6 +283,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         fflush(stdout);
         _exit(1);
     }
+    roost_serve_upstream_stop();
     roost_runtime_stop(runtime);
     roost_http_server_free(srv);
     roost_runtime_destroy(runtime);

@@ -15,6 +15,9 @@
 /* Capacity of roost_http_request.headers; limits.max_headers is clamped to it. */
 #define ROOST_HTTP_MAX_HEADERS 64
 
+/* A method longer than this is answered 501 as soon as that many token bytes arrived. */
+#define ROOST_HTTP_MAX_METHOD 32
+
 #define ROOST_HTTP_DEFAULT_MAX_HEAD_BYTES 8192
 #define ROOST_HTTP_DEFAULT_MAX_BODY_BYTES (1024 * 1024)
 #define ROOST_HTTP_DEFAULT_MAX_HEADERS 64
@@ -104,14 +107,48 @@ struct roost_http_chunked {
 void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim);
 
 /* Feed buf[0..len) to the decoder. Returns 0, or -STATUS on a framing error (-400 malformed,
- * -413 body or chunk extensions over their limit, -431 trailer section over max_head_bytes or
- * max_headers); errors are sticky. On 0, *consumed bytes of buf were used (the caller drops them
- * and feeds the rest later), *data is the next span of decoded body data (points into buf, may
- * be empty; at most one span per call, so loop while *consumed > 0), and *done is true once the
- * final CRLF has been consumed: bytes after it belong to the next request and are not consumed.
- * Chunk extensions are syntax-checked and ignored; trailer fields are checked like header fields
- * and discarded. */
+ * including a chunk size over 16 hex digits and chunk extensions over max_head_bytes in total;
+ * -413 body over its limit; -431 trailer section over max_head_bytes or max_headers); errors are
+ * sticky. On 0, *consumed bytes of buf were used (the caller drops them and feeds the rest later),
+ * *data is the next span of decoded body data (points into buf, may be empty; at most one span per
+ * call, so loop while *consumed > 0), and *done is true once the final CRLF has been consumed:
+ * bytes after it belong to the next request and are not consumed. Chunk extensions are
+ * syntax-checked and ignored; trailer fields are checked like header fields and discarded. */
 int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
                             size_t *consumed, struct roost_http_str *data, bool *done);
 
+/* Bytes at the start of the C string s that may be in a token (RFC 9110 §5.6.2), as a field
+ * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
+size_t roost_http_token_span(const char *s);
+
+/* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
+ * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
+size_t roost_http_field_value_span(const char *s);
+
 #endif /* ROOST_HTTP_PARSER_H */
+
+/* ---- responses (for the HTTP client) ---- */
+
+/* A parsed response head: spans point into the parsed buffer, as for requests. */
+struct roost_http_response_head {
+    int status;                   /* 100..999 */
+    int version_minor;            /* 0 or 1 (HTTP/1.x, x > 1, is read as 1.1) */
+    struct roost_http_str reason; /* may be empty */
+    struct roost_http_header headers[ROOST_HTTP_MAX_HEADERS];
+    unsigned header_count;
+    bool keep_alive; /* RFC 9112 §9.3, as for requests */
+    bool chunked;    /* Transfer-Encoding: chunked; decode with roost_http_chunked_* */
+    bool has_content_length;
+    uint64_t content_length;
+    size_t head_len; /* bytes from buf[0] to the end of the blank line */
+};
+
+/* Parse a response head (RFC 9112 §4 status-line, then field lines as for requests, just as
+ * strictly) from buf[0..len). Returns head_len (> 0) when complete and valid, 0 when more bytes
+ * are needed, or -STATUS: -400 malformed (status line, fields, CL with TE, duplicate CL,
+ * Transfer-Encoding whose last coding is not chunked or in an HTTP/1.0 response), -413 a
+ * Content-Length over lim->max_body_bytes, -431 a head over max_head_bytes or max_headers, -501
+ * a transfer coding other than chunked, -505 an HTTP major version other than 1. Which
+ * responses have a body (HEAD, 1xx, 204, 304) is the caller's to decide. */
+int roost_http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                                   struct roost_http_response_head *res);

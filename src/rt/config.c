@@ -268,6 +268,8 @@ int roost_options_defaults(const struct roost_option *opts, size_t n, void *base
 {
     int first = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!opts[i].def)
+            continue; /* a TEXT option that is unset by default keeps what base has */
         int rc = roost_option_set(&opts[i], base, opts[i].def);
         if (rc < 0 && first == 0) {
             first = rc;

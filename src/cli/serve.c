@@ -165,8 +165,8 @@ void roost_cmd_serve_help(void)
 {
     printf("serve flags (also as environment variables ROOST_<NAME>, e.g. ROOST_PORT):\n");
     roost_cli_options_help(serve_options, SERVE_OPTION_COUNT);
-    printf("\nSIGTERM, SIGINT and SIGHUP stop gracefully (exit 0, or 1 if the grace ran out);\n"
-           "a second one exits at once (exit 1).\n\n");
+    printf("\nSIGTERM, SIGINT and SIGHUP stop gracefully (exit 0, also when the grace\n"
+           "runs out); a second one exits at once (exit 1).\n\n");
 }
 
 /*
@@ -281,7 +281,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         fprintf(stderr, "roost serve: requests still running after the %llu ms grace, exiting\n",
                 (unsigned long long)f.grace_ms);
         fflush(stdout);
-        _exit(1);
+        _exit(0); /* the stop went as configured: the grace is the operator's limit */
     }
     roost_serve_upstream_stop();
     roost_runtime_stop(runtime);

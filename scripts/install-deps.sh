@@ -10,11 +10,12 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 0
 fi
 
-packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3 nginx-light)
+packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3 nginx-light
+    libhiredis-dev redis-server libpq-dev postgresql)
 # The public headers are checked from C++ with both compilers (test api_cxx_headers).
 packages+=(g++ clang)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(wrk nghttp2-client h2o)
+    packages+=(wrk nghttp2-client h2o libcjson-dev)
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
     packages+=(clang libclang-rt-14-dev) # libFuzzer's runtime (make fuzz)

@@ -166,6 +166,19 @@ void roost_resolve_set_ttl(uint64_t ms);
  */
 void roost_conn_close(roost_conn *c);
 
+/*
+ * From a task on a reactor: waits until fd is ready for events (POLLIN, POLLOUT, ... from
+ * <poll.h>), through the reactor's ring (a one-shot IORING_OP_POLL_ADD), and resumes the
+ * task there. fd stays the caller's. Returns the ready events (> 0; POLLERR and POLLHUP are
+ * always reported), -ETIMEDOUT when timeout_ms (0: no limit) passed first, -ECANCELED when
+ * the task was cancelled, -ESHUTDOWN when the reactor is stopping, -EPERM when not called
+ * from a task on a reactor (see roost_fd_poll_on), -EBADF or another -errno.
+ */
+int roost_fd_poll(int fd, unsigned events, uint64_t timeout_ms);
+
+/* As roost_fd_poll, through reactor r's ring, from any task (a pool task in run-on=pool). */
+int roost_fd_poll_on(roost_reactor *r, int fd, unsigned events, uint64_t timeout_ms);
+
 /* The reactor whose ring serves c. */
 roost_reactor *roost_conn_reactor(const roost_conn *c);
 

@@ -10,6 +10,10 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv);
 int roost_cmd_load(const struct roost_config *cfg, int argc, char **argv);
 void roost_cmd_load_help(void);
 void roost_cmd_serve_help(void);
+int roost_cmd_pump(const struct roost_config *cfg, int argc, char **argv);
+void roost_cmd_pump_help(void);
+int roost_cmd_produce(const struct roost_config *cfg, int argc, char **argv);
+void roost_cmd_produce_help(void);
 
 /* serve --upstream (serve_upstream.c): the flag (0 or -EINVAL/-EPROTONOSUPPORT), the route
  * and client once the runtime runs (0 or -errno; nothing without the flag), the teardown

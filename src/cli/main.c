@@ -20,6 +20,9 @@ static const struct {
      "HTTP/1.1 load generator: requests/s, latency percentiles, errors by kind"},
     {"demo", roost_cmd_demo, NULL,
      "show continuation affinity: tasks sleep, offload, await threads"},
+    {"pump", roost_cmd_pump, roost_cmd_pump_help,
+     "consume a Redis stream with Proactor or Reactor performers"},
+    {"produce", roost_cmd_produce, roost_cmd_produce_help, "publish N messages to a Redis stream"},
 };
 
 static void usage(FILE *out)

@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "cli/serve_db.h"
 
 static roost_runtime *runtime;
 
@@ -119,6 +120,7 @@ struct serve_flags {
     uint64_t grace_ms;
     enum roost_log_level log_level;
     const char *upstream;
+    struct serve_db_opts db;
 };
 
 /*
@@ -154,7 +156,13 @@ struct serve_flags {
     X("log-level", log_level, ROOST_OPT_ENUM, "warn", 0, 3, "error|warn|info|debug",               \
       "messages less severe than this are dropped")                                                \
     X("upstream", upstream, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                     \
-      "add GET /upstream: fetches URL (http://) with the client")
+      "add GET /upstream: fetches URL (http://) with the client")                                  \
+    X("pg", db.url, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                             \
+      "PostgreSQL for /db, /queries, /fortunes, /updates, /async-db (default DATABASE_URL)")       \
+    X("pg-pool", db.pool_size, ROOST_OPT_COUNT, NULL, 1, 65535, "N",                               \
+      "database connections in all (default DATABASE_MAX_CONN, else 2 per reactor)")               \
+    X("pg-client", db.offload, ROOST_OPT_ENUM, "ring", 0, 1, "ring|offload",                       \
+      "libpq on the reactors, or blocking on the worker pool")
 
 #define SERVE_OPTION_(...) ROOST_OPTION(struct serve_flags, __VA_ARGS__),
 static const struct roost_option serve_options[] = {ROOST_SERVE_FLAGS(SERVE_OPTION_)};
@@ -191,6 +199,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     struct serve_flags f;
     memset(&f, 0, sizeof(f));
     roost_http_server_opts_init(&f.http);
+    f.db.url = getenv("DATABASE_URL"); /* --pg (or ROOST_PG) overrides it */
     size_t bad = 0;
     if (roost_options_defaults(serve_options, SERVE_OPTION_COUNT, &f, &bad) < 0) {
         /* A line of ROOST_SERVE_FLAGS whose default is outside its own range. */
@@ -207,6 +216,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         return 2;
     }
     struct roost_http_server_opts o = f.http;
+    struct serve_db_opts db = f.db;
     roost_log_set_level(f.log_level);
     if (f.upstream && roost_serve_upstream_flag(f.upstream) < 0) {
         fprintf(stderr, "roost serve: --upstream '%s': not an http:// URL\n", f.upstream);
@@ -236,6 +246,8 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
+    if (rc == 0)
+        rc = serve_db_routes(router, &db);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot build the router: %s\n", strerror(-rc));
         return 1;
@@ -246,12 +258,20 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         roost_http_router_free(router);
         return 1;
     }
+    rc = serve_db_start(runtime);
+    if (rc < 0) {
+        fprintf(stderr, "roost serve: cannot set up the database client: %s\n", strerror(-rc));
+        roost_runtime_destroy(runtime);
+        roost_http_router_free(router);
+        return 1;
+    }
     roost_http_server *srv;
     rc = roost_serve_upstream_start(runtime, router);
     if (rc == 0)
         rc = roost_http_server_start(runtime, &o, router, &srv);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot listen on %s:%u: %s\n", o.host, o.port, strerror(-rc));
+        serve_db_stop();
         roost_runtime_destroy(runtime);
         roost_http_router_free(router);
         return 1;
@@ -284,6 +304,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         _exit(0); /* the stop went as configured: the grace is the operator's limit */
     }
     roost_serve_upstream_stop();
+    serve_db_stop();
     roost_runtime_stop(runtime);
     roost_http_server_free(srv);
     roost_runtime_destroy(runtime);

@@ -24,12 +24,6 @@
 
 #include "support.h"
 
-/* A timeout of these tests, stretched by ROOST_TEST_TIME_SCALE (support.h). */
-static inline unsigned test_ms(unsigned ms)
-{
-    return (unsigned)test_scaled_ms(ms);
-}
-
 struct test_task_run {
     roost_task_fn fn;
     void *arg;

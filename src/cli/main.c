@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <roost/config.h>
+#include <roost/version.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -26,7 +27,8 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: roost COMMAND [switches]\n\ncommands:\n");
+    fprintf(out, "usage: roost COMMAND [flags] [switches]   (roost COMMAND --help for its flags)\n"
+                 "       roost --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n");
@@ -34,6 +36,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        /* The library's version: the command is linked statically, so it is also the headers'. */
+        printf("roost %s\n", roost_version());
+        return 0;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage(stdout);

@@ -15,6 +15,8 @@ static const struct {
 } commands[] = {
     {"serve", roost_cmd_serve, roost_cmd_serve_help,
      "the demo HTTP server: /plaintext /json /delay/:ms /offload /metrics"},
+    {"bench", roost_cmd_bench, roost_cmd_bench_help,
+     "the decomposition benchmark: starts roost serve, drives it, reports and gates"},
     {"demo", roost_cmd_demo, NULL,
      "show continuation affinity: tasks sleep, offload, await threads"},
 };

@@ -3,9 +3,10 @@
 # Idempotent and quiet when everything is present; needs root (or sudo) only to install.
 set -euo pipefail
 
-packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3)
+# wrk and gnuplot-nox: the `roost bench` test drives load with wrk and draws PNG figures.
+packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl python3 wrk gnuplot-nox)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(wrk nghttp2-client nginx-light h2o)
+    packages+=(nghttp2-client nginx-light h2o)
 fi
 
 missing=()

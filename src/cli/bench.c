@@ -315,7 +315,8 @@ static void measure_once(struct ctx *c, struct server *s, struct bench_cell *cel
     cell->bad_status = lr.bad_status;
     cell->errors = lr.errors;
     cell->seconds = lr.seconds;
-    cell->status_exact = lr.status_exact;
+    cell->status_exact = lr.status_exact || (counters && m1.have_classes);
+    uint64_t server_not_2xx = counters && m1.have_classes ? m1.http_not_2xx - m0.http_not_2xx : 0;
     cell->server_pct = server_s / wall * 100;
     cell->load_pct = load_s / wall * 100;
     cell->foreign_pct = ((double)(busy1 - busy0) / tck - server_s - load_s) / (ncpu * wall) * 100;
@@ -339,6 +340,10 @@ static void measure_once(struct ctx *c, struct server *s, struct bench_cell *cel
         snprintf(cell->note, sizeof(cell->note), "the server died");
     else if (lr.responses == 0)
         snprintf(cell->note, sizeof(cell->note), "no responses");
+    else if (server_not_2xx)
+        snprintf(cell->note, sizeof(cell->note),
+                 "the server counted %llu non-2xx responses (roost_http_requests_total)",
+                 (unsigned long long)server_not_2xx);
     else if (lr.bad_status || lr.errors || lr.ok != lr.responses)
         snprintf(cell->note, sizeof(cell->note),
                  "%llu non-2xx responses, %llu socket errors or timeouts",

@@ -336,6 +336,15 @@ int bench_metrics(uint16_t port, struct bench_counters *c)
             bad = true;
             break;
         }
+        static const char cls[] = "http_requests_total{class=\"";
+        if (!strncmp(name, cls, sizeof(cls) - 1)) {
+            c->have_classes = true;
+            if (!strncmp(name + sizeof(cls) - 1, "2xx\"", 4))
+                c->http_2xx += v;
+            else
+                c->http_not_2xx += v;
+            continue;
+        }
         if (nl > 6 && !strncmp(name + nl - 6, "_total", 6))
             nl -= 6;
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

@@ -64,6 +64,10 @@ struct bench_counters {
     uint64_t wakes_written;
     uint64_t inline_resumes;
     uint64_t posted_resumes;
+    /* Responses by status class, where the server exports roost_http_requests_total{class=}:
+     * a server-side check that a generator blind to 3xx (wrk) saw only 2xx. */
+    bool have_classes;
+    uint64_t http_2xx, http_not_2xx;
 };
 
 /*

@@ -442,14 +442,17 @@ static void print_rest(const struct report *rp)
         invalid += !run->cells[i].valid;
         disturbed += run->cells[i].disturbed;
     }
-    bool inexact = run->ncells && !run->cells[0].status_exact;
+    bool inexact = false;
+    for (size_t i = 0; i < run->ncells; i++)
+        inexact |= !run->cells[i].status_exact && !strcmp(run->cells[i].server, "roost");
     printf("\n## Cells\n\n%zu cells, %zu invalid (left out of the medians), %zu disturbed "
            "(others took more than %.0f%% of the two CPUs; kept, flagged). A cell is valid only "
            "if every response was 2xx%s, with no socket error, and the server lived.\n",
            run->ncells, invalid, disturbed, run->max_foreign,
-           inexact ? " (wrk tells only statuses above 399 apart; each route is checked to "
-                     "answer 200 before its cell)"
-                   : "");
+           inexact ? " (wrk tells only statuses above 399 apart and this server exports no "
+                     "status classes; each route is checked to answer 200 before its cell)"
+                   : " (counted by the load generator, and by roost itself where it exports "
+                     "roost_http_requests_total by class)");
     for (size_t i = 0; i < run->ncells; i++) {
         const struct bench_cell *c = &run->cells[i];
         if (c->valid)

@@ -28,9 +28,10 @@ static const struct {
     {offsetof(struct bench_cell, wakes), "eventfd_writes_per_req"},
     {offsetof(struct bench_cell, posted), "posted_resumes_per_req"},
     {offsetof(struct bench_cell, inl), "inline_resumes_per_req"},
+    {offsetof(struct bench_cell, foreign_pct), "others_cpu_pct"},
 };
 #define NCOLS (sizeof(cols) / sizeof(cols[0]))
-enum { C_RPS, C_CPU, C_ENTERS, C_WAKES, C_POSTED, C_INLINE };
+enum { C_RPS, C_CPU, C_ENTERS, C_WAKES, C_POSTED, C_INLINE, C_FOREIGN };
 
 struct sum {
     const char *section, *server;
@@ -65,7 +66,8 @@ double bench_median(const struct bench_run *run, const char *section, const char
         t++;
         if (!c->valid || n == sizeof(v) / sizeof(v[0]))
             continue;
-        if (!c->counters && field != cols[C_RPS].off && field != cols[C_CPU].off)
+        if (!c->counters && field != cols[C_RPS].off && field != cols[C_CPU].off &&
+            field != cols[C_FOREIGN].off)
             continue;
         v[n++] = *(const double *)((const char *)c + field);
     }
@@ -315,11 +317,12 @@ static void print_table(const struct report *rp)
     printf("\n## Decomposition\n\nMedians over the valid cells of each configuration. CPU = "
            "the server's utime+stime (/proc/PID/stat) per 2xx response; enters, eventfd "
            "writes and resumes are reactor counters (/metrics) per response; ratios are to "
-           "row (a) with the same affinity, handler and depth.\n\n");
+           "row (a) with the same affinity, handler and depth; others' CPU %% is what other "
+           "processes took of the two CPUs during the cells (median).\n\n");
     printf("| handler | depth | affinity | row | req/s | CPU µs/req | io_uring_enter/req | "
            "eventfd writes/req | posted resumes/req | inline resumes/req | req/s ÷ (a) | "
-           "CPU/req ÷ (a) | valid cells |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "CPU/req ÷ (a) | others' CPU %% | valid cells |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t h = 0; h < run->nhandlers; h++)
         for (size_t d = 0; d < run->ndepths; d++)
             for (int aff = 1; aff >= 0; aff--)
@@ -329,11 +332,12 @@ static void print_table(const struct report *rp)
                     if (!s)
                         continue;
                     printf("| /%s | %u | %s | (%c) %s | %s | %s | %s | %s | %s | %s | %s | %s "
-                           "| %u/%u |\n",
+                           "| %.0f | %u/%u |\n",
                            s->handler, s->depth, aff ? "on" : "off", s->row,
                            bench_rows[s->row - 'a'].what, F(s->v[C_RPS]), F(s->v[C_CPU]),
                            F(s->v[C_ENTERS]), F(s->v[C_WAKES]), F(s->v[C_POSTED]),
-                           F(s->v[C_INLINE]), R(s->rps_vs_a), R(s->cpu_vs_a), s->valid, s->total);
+                           F(s->v[C_INLINE]), R(s->rps_vs_a), R(s->cpu_vs_a), s->v[C_FOREIGN],
+                           s->valid, s->total);
                 }
 
     printf("\nWhat the gaps mean (affinity on):\n\n");
@@ -649,7 +653,9 @@ static int gnuplot(const struct bench_run *run, const char *script)
     return rc;
 }
 
-static const char gp_common[] = "set terminal pngcairo size 1280,520 font ',10'\n"
+/* noenhanced: labels like "/plaintext,d16" are text, not sub- and superscripts. */
+static const char gp_common[] = "set terminal pngcairo size 1280,560 font ',10' noenhanced\n"
+                                "set xtics rotate by -25 font ',9'\n"
                                 "set datafile missing 'NaN'\n"
                                 "set style data histograms\n"
                                 "set style histogram clustered gap 1\n"

@@ -154,9 +154,17 @@ static int start_roost(struct ctx *c, const struct bench_row *row, bool affinity
     if (u)
         s->port = (uint16_t)atoi(u + 17);
     if (!s->port || (rc = wait_ready(c, s)) < 0) {
+        /* bench_spawn's child exits 126 when it cannot be pinned, 127 when exec fails. */
+        int st = 0;
+        bool gone = waitpid(s->pid, &st, WNOHANG) == s->pid;
+        const char *why = !gone || !WIFEXITED(st)  ? "no output (see logs/)"
+                          : WEXITSTATUS(st) == 126 ? "it could not be pinned to --server-cpu"
+                          : WEXITSTATUS(st) == 127 ? "it could not be executed"
+                                                   : "it exited (see logs/)";
         fprintf(stderr, "roost bench: roost serve (row %c, affinity %s) did not start: %s\n",
-                row->id, affinity ? "on" : "off", line[0] ? line : "no output (see logs/)");
-        bench_stop(s->pid, 5);
+                row->id, affinity ? "on" : "off", line[0] ? line : why);
+        if (!gone)
+            bench_stop(s->pid, 5);
         close(s->out);
         return rc < 0 ? rc : -EPROTO;
     }
@@ -773,15 +781,39 @@ static int parse_opts(struct ctx *c, int argc, char **argv)
 
 /* --- the run ---------------------------------------------------------------------------- */
 
-static int run_gate(struct ctx *c)
+/* A cell whose server did not start: invalid, and said so. */
+static void not_started(struct ctx *c, const char *section, unsigned round, char row, bool affinity,
+                        const char *handler, unsigned depth)
+{
+    struct bench_cell *cell = new_cell(c);
+    if (!cell)
+        return;
+    cell->section = section;
+    cell->round = round;
+    cell->server = "roost";
+    cell->row = row;
+    cell->affinity = affinity;
+    cell->handler = handler;
+    cell->depth = depth;
+    snprintf(cell->note, sizeof(cell->note), "roost serve did not start (see logs/serve-*.err)");
+    c->run.ncells++;
+    c->done++;
+}
+
+static void run_gate(struct ctx *c)
 {
     struct server on, off;
     const struct bench_row *a = &bench_rows[0];
-    if (start_roost(c, a, true, &on) < 0)
-        return -1;
-    if (start_roost(c, a, false, &off) < 0) {
-        stop_server(&on);
-        return -1;
+    int on_rc = start_roost(c, a, true, &on);
+    int off_rc = on_rc < 0 ? on_rc : start_roost(c, a, false, &off);
+    if (on_rc < 0 || off_rc < 0) {
+        if (on_rc == 0)
+            stop_server(&on);
+        for (unsigned r = 1; r <= c->run.gate_rounds; r++) {
+            not_started(c, "gate", r, 'a', true, "plaintext", c->run.gate_depth);
+            not_started(c, "gate", r, 'a', false, "plaintext", c->run.gate_depth);
+        }
+        return;
     }
     /* Both servers idle on the server CPU while the other is measured; the order flips
      * every round (ABBA) so that a drift of the machine does not favour one side. */
@@ -793,7 +825,6 @@ static int run_gate(struct ctx *c)
     }
     stop_server(&on);
     stop_server(&off);
-    return 0;
 }
 
 int roost_cmd_bench(const struct roost_config *cfg, int argc, char **argv)
@@ -861,8 +892,14 @@ int roost_cmd_bench(const struct roost_config *cfg, int argc, char **argv)
                 progress(&c, "round %u/%u: row (%c) %s, affinity %s", round, r->rounds, row->id,
                          row->what, aff ? "on" : "off");
                 struct server s;
-                if (start_roost(&c, row, aff, &s) < 0)
-                    return 1;
+                if (start_roost(&c, row, aff, &s) < 0) {
+                    /* Its cells are reported invalid; the rest of the run goes on. */
+                    for (size_t h = 0; h < r->nhandlers; h++)
+                        for (size_t d = 0; d < r->ndepths; d++)
+                            not_started(&c, "decomposition", round, row->id, aff, r->handlers[h],
+                                        r->depths[d]);
+                    continue;
+                }
                 for (size_t h = 0; h < r->nhandlers; h++)
                     for (size_t d = 0; d < r->ndepths; d++)
                         measure(&c, &s, "decomposition", round, row->id, aff, r->handlers[h],
@@ -890,8 +927,7 @@ int roost_cmd_bench(const struct roost_config *cfg, int argc, char **argv)
     if (r->gate) {
         progress(&c, "perf gate: affinity on vs off, /plaintext depth %u, %u rounds", r->gate_depth,
                  r->gate_rounds);
-        if (run_gate(&c) < 0)
-            return 1;
+        run_gate(&c);
     }
     if (c.peers_uv)
         run_micro_peers(&c);

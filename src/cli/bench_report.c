@@ -448,7 +448,8 @@ static void print_rest(const struct report *rp)
     }
     bool inexact = false;
     for (size_t i = 0; i < run->ncells; i++)
-        inexact |= !run->cells[i].status_exact && !strcmp(run->cells[i].server, "roost");
+        inexact |= !run->cells[i].status_exact && run->cells[i].responses &&
+                   !strcmp(run->cells[i].server, "roost");
     printf("\n## Cells\n\n%zu cells, %zu invalid (left out of the medians), %zu disturbed "
            "(others took more than %.0f%% of the two CPUs; kept, flagged). A cell is valid only "
            "if every response was 2xx%s, with no socket error, and the server lived.\n",
@@ -626,12 +627,15 @@ static void write_json(const struct report *rp)
 
 /* --- figures ---------------------------------------------------------------------------- */
 
-static void gnum(FILE *f, double x)
+/* Writes x (NaN: a missing bar); counts the values that will draw a bar. */
+static void gnum(FILE *f, double x, unsigned *drawn)
 {
-    if (isnan(x) || isinf(x))
+    if (isnan(x) || isinf(x)) {
         fprintf(f, " NaN");
-    else
-        fprintf(f, " %.6g", x);
+        return;
+    }
+    fprintf(f, " %.6g", x);
+    ++*drawn;
 }
 
 /* Runs gnuplot on the script; returns 0 or a negative errno. */
@@ -669,8 +673,14 @@ static const char gp_common[] = "set terminal pngcairo size 1280,560 font ',10' 
  * The two panels every figure has, from a data file whose lines are a label, n req/s
  * columns, then n CPU µs/req columns; one bar colour per name.
  */
-static void plot_panels(FILE *f, const char *dat, const char *const *names, int n)
+static void plot_panels(FILE *f, const char *dat, const char *const *names, int n, unsigned drawn)
 {
+    if (!drawn) {
+        /* gnuplot refuses a plot with no point at all: an empty frame that says why. */
+        fprintf(f, "set title 'no valid cells to draw'\nunset key\nplot [0:1][0:1] NaN\n"
+                   "unset multiplot\n");
+        return;
+    }
     for (int panel = 0; panel < 2; panel++) {
         fprintf(f, "set title '%s'\nplot ",
                 panel ? "server CPU µs per request (lower is better)"
@@ -691,6 +701,7 @@ static bool figure_decomposition(const struct report *rp)
     snprintf(dat, sizeof(dat), "%s/decomposition.dat", run->out);
     snprintf(gp, sizeof(gp), "%s/decomposition.gp", run->out);
     bool aff = run->affinities[1];
+    unsigned drawn = 0;
     FILE *f = fopen(dat, "w");
     if (!f)
         return false;
@@ -703,7 +714,7 @@ static bool figure_decomposition(const struct report *rp)
                 for (char r = 'a'; r <= 'd'; r++) {
                     const struct sum *s = find(rp, "decomposition", "roost", r, aff,
                                                run->handlers[h], run->depths[d]);
-                    gnum(f, s ? s->v[k == 0 ? C_RPS : C_CPU] : NAN);
+                    gnum(f, s ? s->v[k == 0 ? C_RPS : C_CPU] : NAN, &drawn);
                 }
             fputc('\n', f);
         }
@@ -718,7 +729,7 @@ static bool figure_decomposition(const struct report *rp)
             aff ? "on" : "off", run->started);
     static const char *const names[] = {"(a) inline", "(b) posted", "(c) pool, per-item wakes",
                                         "(d) pool, coalesced wakes"};
-    plot_panels(f, dat, names, 4);
+    plot_panels(f, dat, names, 4, drawn);
     fclose(f);
     return gnuplot(run, gp) == 0;
 }
@@ -730,6 +741,7 @@ static bool figure_peers(const struct report *rp)
     char dat[4096], gp[4096];
     snprintf(dat, sizeof(dat), "%s/peers.dat", run->out);
     snprintf(gp, sizeof(gp), "%s/peers.gp", run->out);
+    unsigned drawn = 0;
     FILE *f = fopen(dat, "w");
     if (!f)
         return false;
@@ -739,12 +751,12 @@ static bool figure_peers(const struct report *rp)
         for (size_t k = 0; k < 2; k++) {
             const struct sum *ro =
                 find(rp, "decomposition", "roost", 'a', true, "plaintext", run->depths[d]);
-            gnum(f, ro ? ro->v[k ? C_CPU : C_RPS] : NAN);
+            gnum(f, ro ? ro->v[k ? C_CPU : C_RPS] : NAN, &drawn);
             static const char *const names[] = {"nginx", "h2o"};
             for (size_t p = 0; p < 2; p++) {
                 const struct sum *s =
                     find(rp, "peer", names[p], 0, true, "plaintext", run->depths[d]);
-                gnum(f, s ? s->v[k ? C_CPU : C_RPS] : NAN);
+                gnum(f, s ? s->v[k ? C_CPU : C_RPS] : NAN, &drawn);
             }
         }
         fputc('\n', f);
@@ -759,7 +771,7 @@ static bool figure_peers(const struct report *rp)
             "its peers (%s, medians)'\n",
             run->started);
     static const char *const names[] = {"roost", "nginx", "h2o"};
-    plot_panels(f, dat, names, 3);
+    plot_panels(f, dat, names, 3, drawn);
     fclose(f);
     return gnuplot(run, gp) == 0;
 }

@@ -174,6 +174,31 @@ class Honesty(unittest.TestCase):
             shutil.rmtree(out, ignore_errors=True)
 
 
+    def test_a_server_that_does_not_start_leaves_invalid_cells_and_the_run_goes_on(self):
+        # No machine has CPU 1000: each roost serve fails to be pinned there.
+        out = tempfile.mkdtemp(prefix="roost-bench-test.")
+        try:
+            p = subprocess.run([ROOST, "bench", "--out", out, "--quick", "--server-cpu", "1000",
+                                "--load-cpu", "0", "--rows", "ab", "--affinities", "on",
+                                "--handlers", "plaintext", "--gate-rounds", "1", "--peers",
+                                "none"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, timeout=120 * SCALE)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("could not be pinned", p.stderr)
+            with open(os.path.join(out, "bench.json")) as f:
+                cells = json.load(f)["cells"]
+            self.assertEqual([(c["section"], c["row"], c["valid"]) for c in cells],
+                             [("decomposition", "a", False), ("decomposition", "b", False),
+                              ("gate", "a", False), ("gate", "a", False)])
+            self.assertIn("4 invalid", p.stdout)
+            self.assertIn("roost serve did not start", p.stdout)
+            for name in ("decomposition.png", "peers.png"):
+                with open(os.path.join(out, name), "rb") as f:
+                    self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", name)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+
 def main():
     global ROOST
     if len(sys.argv) < 2:

@@ -305,17 +305,18 @@ static void measure_once(struct ctx *c, struct server *s, struct bench_cell *cel
         bench_load_run(&c->load, s->port, path, cell->depth, c->run.warmup, log, &lr);
     struct bench_counters m0 = {0}, m1 = {0};
     bool counters = s->roost && bench_metrics(s->port, &m0) == 0;
-    uint64_t cpu0 = bench_cpu_ticks(s->pid);
+    struct bench_cpu cpu0, cpu1;
+    bench_cpu(s->pid, &cpu0);
     uint64_t busy0 = bench_cpus_busy(c->run.server_cpu, c->run.load_cpu);
     double t0 = bench_now();
     rc = bench_load_run(&c->load, s->port, path, cell->depth, c->run.seconds, log, &lr);
     double wall = bench_now() - t0;
     uint64_t busy1 = bench_cpus_busy(c->run.server_cpu, c->run.load_cpu);
-    uint64_t cpu1 = bench_cpu_ticks(s->pid);
+    bench_cpu(s->pid, &cpu1);
     counters = counters && bench_metrics(s->port, &m1) == 0;
 
     double tck = (double)sysconf(_SC_CLK_TCK);
-    double server_s = (double)(cpu1 - cpu0) / tck;
+    double server_s = bench_cpu_seconds(&cpu0, &cpu1);
     double load_s = (double)lr.cpu_us / 1e6;
     unsigned ncpu = c->run.server_cpu == c->run.load_cpu ? 1 : 2;
     cell->responses = lr.responses;

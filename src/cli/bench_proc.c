@@ -129,25 +129,74 @@ bool bench_alive(pid_t pid)
     return proc_stat(pid, &st, NULL, NULL) && st != 'Z' && st != 'X';
 }
 
-uint64_t bench_cpu_ticks(pid_t pid)
+/* On-CPU ns of every live thread of pid (the first field of each task's schedstat). */
+static bool schedstat_ns(pid_t pid, uint64_t *ns)
 {
-    uint64_t sum = 0, t;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    bool any = false;
+    *ns = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        char sp[320];
+        snprintf(sp, sizeof(sp), "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+        FILE *f = fopen(sp, "r");
+        unsigned long long v;
+        if (f && fscanf(f, "%llu", &v) == 1) {
+            *ns += v;
+            any = true;
+        }
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return any;
+}
+
+static void add_cpu(pid_t p, uint64_t ticks, struct bench_cpu *c)
+{
+    uint64_t ns;
+    c->ticks += ticks;
+    if (schedstat_ns(p, &ns))
+        c->ns += ns;
+    else
+        c->ns_ok = false;
+}
+
+void bench_cpu(pid_t pid, struct bench_cpu *c)
+{
+    c->ticks = c->ns = 0;
+    c->ns_ok = true;
+    uint64_t t;
     if (proc_stat(pid, NULL, NULL, &t))
-        sum += t;
+        add_cpu(pid, t, c);
     DIR *d = opendir("/proc");
     if (!d)
-        return sum;
+        return;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
         long pp;
-        pid_t c = (pid_t)atol(e->d_name);
-        if (c != pid && proc_stat(c, NULL, &pp, &t) && pp == pid)
-            sum += t;
+        pid_t ch = (pid_t)atol(e->d_name);
+        if (ch != pid && proc_stat(ch, NULL, &pp, &t) && pp == pid)
+            add_cpu(ch, t, c);
     }
     closedir(d);
-    return sum;
+}
+
+double bench_cpu_seconds(const struct bench_cpu *a, const struct bench_cpu *b)
+{
+    /* A thread that ended between the two reads takes its schedstat with it; then only the
+     * ticks, which count every thread, live and exited, are right. */
+    if (a->ns_ok && b->ns_ok && b->ns >= a->ns && b->ticks >= a->ticks)
+        return (double)(b->ns - a->ns) / 1e9;
+    return b->ticks >= a->ticks ? (double)(b->ticks - a->ticks) / (double)sysconf(_SC_CLK_TCK) : 0;
 }
 
 uint64_t bench_cpus_busy(int a, int b)

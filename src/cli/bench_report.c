@@ -315,7 +315,8 @@ static void print_table(const struct report *rp)
 {
     const struct bench_run *run = rp->run;
     printf("\n## Decomposition\n\nMedians over the valid cells of each configuration. CPU = "
-           "the server's utime+stime (/proc/PID/stat) per 2xx response; enters, eventfd "
+           "the server's on-CPU time (utime+stime, from each thread's schedstat) per 2xx "
+           "response; enters, eventfd "
            "writes and resumes are reactor counters (/metrics) per response; ratios are to "
            "row (a) with the same affinity, handler and depth; others' CPU %% is what other "
            "processes took of the two CPUs during the cells (median).\n\n");

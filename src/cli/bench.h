@@ -70,7 +70,8 @@ struct bench_run {
     char peer_note[200];
     /* the gate's verdict, filled by bench_report */
     double gate_on_cpu, gate_off_cpu, gate_on_rps, gate_off_rps, gate_diff_pct;
-    int gate_verdict; /* 0 held, 3 failed, 4 undecided, -1 not run */
+    double gate_foreign_pct; /* median share of the two CPUs others took in the gate's cells */
+    int gate_verdict;        /* 0 held, 3 failed, 4 undecided, -1 not run */
 };
 
 /*

@@ -278,6 +278,9 @@ static void decide_gate(struct bench_run *run)
     run->gate_off_rps =
         bench_median(run, "gate", "roost", 'a', 0, "plaintext", run->gate_depth, rps, NULL, NULL);
     run->gate_diff_pct = (run->gate_on_cpu / run->gate_off_cpu - 1) * 100;
+    run->gate_foreign_pct =
+        bench_median(run, "gate", "roost", 'a', -1, "plaintext", run->gate_depth,
+                     offsetof(struct bench_cell, foreign_pct), NULL, NULL);
     if (isnan(run->gate_diff_pct) || !von || !voff)
         run->gate_verdict = 4;
     else
@@ -387,6 +390,11 @@ static void print_rest(const struct report *rp)
                    run->gate_limit_pct);
         else
             printf("**Gate undecided**: no valid cells on one side.\n");
+        if (run->gate_foreign_pct > run->max_foreign)
+            printf("\nOther processes took %.0f%% of the two CPUs during the gate's cells "
+                   "(median): on a machine this busy a difference of a few %% is within the "
+                   "noise; judge the gate on a quiet machine.\n",
+                   run->gate_foreign_pct);
     }
 
     bool peers = false;
@@ -805,6 +813,11 @@ int bench_report(struct bench_run *run)
                 "roost bench: GATE FAILED: affinity on costs %+.1f%% CPU per request against "
                 "affinity off on /plaintext depth %u (limit ±%.0f%%)\n",
                 run->gate_diff_pct, run->gate_depth, run->gate_limit_pct);
+    if (run->gate_verdict == 3 && run->gate_foreign_pct > run->max_foreign)
+        fprintf(stderr,
+                "roost bench: other processes took %.0f%% of the two CPUs during the gate: "
+                "rerun it on a quiet machine before trusting the verdict\n",
+                run->gate_foreign_pct);
     else if (run->gate_verdict == 4)
         fprintf(stderr, "roost bench: gate undecided: no valid cells on one side\n");
     return run->gate_verdict > 0 ? run->gate_verdict : 0;

@@ -6,6 +6,8 @@
 #   make test SAN=thread   the same under ThreadSanitizer (build-thread/)
 #   make run               build and start the demo server (roost serve on 127.0.0.1:8080)
 #   make bench             build and run the benchmarks (installs the peer servers too)
+#   make fuzz              build the libFuzzer targets (clang, ASan+UBSan) and run each 60 s
+#                          (FUZZ_SECONDS=N to change; CI runs 30 s)
 #   make format            clang-format every source file
 
 SAN ?=
@@ -19,7 +21,9 @@ BUILD ?= build-$(SAN)
 BUILD_TYPE ?= Debug
 endif
 
-.PHONY: all deps build test run bench format clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build test run bench fuzz format clean
 
 all: build
 
@@ -43,6 +47,13 @@ bench: build
 	./bench/run_task.sh $(BUILD)
 	./bench/run_echo.sh $(BUILD)
 	./bench/run_http.sh $(BUILD)
+
+fuzz:
+	@./scripts/install-deps.sh --fuzz
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DROOST_SANITIZE=address -DROOST_FUZZ=ON -DROOST_BUILD_TESTS=OFF -DROOST_BUILD_BENCH=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@./tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -8,7 +8,7 @@
  * One runtime with one reactor and --pool-threads workers (default 2). In this order:
  *
  * (1) switch pair: on a plain thread, --switches round trips thread fiber -> fiber -> thread
- *     fiber with roost_fiber_switch (src/task/fiber.h), no scheduler involved.
+ *     fiber with roost__fiber_switch (src/task/fiber.h), no scheduler involved.
  * (2) idle task RSS: a driver task on the reactor spawns --idle-tasks tasks that each
  *     roost_sleep for an hour, yields once (by FIFO every one of them has then run up to its
  *     sleep and suspended), and reads the resident set from /proc/self/statm before and
@@ -153,8 +153,8 @@ static void switch_entry(void *arg)
     struct switch_bench *b = arg;
     /* Each trip round this loop is the second half of a pair: fiber -> thread. */
     while (!b->stop)
-        roost_fiber_switch(&b->fiber, &b->thread);
-    roost_fiber_switch_final(&b->fiber, &b->thread);
+        roost__fiber_switch(&b->fiber, &b->thread);
+    roost__fiber_switch_final(&b->fiber, &b->thread);
 }
 
 /* On its own plain thread, so that the thread-fiber state it sets up dies with it. */
@@ -163,32 +163,32 @@ static void *switch_main(void *arg)
     struct switch_bench *b = arg;
     struct roost_stack_pool pool;
     struct roost_stack stack = {0};
-    b->rc = roost_stack_pool_init(&pool, 0, 1);
+    b->rc = roost__stack_pool_init(&pool, 0, 1);
     if (b->rc < 0)
         return NULL;
-    b->rc = roost_stack_alloc(&pool, &stack);
+    b->rc = roost__stack_alloc(&pool, &stack);
     if (b->rc < 0)
         goto out_pool;
-    b->rc = roost_fiber_init(&b->fiber, &stack, switch_entry, b, "switch");
+    b->rc = roost__fiber_init(&b->fiber, &stack, switch_entry, b, "switch");
     if (b->rc < 0)
         goto out_stack;
-    roost_fiber_init_thread(&b->thread);
+    roost__fiber_init_thread(&b->thread);
 
     for (unsigned i = 0; i < 1000; i++) /* warm-up: first touch of the stack, caches */
-        roost_fiber_switch(&b->thread, &b->fiber);
+        roost__fiber_switch(&b->thread, &b->fiber);
     uint64_t t0 = now_ns();
     for (uint64_t i = 0; i < b->pairs; i++)
-        roost_fiber_switch(&b->thread, &b->fiber);
+        roost__fiber_switch(&b->thread, &b->fiber);
     b->elapsed_ns = now_ns() - t0;
     b->stop = true;
-    roost_fiber_switch(&b->thread, &b->fiber); /* returns through switch_final */
+    roost__fiber_switch(&b->thread, &b->fiber); /* returns through switch_final */
 
-    roost_fiber_destroy(&b->fiber);
-    roost_fiber_destroy(&b->thread);
+    roost__fiber_destroy(&b->fiber);
+    roost__fiber_destroy(&b->thread);
 out_stack:
-    roost_stack_release(&pool, &stack);
+    roost__stack_release(&pool, &stack);
 out_pool:
-    roost_stack_pool_destroy(&pool);
+    roost__stack_pool_destroy(&pool);
     return NULL;
 }
 

@@ -235,7 +235,7 @@ run_wrk() { # port depth seconds outfile
 # Fields of the RESULT line: result FILE KEY
 result() { awk -v k="$2" '/^RESULT / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$1"; }
 
-# Sum of roost_enters over the reactors from /metrics. Fails unless the answer is a clean
+# Sum of roost_enters_total over the reactors from /metrics. Fails unless the answer is a clean
 # exposition: NUL bytes or stray lines mean the handler wrote past its buffer (seen with
 # one reactor), and figures from a server in that state are not to be trusted.
 metrics_enters() {
@@ -243,8 +243,8 @@ metrics_enters() {
     curl -sf -m 2 -o "$m" "http://127.0.0.1:$1/metrics" || return 1
     [[ $(tr -d '\000' <"$m" | wc -c) == "$(wc -c <"$m")" ]] || return 1
     awk '/^#/ { next }
-         !/^roost_[a-z_]+[{]reactor="[0-9]+"[}] [0-9]+$/ { bad = 1 }
-         /^roost_enters[{]/ { s += $2; n++ }
+         !/^roost_[a-z_]+([{][a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*[}])? [0-9.e+-]+$/ { bad = 1 }
+         /^roost_enters_total[{]/ { s += $2; n++ }
          END { if (bad || !n) exit 1; printf "%d\n", s }' "$m"
 }
 

@@ -2,9 +2,11 @@
 #ifndef ROOST_H
 #define ROOST_H
 
+#include <roost/common.h>
 #include <roost/config.h>
 #include <roost/ctx.h>
 #include <roost/http.h>
+#include <roost/log.h>
 #include <roost/net.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>
@@ -14,5 +16,6 @@
 #include <roost/task.h>
 #include <roost/timer.h>
 #include <roost/waiter.h>
+#include <roost/work.h>
 
 #endif

@@ -11,9 +11,52 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <roost.h>
+
+/*
+ * One CTest entry per case (tests/CMakeLists.txt): the program runs only the case named by
+ * ROOST_TEST_CASE (all of them when unset) and exits 77 if that case skipped, so CTest
+ * shows it as skipped. ROOST_TEST_LIST=1 prints the case names instead. A test skips with
+ * test_skip(), never with cmocka's skip() alone (which would pass).
+ */
+static bool test_skipped_;
+
+#define test_skip()                                                                                \
+    do {                                                                                           \
+        test_skipped_ = true;                                                                      \
+        skip();                                                                                    \
+    } while (0)
+
+static inline int test_run_group_(const char *group, const struct CMUnitTest *tests, size_t n,
+                                  CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    if (getenv("ROOST_TEST_LIST")) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", tests[i].name);
+        return 0;
+    }
+    const char *one = getenv("ROOST_TEST_CASE");
+    if (one) {
+        size_t i = 0;
+        while (i < n && strcmp(tests[i].name, one) != 0)
+            i++;
+        if (i == n) {
+            fprintf(stderr, "no test case named %s\n", one);
+            return 1;
+        }
+        cmocka_set_test_filter(one);
+    }
+    int rc = _cmocka_run_group_tests(group, tests, n, setup, teardown);
+    return one && rc == 0 && test_skipped_ ? 77 : rc;
+}
+
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(tests, setup, teardown)                                             \
+    test_run_group_(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
 
 static inline uint64_t test_now_ns(void)
 {
@@ -22,11 +65,43 @@ static inline uint64_t test_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline void test_sleep_ms(unsigned ms)
+/*
+ * ROOST_TEST_TIME_SCALE: one float multiplier (default 1) for every sleep and deadline in
+ * the tests, for slow or crowded machines and valgrind (as libuv's test runner scales its
+ * timeouts). Every test waits through test_scaled_ms / test_sleep_ms / test_wait_*.
+ */
+static inline double test_time_scale(void)
+{
+    const char *v = getenv("ROOST_TEST_TIME_SCALE");
+    double f = v ? strtod(v, NULL) : 1.0;
+    return f > 0 ? f : 1.0;
+}
+
+/* ms scaled by ROOST_TEST_TIME_SCALE. */
+static inline uint64_t test_scaled_ms(uint64_t ms)
+{
+    return (uint64_t)((double)ms * test_time_scale() + 0.5);
+}
+
+/* A deadline timeout_ms (scaled) from now, in test_now_ns units. */
+static inline uint64_t test_deadline_ns(uint64_t timeout_ms)
+{
+    return test_now_ns() + test_scaled_ms(timeout_ms) * 1000000u;
+}
+
+/* Sleeps ms unscaled: for polling steps, whose count the scaled deadlines bound. */
+static inline void test_poll_sleep_ms(unsigned ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0)
         ;
+}
+
+/* Sleeps ms scaled by ROOST_TEST_TIME_SCALE. */
+static inline void test_sleep_ms(unsigned ms)
+{
+    uint64_t scaled = test_scaled_ms(ms);
+    test_poll_sleep_ms(scaled > UINT32_MAX ? UINT32_MAX : (unsigned)scaled);
 }
 
 /* Starts a runtime with n reactors; cfg may be NULL for the defaults. */
@@ -51,14 +126,14 @@ static inline int test_on_reactor(roost_runtime *rt, unsigned i, roost_work_fn f
     return roost_ctx_send(roost_reactor_ctx(roost_runtime_reactor(rt, i)), fn, arg);
 }
 
-/* Waits until *v >= want or timeout_ms passes; true if reached. */
+/* Waits until *v >= want or timeout_ms (scaled) passes; true if reached. */
 static inline bool test_wait_at_least(_Atomic long *v, long want, unsigned timeout_ms)
 {
-    uint64_t end = test_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t end = test_deadline_ns(timeout_ms);
     while (atomic_load(v) < want) {
         if (test_now_ns() > end)
             return false;
-        test_sleep_ms(1);
+        test_poll_sleep_ms(1);
     }
     return true;
 }

@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 struct roost_reactor;
 
@@ -83,5 +86,7 @@ const char *roost_resume_name(enum roost_resume v);
 const char *roost_run_on_name(enum roost_run_on v);
 const char *roost_wake_name(enum roost_wake v);
 const char *roost_recv_name(enum roost_recv v);
+
+ROOST_END_DECLS
 
 #endif

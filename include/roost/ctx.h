@@ -4,26 +4,17 @@
 
 #include <stdbool.h>
 
+#include <roost/work.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
+
 /*
  * A scheduling context (the role of .NET's SynchronizationContext). Every reactor thread
  * has one for its whole life (unless affinity is off); pool workers share the pool's; any
  * other thread has none. New threads never inherit one.
  */
 typedef struct roost_ctx roost_ctx;
-
-/* Posted work: returns >= 0 on success, -errno to report a failure (counted, hooked). */
-typedef int (*roost_work_fn)(void *arg);
-
-/*
- * An intrusive work item, for posting without allocation. The caller owns it; it must
- * stay valid until fn has started running, and fn may free it. Fields are the runtime's
- * while posted.
- */
-struct roost_work {
-    struct roost_work *_Atomic next;
-    roost_work_fn fn;
-    void *arg;
-};
 
 /* The calling thread's current context, or NULL. */
 roost_ctx *roost_ctx_current(void);
@@ -52,5 +43,7 @@ bool roost_ctx_is_exclusive(const roost_ctx *ctx);
 
 /* True when the calling thread is one of ctx's threads. */
 bool roost_ctx_on_thread(const roost_ctx *ctx);
+
+ROOST_END_DECLS
 
 #endif

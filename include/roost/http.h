@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 #include <roost/runtime.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /* A span of bytes, not NUL-terminated; p is NULL when the item is absent. */
 struct roost_str {
@@ -31,12 +34,21 @@ void roost_http_router_free(roost_http_router *r);
 
 /*
  * Adds a route: method ("GET", ...; NULL for any) and a path pattern whose segments are
- * literal or `:name` parameters ("/users/:id"). First match in insertion order wins. A path
- * that matches only other methods' routes is answered 405. Returns 0, -EINVAL for a bad
- * pattern, or -ENOMEM.
+ * literal or `:name` parameters ("/users/:id"), matched against the percent-decoded,
+ * dot-segment-free path (see roost_http_req_path). First match in insertion order wins. A
+ * path that matches only other methods' routes is answered 405 with an Allow field listing
+ * them; OPTIONS on such a path (and OPTIONS *) is answered 200 with Allow, unless a route
+ * takes OPTIONS there; CONNECT is answered 501. Returns 0, -EINVAL for a bad pattern, or
+ * -ENOMEM.
  */
 int roost_http_route(roost_http_router *r, const char *method, const char *pattern,
                      roost_http_handler h, void *arg);
+
+/* Access log line formats. */
+enum roost_http_access_log_format {
+    ROOST_HTTP_ACCESS_LOG_COMMON, /* Common Log Format: host - - [date] "request" status bytes */
+    ROOST_HTTP_ACCESS_LOG_JSON,   /* one JSON object per line */
+};
 
 struct roost_http_server_opts {
     const char *host;           /* default "127.0.0.1" */
@@ -46,7 +58,18 @@ struct roost_http_server_opts {
     size_t max_body_bytes;      /* above -> 413 (default 1 MiB) */
     uint64_t header_timeout_ms; /* a request head must arrive within this (default 10000) */
     uint64_t idle_timeout_ms;   /* keep-alive wait for the next request (default 60000) */
+    uint64_t body_timeout_ms;   /* a request body must make progress within this, else 408
+                                   (default 10000; each receive that brings bytes restarts it) */
+    uint64_t send_timeout_ms;   /* a response send that makes no progress this long closes
+                                   the connection (default 30000) */
+    size_t max_output_bytes;    /* responses buffered before they are sent and before more
+                                   pipelined requests are read (default 64 KiB) */
     const char *server_name;    /* the Server header (default "roost") */
+    /* Access log, one line per request: NULL (default) for none, "-" for standard output,
+     * else a file opened for appending. Lines are written by a background thread, never by a
+     * reactor; if it falls behind by more than 4 MiB per reactor, lines are dropped. */
+    const char *access_log;
+    enum roost_http_access_log_format access_log_format;
 };
 
 void roost_http_server_opts_init(struct roost_http_server_opts *o);
@@ -70,23 +93,64 @@ void roost_http_server_free(roost_http_server *s);
 /* ---- requests ---- */
 
 struct roost_str roost_http_req_method(const roost_http_req *req);
+/* The request-target as sent. */
 struct roost_str roost_http_req_target(const roost_http_req *req);
+/*
+ * The path the router matched: percent-decoded and with dot-segments removed ("/a/%62/../c"
+ * is "/a/c"; "//" is kept). A target whose path cannot be decoded safely ("%2F", a ".." above
+ * the root) is answered 400 before any handler runs. "*" for OPTIONS *.
+ */
 struct roost_str roost_http_req_path(const roost_http_req *req);
+/* The query after "?", still percent-encoded; p NULL without "?". See roost_http_query_*. */
 struct roost_str roost_http_req_query(const roost_http_req *req);
+/* ---- query strings (RFC 3986 §3.4, pairs as in application/x-www-form-urlencoded) ---- */
+
+/*
+ * Iterates the pairs of query (roost_http_req_query): start with *pos = 0; each call returns
+ * true with the next pair's name and value, still percent-encoded ("a" alone has an empty
+ * value), or false at the end. Pairs split on "&", name and value on the first "="; empty
+ * pairs are skipped.
+ */
+bool roost_http_query_next(struct roost_str query, size_t *pos, struct roost_str *name,
+                           struct roost_str *value);
+
+/* Decodes one name or value ("+" is a space, %XX a byte) into out (cap bytes, not
+ * NUL-terminated). Returns the decoded length, -EINVAL for a bad escape, -ENOSPC if it does
+ * not fit. */
+int roost_http_query_decode(struct roost_str in, char *out, size_t cap);
+
+/*
+ * Finds the first pair whose decoded name is name and decodes its value into out (cap bytes,
+ * NUL-terminated). Returns the value's length, -ENOENT if no pair has that name, -ENOSPC if
+ * it does not fit, -EINVAL for a bad escape in the value.
+ */
+int roost_http_query_get(struct roost_str query, const char *name, char *out, size_t cap);
+
+/* ---- requests (continued) ---- */
+
 /* 0 for HTTP/1.0, 1 for HTTP/1.1. */
 int roost_http_req_version_minor(const roost_http_req *req);
 /* The first header named name (case-insensitive); false if absent. */
 bool roost_http_req_header(const roost_http_req *req, const char *name, struct roost_str *out);
-/* A `:name` path parameter of the matched route; false if the route has none of that name. */
+/* A `:name` path parameter of the matched route, decoded (a segment of roost_http_req_path);
+ * false if the route has none of that name. */
 bool roost_http_req_param(const roost_http_req *req, const char *name, struct roost_str *out);
 /* The whole request body (empty if none); read before the handler runs, within limits. */
 struct roost_str roost_http_req_body(const roost_http_req *req);
 
 /* ---- responses ---- */
 
-/* Sets the status (default 200). */
-void roost_http_res_status(roost_http_res *res, int status);
-/* Adds a header (copied). Server, Date, Content-Length and Connection are the server's. */
+/*
+ * Sets the status (default 200). Returns 0, or -EINVAL (status unchanged) outside 100..999.
+ * A 1xx, 204 or 304 response is sent without Content-Length and without body, whatever the
+ * handler gave as body (RFC 9110 §6.4.1).
+ */
+int roost_http_res_status(roost_http_res *res, int status);
+/*
+ * Adds a header (both strings copied). Returns 0, -ENOMEM, or -EINVAL when name is not a
+ * token, value holds CR, LF, NUL or another control byte but HTAB (RFC 9110 §5.5), or name is
+ * one the server writes itself: Content-Length, Transfer-Encoding, Connection, Date, Server.
+ */
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value);
 /* Sets the whole body (copied) and its Content-Length. 0 or -ENOMEM. */
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len);
@@ -97,7 +161,20 @@ int roost_http_res_body(roost_http_res *res, const void *data, size_t len);
  */
 int roost_http_res_write(roost_http_res *res, const void *data, size_t len);
 
+/* ---- metrics ---- */
+
+/*
+ * A handler that answers with the server's metrics in the Prometheus text format: requests by
+ * status class, open, accepted and closed connections, bytes received and sent, a request
+ * latency histogram, build info, and every reactor counter (roost_stats) per reactor. Route it
+ * where operators expect it: roost_http_route(router, "GET", "/metrics", roost_http_metrics,
+ * NULL). arg is unused. The counters behind it cost a plain add on the reactor thread.
+ */
+int roost_http_metrics(roost_http_req *req, roost_http_res *res, void *arg);
+
 /* The reactor the connection (and so the handler) runs on. */
 roost_reactor *roost_http_req_reactor(const roost_http_req *req);
+
+ROOST_END_DECLS
 
 #endif

@@ -8,6 +8,9 @@
 
 #include <roost/reactor.h>
 #include <roost/runtime.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * A connection: long-lived, one per accepted or connected TCP socket. It belongs to the
@@ -99,12 +102,20 @@ void roost_conn_release(roost_conn *c, struct roost_buf *b);
 void roost_conn_set_recv_timeout(roost_conn *c, uint64_t ms);
 
 /*
+ * Sets the send timeout for later roost_conn_send/sendv calls: a send that makes no
+ * progress (the kernel takes no byte of it) for ms milliseconds fails with -ETIMEDOUT;
+ * bytes may then have been sent in part, so the connection is only good for closing.
+ * 0 (the default) waits forever.
+ */
+void roost_conn_set_send_timeout(roost_conn *c, uint64_t ms);
+
+/*
  * From a task: sends all len bytes. Tries send(2) (MSG_DONTWAIT|MSG_NOSIGNAL) first when
  * speculation is on; what is left goes through the ring, resubmitted until all is sent.
  * data must stay valid until the call returns; the call returns only once the kernel is
  * done with it, even when the peer resets or the task is cancelled meanwhile.
- * Returns 0, or -errno (-EPIPE, -ECONNRESET, -ECANCELED, -ESHUTDOWN, -EPERM outside a
- * task, ...): bytes may then have been sent in part.
+ * Returns 0, or -errno (-EPIPE, -ECONNRESET, -ETIMEDOUT, -ECANCELED, -ESHUTDOWN, -EPERM
+ * outside a task, ...): bytes may then have been sent in part.
  */
 int roost_conn_send(roost_conn *c, const void *data, size_t len);
 
@@ -142,5 +153,7 @@ roost_reactor *roost_conn_reactor(const roost_conn *c);
  * generation has not wrapped.
  */
 uint64_t roost_conn_id(const roost_conn *c);
+
+ROOST_END_DECLS
 
 #endif

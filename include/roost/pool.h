@@ -3,6 +3,9 @@
 #define ROOST_POOL_H
 
 #include <roost/ctx.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * A fixed set of worker threads sharing one context. The pool context is NOT exclusive:
@@ -28,5 +31,7 @@ int roost_offload(roost_work_fn fn, void *arg);
 
 /* As roost_offload, on the given pool, with roost_wait_flags flags. */
 int roost_offload_on(roost_pool *p, roost_work_fn fn, void *arg, unsigned wait_flags);
+
+ROOST_END_DECLS
 
 #endif

@@ -4,6 +4,9 @@
 
 #include <roost/ctx.h>
 #include <roost/stats.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /* A reactor is long-lived: created and freed by its roost_runtime. */
 typedef struct roost_reactor roost_reactor;
@@ -29,5 +32,7 @@ int roost_reactor_stats(const roost_reactor *r, struct roost_stats *out);
  * "none", after falling back on older kernels.
  */
 const char *roost_reactor_ring_mode(const roost_reactor *r);
+
+ROOST_END_DECLS
 
 #endif

@@ -3,6 +3,9 @@
 #define ROOST_RUN_H
 
 #include <roost/task.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * Makes the calling plain thread a temporary exclusive context, runs fn(arg) as a task on
@@ -10,5 +13,7 @@
  * returns the task's result. -EDEADLK on a reactor or other exclusive context's thread.
  */
 int roost_run(roost_task_fn fn, void *arg);
+
+ROOST_END_DECLS
 
 #endif

@@ -5,6 +5,9 @@
 #include <roost/config.h>
 #include <roost/pool.h>
 #include <roost/reactor.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /* Long-lived: created by roost_runtime_start, freed by roost_runtime_destroy. */
 typedef struct roost_runtime roost_runtime;
@@ -39,5 +42,7 @@ int roost_runtime_stop(roost_runtime *rt);
 
 /* Stops rt if needed and frees it. Not on one of its own reactor threads. */
 void roost_runtime_destroy(roost_runtime *rt);
+
+ROOST_END_DECLS
 
 #endif

@@ -3,12 +3,16 @@
 #define ROOST_STATS_H
 
 #include <stdint.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * One list of counters, used for the struct below, /metrics and `roost bench`, so a
- * counter has one name everywhere. X(name, help).
+ * counter has one name everywhere. X(name, help). Each layer counts its own (the core's,
+ * the tasks', the network's); roost_reactor_stats gathers them.
  */
-#define ROOST_STATS_FIELDS(X)                                                                      \
+#define ROOST_STATS_CORE_FIELDS(X)                                                                 \
     X(ticks, "reactor loop iterations")                                                            \
     X(enters, "io_uring_enter calls made by the reactor loop")                                     \
     X(sqes_submitted, "SQEs submitted to the kernel")                                              \
@@ -18,16 +22,27 @@
     X(local_posts, "work posted by the reactor thread to itself")                                  \
     X(remote_posts, "work received through the cross-thread inbox")                                \
     X(wakes_written, "eventfd writes by producers to wake this reactor")                           \
-    X(inline_resumes, "tasks resumed inline in the CQE loop")                                      \
-    X(posted_resumes, "tasks resumed through a post")                                              \
     X(timers_fired, "timer callbacks run")                                                         \
+    X(task_failures, "posted work or detached tasks that returned a failure")
+
+#define ROOST_STATS_TASK_FIELDS(X)                                                                 \
+    X(inline_resumes, "tasks resumed inline in the CQE loop")                                      \
+    X(posted_resumes, "tasks resumed through a post")
+
+#define ROOST_STATS_NET_FIELDS(X)                                                                  \
     X(speculative_hits, "speculative syscalls that completed without the ring")                    \
     X(speculative_misses, "speculative syscalls that returned EAGAIN")                             \
     X(budget_exhaustions, "speculation stopped because the inline budget ran out")                 \
     X(enobufs_rearms, "multishot receives re-armed after ENOBUFS")                                 \
+    X(recv_throttles, "multishot receives stopped: a connection held its cap of buffers")          \
+    X(send_timeouts, "sends that made no progress for the send timeout (connection failed)")       \
     X(shed_accepts, "accepted connections closed at the connection cap")                           \
-    X(accept_pauses, "accepting paused on EMFILE/ENFILE, retried on a timer")                      \
-    X(task_failures, "posted work or detached tasks that returned a failure")
+    X(accept_pauses, "accepting paused on EMFILE/ENFILE, retried on a timer")
+
+#define ROOST_STATS_FIELDS(X)                                                                      \
+    ROOST_STATS_CORE_FIELDS(X)                                                                     \
+    ROOST_STATS_TASK_FIELDS(X)                                                                     \
+    ROOST_STATS_NET_FIELDS(X)
 
 /* A snapshot of one reactor's counters (roost_reactor_stats). */
 struct roost_stats {
@@ -35,5 +50,7 @@ struct roost_stats {
     ROOST_STATS_FIELDS(ROOST_STATS_MEMBER_)
 #undef ROOST_STATS_MEMBER_
 };
+
+ROOST_END_DECLS
 
 #endif

@@ -5,6 +5,9 @@
 #include <stdint.h>
 
 #include <roost/ctx.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 /*
  * A task: a function running on its own small stack, which can await (suspend) anywhere
@@ -40,8 +43,12 @@ void roost_detach(roost_task *t);
 int roost_yield(void);
 
 /*
- * From a task on a reactor thread: suspends for at least ms milliseconds. Returns 0,
- * -ECANCELED if cancelled meanwhile, -EPERM outside a task or off a reactor thread.
+ * From a task: suspends for at least ms milliseconds. The timer lives on the task's
+ * reactor: the one it runs on, or, for a task running elsewhere (a pool worker with
+ * run-on=pool, or after an opt-out await), the reactor it last ran on or was spawned from,
+ * reached through that reactor's inbox; the task resumes where it waits. Returns 0,
+ * -ECANCELED if cancelled meanwhile, -ESHUTDOWN if that reactor has stopped, -EPERM outside
+ * a task or for a task that never met a reactor.
  */
 int roost_sleep(uint64_t ms);
 
@@ -63,5 +70,7 @@ int roost_hop(roost_ctx *ctx);
 
 /* The task running on the calling thread, or NULL. */
 roost_task *roost_task_current(void);
+
+ROOST_END_DECLS
 
 #endif

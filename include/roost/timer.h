@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 struct roost_timer;
 
@@ -44,5 +47,7 @@ bool roost_timer_cancel(struct roost_timer *t);
 
 /* True while t is armed. */
 bool roost_timer_pending(const struct roost_timer *t);
+
+ROOST_END_DECLS
 
 #endif

@@ -2,10 +2,12 @@
 #ifndef ROOST_WAITER_H
 #define ROOST_WAITER_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <roost/ctx.h>
+#include <roost/common.h>
+
+ROOST_BEGIN_DECLS
 
 struct roost_task;
 struct roost_waiter;
@@ -33,10 +35,10 @@ enum {
  * its cancel hook returned true. Initialise with roost_waiter_init; reuse after init again.
  */
 struct roost_waiter {
-    _Atomic unsigned state;
+    unsigned _state; /* read and written atomically by the runtime: never touch */
     int result;
     unsigned flags;
-    _Atomic bool cancel_requested;
+    bool _cancel_requested; /* likewise */
     struct roost_task *task;
     roost_ctx *home; /* captured when the task suspends */
     roost_waiter_cancel_fn cancel;
@@ -69,5 +71,7 @@ int roost_wait_flags(struct roost_waiter *w, unsigned flags);
  * must not touch w after this returns.
  */
 bool roost_complete(struct roost_waiter *w, int result);
+
+ROOST_END_DECLS
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * `roost serve`: the demo HTTP server `make run` starts. Endpoints follow TechEmpower's
  * rules for /plaintext and /json; /delay/:ms and /offload show continuation affinity (their
- * responses name the reactor that answered); /metrics exports the reactor counters.
+ * responses name the reactor that answered); /metrics is the library's exporter
+ * (roost_http_metrics).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,10 +24,11 @@ static int reply(roost_http_res *res, const char *type, const char *body, size_t
     return rc ? rc : roost_http_res_body(res, body, len);
 }
 
-static int name_reactor(roost_http_res *res)
+/* The connection's reactor: the handler may run on a pool worker (run-on=pool, affinity=off). */
+static int name_reactor(roost_http_req *req, roost_http_res *res)
 {
     char id[16];
-    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_reactor_current()));
+    snprintf(id, sizeof(id), "%u", roost_reactor_id(roost_http_req_reactor(req)));
     return roost_http_res_header(res, "X-Roost-Reactor", id);
 }
 
@@ -68,7 +70,7 @@ static int delay(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "slept %lu ms\n", ms);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
@@ -90,7 +92,7 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
         return rc;
     char body[64];
     int n = snprintf(body, sizeof(body), "%016" PRIx64 "\n", h);
-    rc = name_reactor(res);
+    rc = name_reactor(req, res);
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
@@ -119,29 +121,6 @@ static int yield(roost_http_req *req, roost_http_res *res, void *arg)
     return rc < 0 ? rc : reply(res, "text/plain", ok, sizeof(ok) - 1);
 }
 
-static int metrics(roost_http_req *req, roost_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return -ENOMEM;
-    unsigned n = roost_runtime_reactor_count(runtime);
-    struct roost_stats s;
-#define ROOST_METRIC_(name, help)                                                                  \
-    fprintf(f, "# HELP roost_%s %s\n# TYPE roost_%s counter\n", #name, help, #name);               \
-    for (unsigned i = 0; i < n; i++) {                                                             \
-        roost_reactor_stats(roost_runtime_reactor(runtime, i), &s);                                \
-        fprintf(f, "roost_%s{reactor=\"%u\"} %llu\n", #name, i, (unsigned long long)s.name);       \
-    }
-    ROOST_STATS_FIELDS(ROOST_METRIC_)
-#undef ROOST_METRIC_
-    int rc = fclose(f) == 0 ? reply(res, "text/plain; version=0.0.4", out, len) : -ENOMEM;
-    free(out);
-    return rc;
-}
-
 static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -153,7 +132,7 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /offload     hashes on the worker pool, answers from the home reactor\n"
         "GET /offload0    an empty job on the worker pool (the hop alone)\n"
         "GET /yield       yields once to the task's context, then answers\n"
-        "GET /metrics     reactor counters, Prometheus text format\n\n"
+        "GET /metrics     server and reactor counters, Prometheus text format\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
 }
@@ -166,7 +145,12 @@ void roost_cmd_serve_help(void)
            "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
            "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
            "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
-           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n\n");
+           "  --body-timeout-ms N       body progress limit, else 408 (default 10000)\n"
+           "  --send-timeout-ms N       send progress limit, else close (default 30000)\n"
+           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
+           "  --access-log PATH|-       one line per request to PATH or stdout (default off)\n"
+           "  --access-log-format F     common (Common Log Format, default) or json\n"
+           "  --log-level L             error, warn (default), info or debug\n\n");
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -186,6 +170,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     roost_http_server_opts_init(&o);
     o.port = 8080;
     uint64_t grace_ms = 30000;
+    enum roost_log_level level;
     for (int i = 1; i < argc; i++) {
         char flag[32];
         const char *eq = strchr(argv[i], '=');
@@ -214,8 +199,20 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
             o.header_timeout_ms = n;
         else if (!strcmp(flag, "--idle-timeout-ms") && (ok = parse_u64(v, 86400000, &n)))
             o.idle_timeout_ms = n;
+        else if (!strcmp(flag, "--body-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
+            o.body_timeout_ms = n;
+        else if (!strcmp(flag, "--send-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
+            o.send_timeout_ms = n;
         else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
             grace_ms = n;
+        else if (!strcmp(flag, "--access-log"))
+            o.access_log = v;
+        else if (!strcmp(flag, "--access-log-format") &&
+                 (ok = !strcmp(v, "common") || !strcmp(v, "json")))
+            o.access_log_format =
+                !strcmp(v, "json") ? ROOST_HTTP_ACCESS_LOG_JSON : ROOST_HTTP_ACCESS_LOG_COMMON;
+        else if (!strcmp(flag, "--log-level") && (ok = roost_log_level_parse(v, &level) == 0))
+            roost_log_set_level(level);
         else if (ok) {
             fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
             return 2;
@@ -249,7 +246,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/yield", yield, NULL);
     if (rc == 0)
-        rc = roost_http_route(router, "GET", "/metrics", metrics, NULL);
+        rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
     if (rc < 0) {

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 
 #include "core/ctx.h"
-#include "core/futex.h"
+#include "base/futex.h"
 #include "core/thread.h"
 
 roost_ctx *roost_ctx_current(void)
 {
-    return roost_thread_ctx();
+    return roost__thread_ctx();
 }
 
 bool roost_ctx_is_exclusive(const roost_ctx *ctx)
@@ -142,7 +142,7 @@ static void items_give_back(struct item_cache *c, struct owned_work *first, stru
 /*
  * A consumer returns items in batches: consecutive items usually come from one producer,
  * so one CAS on the producer's cache line returns many. Flushed when the owner changes,
- * when the batch is full, and by roost_work_returns_flush at the end of each drain.
+ * when the batch is full, and by roost__work_returns_flush at the end of each drain.
  */
 #define RETURN_BATCH_MAX 64u
 
@@ -152,7 +152,7 @@ static _Thread_local struct {
     unsigned n;
 } returns;
 
-__attribute__((noinline)) void roost_work_returns_flush(void)
+__attribute__((noinline)) void roost__work_returns_flush(void)
 {
     if (returns.n) {
         items_give_back(returns.cache, returns.first, returns.last);
@@ -164,7 +164,7 @@ __attribute__((noinline)) void roost_work_returns_flush(void)
 __attribute__((noinline)) static void item_give_back(struct owned_work *ow)
 {
     if (returns.n && (returns.cache != ow->cache || returns.n == RETURN_BATCH_MAX))
-        roost_work_returns_flush();
+        roost__work_returns_flush();
     if (!returns.n) {
         returns.cache = ow->cache;
         returns.last = ow;
@@ -223,7 +223,7 @@ static int send_call_run(void *arg)
      */
     _Atomic unsigned *done = &call->done;
     atomic_store_explicit(done, 1, memory_order_release);
-    roost_futex_wake(done, 1);
+    roost__futex_wake(done, 1);
     return 0;
 }
 
@@ -232,7 +232,7 @@ int roost_ctx_send(roost_ctx *ctx, roost_work_fn fn, void *arg)
     if (ctx->ops->on_thread(ctx))
         return fn(arg);
     /* An exclusive context's thread blocking on another context can deadlock: refuse. */
-    if (roost_thread_exclusive())
+    if (roost__thread_exclusive())
         return -EDEADLK;
 
     struct send_call call = {.work = {.fn = send_call_run}, .fn = fn, .arg = arg};
@@ -242,6 +242,6 @@ int roost_ctx_send(roost_ctx *ctx, roost_work_fn fn, void *arg)
     if (rc < 0)
         return rc;
     while (!atomic_load_explicit(&call.done, memory_order_acquire))
-        roost_futex_wait(&call.done, 0);
+        roost__futex_wait(&call.done, 0);
     return call.result;
 }

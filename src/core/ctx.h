@@ -19,7 +19,7 @@ struct roost_ctx_ops {
  * Hands the items of roost_ctx_post that this consumer thread ran back to their producers'
  * caches. Every context that runs posted work calls it after each batch it ran.
  */
-void roost_work_returns_flush(void);
+void roost__work_returns_flush(void);
 
 struct roost_ctx {
     const struct roost_ctx_ops *ops;

@@ -22,37 +22,37 @@ struct roost_inbox {
     struct roost_work stub;
 };
 
-void roost_inbox_init(struct roost_inbox *q);
+void roost__inbox_init(struct roost_inbox *q);
 
 /*
  * Passes the gate: false once the inbox is closed. A producer that entered must push, do
  * whatever else touches the reactor (the wake), then leave.
  */
-bool roost_inbox_enter(struct roost_inbox *q);
-void roost_inbox_leave(struct roost_inbox *q);
+bool roost__inbox_enter(struct roost_inbox *q);
+void roost__inbox_leave(struct roost_inbox *q);
 
 /* Links work in; only between enter and leave. */
-void roost_inbox_push(struct roost_inbox *q, struct roost_work *work);
+void roost__inbox_push(struct roost_inbox *q, struct roost_work *work);
 
 /*
  * Unlinks the oldest item, or returns NULL when the inbox is empty or the next item's
- * producer is between its two steps (roost_inbox_busy then stays true: try again soon).
+ * producer is between its two steps (roost__inbox_busy then stays true: try again soon).
  */
-struct roost_work *roost_inbox_pop(struct roost_inbox *q);
+struct roost_work *roost__inbox_pop(struct roost_inbox *q);
 
 /*
  * True when an item is linked or being linked. Sequentially consistent, so that it pairs
  * with the producer's exchange in the parking protocol (see reactor.c).
  */
-bool roost_inbox_busy(struct roost_inbox *q);
+bool roost__inbox_busy(struct roost_inbox *q);
 
 /*
  * Closes the gate: later enters fail. Returns once every producer that got through the
  * gate has left, so a final drain sees all accepted work.
  */
-void roost_inbox_close(struct roost_inbox *q);
+void roost__inbox_close(struct roost_inbox *q);
 
-/* True once roost_inbox_close has begun. */
-bool roost_inbox_closed(const struct roost_inbox *q);
+/* True once roost__inbox_close has begun. */
+bool roost__inbox_closed(const struct roost_inbox *q);
 
 #endif

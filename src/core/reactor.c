@@ -1,13 +1,23 @@
 /*
- * The reactor loop. One tick, in this order, written down once:
+ * The reactor loop. One tick, in this order, written down once here and spelled out as one
+ * call per step in loop():
  *
- *   1. drain the cross-thread inbox (up to inbox_budget items)
- *   2. run the work that was ready when the phase began (own-thread posts, resumed tasks)
- *   3. fire due timers
- *   4. ONE io_uring_enter: submit everything staged; wait only if nothing is ready,
- *      with the nearest timer deadline as the timeout
- *   5. reap the whole CQE batch, running handlers inline (their SQEs are staged for the
- *      next enter), then advance the CQ head once
+ *   1. tick_begin            count the tick
+ *   2. drain_inbox           cross-thread posts, up to inbox_budget items
+ *   3. run_local             the work ready when the step began (own-thread posts, resumed
+ *                            tasks); what it posts waits for the next tick
+ *   4. returns_flush         hand post items back to their producers' caches
+ *   5. fire_timers           due timers
+ *   6. layers_draining       stopping: leave once no attached layer still winds down
+ *   7. layers_before_enter   the attached layers' hooks (the pool's batched posts go out)
+ *   8. plan_wait, park, valgrind_slice
+ *                            wait only if nothing is ready, until the nearest timer;
+ *                            announce parking, re-check the inbox; under valgrind, wait in
+ *                            1 ms slices and yield its lock while parked
+ *   9. enter                 ONE io_uring_enter: submit everything staged, wait as planned;
+ *                            a busy tick with nothing to submit may skip it (enter_needed)
+ *  10. unpark, reap          the whole CQE batch, handlers inline (their SQEs are staged for
+ *                            the next enter), one CQ advance
  *
  * Parking and coalesced wakes. A producer links its item (a seq_cst exchange on the inbox
  * tail), then reads `parked` (seq_cst); if it is 1 and the producer is the one that swaps
@@ -22,6 +32,7 @@
  * needless wake, which costs a spurious tick and nothing else.
  */
 #include <errno.h>
+#include <roost/log.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,21 +49,12 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-#include "core/futex.h"
+#include "base/futex.h"
 #include "core/reactor.h"
 #include "core/ring.h"
 #include "core/thread.h"
-#include "pool/pool.h"
-#include "task/task.h"
 
-uint64_t roost_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void roost_reactor_report_failure(struct roost_reactor *r, int err, const char *what)
+void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what)
 {
     ROOST_STAT_INC(r, task_failures);
     if (r->error_hook)
@@ -67,7 +69,7 @@ static void run_work(struct roost_reactor *r, struct roost_work *w)
     void *arg = w->arg;
     int rc = fn(arg);
     if (rc < 0)
-        roost_reactor_report_failure(r, rc, "posted work");
+        roost__reactor_report_failure(r, rc, "posted work");
 }
 
 /* ---- posting ------------------------------------------------------------------------- */
@@ -92,32 +94,32 @@ static void wake(struct roost_reactor *r)
 
 static int reactor_post(roost_ctx *ctx, struct roost_work *w)
 {
-    struct roost_reactor *r = roost_reactor_of(ctx);
-    if (roost_thread_reactor() == r) {
+    struct roost_reactor *r = roost__reactor_of(ctx);
+    if (roost__thread_reactor() == r) {
         /* Own thread: queue locally, never inline (it runs in phase 2 of a later pass). */
         if (r->closed)
             return -ESHUTDOWN;
-        roost_fifo_push(&r->local, w);
+        roost__fifo_push(&r->local, w);
         ROOST_STAT_INC(r, local_posts);
         return 0;
     }
     /* The gate also covers the wake: the reactor closes its eventfd only after close. */
-    if (!roost_inbox_enter(&r->inbox))
+    if (!roost__inbox_enter(&r->inbox))
         return -ESHUTDOWN;
-    roost_inbox_push(&r->inbox, w);
+    roost__inbox_push(&r->inbox, w);
     wake(r);
-    roost_inbox_leave(&r->inbox);
+    roost__inbox_leave(&r->inbox);
     return 0;
 }
 
 static bool reactor_on_thread(const roost_ctx *ctx)
 {
-    return roost_thread_reactor() == (const struct roost_reactor *)ctx;
+    return roost__thread_reactor() == (const struct roost_reactor *)ctx;
 }
 
 static bool reactor_closed(const roost_ctx *ctx)
 {
-    return roost_inbox_closed(&((const struct roost_reactor *)ctx)->inbox);
+    return roost__inbox_closed(&((const struct roost_reactor *)ctx)->inbox);
 }
 
 static const struct roost_ctx_ops reactor_ctx_ops = {
@@ -132,7 +134,7 @@ static unsigned drain_inbox(struct roost_reactor *r, unsigned budget)
 {
     unsigned n = 0;
     struct roost_work *w;
-    while (n < budget && (w = roost_inbox_pop(&r->inbox))) {
+    while (n < budget && (w = roost__inbox_pop(&r->inbox))) {
         n++;
         run_work(r, w);
     }
@@ -143,10 +145,10 @@ static unsigned drain_inbox(struct roost_reactor *r, unsigned budget)
 /* Runs what was queued locally when the phase began; later posts wait for the next pass. */
 static unsigned run_local(struct roost_reactor *r)
 {
-    struct roost_work *w = roost_fifo_take_all(&r->local);
+    struct roost_work *w = roost__fifo_take_all(&r->local);
     unsigned n = 0;
     while (w) {
-        struct roost_work *next = roost_fifo_next(w); /* read first: w's fn may free it */
+        struct roost_work *next = roost__fifo_next(w); /* read first: w's fn may free it */
         run_work(r, w);
         w = next;
         n++;
@@ -157,8 +159,8 @@ static unsigned run_local(struct roost_reactor *r)
 static void fire_timers(struct roost_reactor *r, uint64_t now)
 {
     struct roost_timer *t;
-    while ((t = roost_timer_heap_top(&r->timers)) && t->deadline_ns <= now) {
-        roost_timer_heap_remove(&r->timers, t);
+    while ((t = roost__timer_heap_top(&r->timers)) && t->deadline_ns <= now) {
+        roost__timer_heap_remove(&r->timers, t);
         ROOST_STAT_INC(r, timers_fired);
         t->cb(t, 0);
     }
@@ -166,14 +168,14 @@ static void fire_timers(struct roost_reactor *r, uint64_t now)
 
 static void arm_wake_read(struct roost_reactor *r, struct roost_op *op)
 {
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     if (!sqe) {
         /* Cannot happen short of a broken ring; without the read, wakes would be lost. */
-        fprintf(stderr, "roost: reactor %u cannot arm its wake read\n", r->id);
+        roost_log(ROOST_LOG_ERROR, "reactor %u cannot arm its wake read", r->id);
         return;
     }
     io_uring_prep_read(sqe, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), 0);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
 }
 
 static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
@@ -183,72 +185,155 @@ static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
     arm_wake_read(r, op);
 }
 
-/* Phase 4: the tick's one enter. */
-static void enter(struct roost_reactor *r, bool may_wait)
-{
-    /* Pool posts batched during this tick go out before we may sleep. */
-    roost_pool_flush_pending();
-    struct __kernel_timespec ts, *tsp = NULL;
-    if (may_wait) {
-        struct roost_timer *t = roost_timer_heap_top(&r->timers);
-        /*
-         * Valgrind does not know io_uring_enter can block and keeps its one big lock while
-         * the thread sleeps in it, stalling every other thread: there, wait in 1 ms slices
-         * and yield the lock before each.
-         */
-        if (t || RUNNING_ON_VALGRIND) {
-            uint64_t now = roost_now_ns();
-            uint64_t d = t && t->deadline_ns > now ? t->deadline_ns - now : 0;
-            if (RUNNING_ON_VALGRIND && (!t || d > 1000000u))
-                d = 1000000u;
-            ts.tv_sec = (long long)(d / 1000000000u);
-            ts.tv_nsec = (long long)(d % 1000000000u);
-            tsp = &ts;
-            may_wait = d > 0;
-        }
-    }
-    if (may_wait) {
-        atomic_store_explicit(&r->parked, 1, memory_order_seq_cst);
-        if (roost_inbox_busy(&r->inbox)) {
-            atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
-            may_wait = false;
-        }
-    }
+/* ---- steps 6 and 7: the attached layers ----------------------------------------------- */
 
-    if (RUNNING_ON_VALGRIND)
-        sched_yield();
-    unsigned staged = io_uring_sq_ready(&r->ring);
-    /*
-     * Busy and with nothing to submit: when the kernel also has no completion work
-     * waiting for us (IORING_SQ_TASKRUN clear, nothing overflowed), an enter would do
-     * nothing; skip it. A tick still makes at most one enter.
-     */
-    if (!may_wait && staged == 0 && r->taskrun_flag &&
-        !(IO_URING_READ_ONCE(*r->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+static unsigned hook_count(const struct roost_reactor *r)
+{
+    return atomic_load_explicit(&r->nhooks, memory_order_acquire);
+}
+
+/* True while any layer still winds down; every layer is asked every time. */
+static bool layers_draining(struct roost_reactor *r)
+{
+    bool busy = false;
+    for (unsigned i = 0, n = hook_count(r); i < n; i++)
+        if (r->hooks[i].hooks->draining && r->hooks[i].hooks->draining(r, r->hooks[i].arg))
+            busy = true;
+    return busy;
+}
+
+static void layers_before_enter(struct roost_reactor *r)
+{
+    for (unsigned i = 0, n = hook_count(r); i < n; i++)
+        if (r->hooks[i].hooks->before_enter)
+            r->hooks[i].hooks->before_enter(r, r->hooks[i].arg);
+}
+
+/* ---- step 8: how long the enter may wait -------------------------------------------------- */
+
+struct tick_wait {
+    bool wait;    /* the enter may block */
+    bool bounded; /* ... for at most ns */
+    uint64_t ns;
+};
+
+/* Wait only when nothing is ready, and no longer than the nearest timer. */
+static struct tick_wait plan_wait(struct roost_reactor *r, bool idle)
+{
+    struct tick_wait w = {.wait = idle, .bounded = false, .ns = 0};
+    struct roost_timer *t = roost__timer_heap_top(&r->timers);
+    if (idle && t) {
+        uint64_t now = roost__now_ns();
+        w.ns = t->deadline_ns > now ? t->deadline_ns - now : 0;
+        w.bounded = true;
+        w.wait = w.ns > 0;
+    }
+    return w;
+}
+
+/*
+ * Valgrind's time slicing, all of it. Valgrind does not know io_uring_enter can block and
+ * keeps its one big lock while the thread sleeps in it, stalling every other thread: under
+ * valgrind a wait lasts at most 1 ms, and the lock is yielded before every enter (after
+ * parking, so that other threads see the reactor parked).
+ */
+static void valgrind_slice(struct tick_wait *w)
+{
+    if (!RUNNING_ON_VALGRIND)
         return;
-    int rc;
-    if (may_wait) {
-        struct io_uring_cqe *cqe;
-        rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, tsp, NULL);
+    if (w->wait && (!w->bounded || w->ns > 1000000u)) {
+        w->bounded = true;
+        w->ns = 1000000u;
+    }
+    sched_yield();
+}
+
+/* Announce parking, then re-check the inbox (the argument at the top of this file). */
+static void park(struct roost_reactor *r, struct tick_wait *w)
+{
+    if (!w->wait)
+        return;
+    atomic_store_explicit(&r->parked, 1, memory_order_seq_cst);
+    if (roost__inbox_busy(&r->inbox)) {
         atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
+        w->wait = false;
+    }
+}
+
+/* ---- step 9: the tick's one enter ---------------------------------------------------------- */
+
+/* How many busy ticks an IORING_SQ_TASKRUN that led to an empty enter is not believed. */
+#define TASKRUN_DISTRUST_TICKS 64u
+
+/*
+ * Busy (not waiting) and with nothing to submit, an enter is worth making only if the
+ * kernel has completion work for us: IORING_SQ_TASKRUN or an overflowed CQ. The kernel can
+ * leave TASKRUN set with nothing queued, so, as liburing does with its `looped` flag, the
+ * hint is worth at most one enter that finds nothing: after such an enter, busy ticks skip
+ * the enter for TASKRUN_DISTRUST_TICKS ticks whatever the flag says (an overflow is still
+ * believed). The bound keeps completions that did arrive from starving behind a reactor
+ * that never idles; any waiting or submitting enter, which runs the kernel's work anyway,
+ * ends the distrust.
+ */
+static bool enter_needed(struct roost_reactor *r, bool wait, unsigned staged)
+{
+    if (wait || staged > 0 || !r->taskrun_flag)
+        return true;
+    unsigned kflags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
+    if (kflags & IORING_SQ_CQ_OVERFLOW)
+        return true;
+    if (!(kflags & IORING_SQ_TASKRUN))
+        return false;
+    if (r->taskrun_distrust) {
+        r->taskrun_distrust--;
+        return false;
+    }
+    return true;
+}
+
+/* Submits what is staged and waits as planned; returns whether the kernel was entered. */
+static bool enter(struct roost_reactor *r, const struct tick_wait *w)
+{
+    unsigned staged = io_uring_sq_ready(&r->ring);
+    if (!enter_needed(r, w->wait, staged))
+        return false;
+    bool hint_only = !w->wait && staged == 0;
+    int rc;
+    if (w->wait) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = {.tv_sec = (long long)(w->ns / 1000000000u),
+                                       .tv_nsec = (long long)(w->ns % 1000000000u)};
+        rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, w->bounded ? &ts : NULL, NULL);
     } else {
         rc = io_uring_submit_and_get_events(&r->ring);
     }
     ROOST_STAT_INC(r, enters);
+    r->tick_enters++;
     if (rc >= 0 || rc == -ETIME)
         ROOST_STAT_ADD(r, sqes_submitted, staged - io_uring_sq_ready(&r->ring));
     else if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)
-        fprintf(stderr, "roost: reactor %u: io_uring_enter: %s\n", r->id, strerror(-rc));
+        roost_log(ROOST_LOG_ERROR, "reactor %u: io_uring_enter: %s", r->id, strerror(-rc));
+    if (!hint_only)
+        r->taskrun_distrust = 0;
+    else if (io_uring_cq_ready(&r->ring) == 0)
+        r->taskrun_distrust = TASKRUN_DISTRUST_TICKS;
+    return true;
 }
 
-/* Phase 5: reap the batch, handlers inline, one CQ advance. */
+static void unpark(struct roost_reactor *r, const struct tick_wait *w)
+{
+    if (w->wait)
+        atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
+}
+
+/* Step 10: reap the batch, handlers inline, one CQ advance. */
 static void reap(struct roost_reactor *r)
 {
     unsigned head, n = 0;
     struct io_uring_cqe *cqe;
     io_uring_for_each_cqe(&r->ring, head, cqe)
     {
-        roost_ring_dispatch(r, cqe);
+        roost__ring_dispatch(r, cqe);
         n++;
     }
     io_uring_cq_advance(&r->ring, n);
@@ -261,36 +346,50 @@ static void reap(struct roost_reactor *r)
  */
 static void shut_down(struct roost_reactor *r)
 {
-    roost_inbox_close(&r->inbox);
+    roost__inbox_close(&r->inbox);
     for (;;) {
         unsigned ran = drain_inbox(r, UINT32_MAX) + run_local(r);
-        struct roost_timer *t = roost_timer_heap_top(&r->timers);
+        struct roost_timer *t = roost__timer_heap_top(&r->timers);
         if (t) {
             r->timers_closed = true;
-            roost_timer_heap_remove(&r->timers, t);
+            roost__timer_heap_remove(&r->timers, t);
             t->cb(t, -ESHUTDOWN);
             ran++;
         }
-        if (!ran && !roost_inbox_busy(&r->inbox))
+        if (!ran && !roost__inbox_busy(&r->inbox))
             break;
     }
-    roost_work_returns_flush();
-    roost_pool_flush_pending();
+    roost__work_returns_flush();
+    /* The reactor will not enter again: what the layers batched goes out now. */
+    layers_before_enter(r);
     r->closed = true;
+}
+
+/* Step 1: the tick starts; a test holds every tick to one enter. */
+static void tick_begin(struct roost_reactor *r)
+{
+    ROOST_STAT_INC(r, ticks);
+    if (r->tick_enters > r->max_tick_enters)
+        r->max_tick_enters = r->tick_enters;
+    r->tick_enters = 0;
 }
 
 static void loop(struct roost_reactor *r)
 {
     for (;;) {
-        ROOST_STAT_INC(r, ticks);
+        tick_begin(r);
         drain_inbox(r, r->inbox_budget);
         run_local(r);
-        roost_work_returns_flush();
-        fire_timers(r, roost_now_ns());
-        /* Stopping: keep ticking while the network module still waits for completions. */
-        if (r->stopping && !(r->net_ops && r->net_ops->draining(r)))
+        roost__work_returns_flush();
+        fire_timers(r, roost__now_ns());
+        if (r->stopping && !layers_draining(r))
             break;
-        enter(r, roost_fifo_empty(&r->local));
+        layers_before_enter(r);
+        struct tick_wait w = plan_wait(r, roost__fifo_empty(&r->local));
+        park(r, &w);
+        valgrind_slice(&w);
+        enter(r, &w);
+        unpark(r, &w);
         reap(r);
     }
     shut_down(r);
@@ -305,7 +404,7 @@ static int stop_work_run(void *arg)
     return 0;
 }
 
-void roost_reactor_request_stop(struct roost_reactor *r)
+void roost__reactor_request_stop(struct roost_reactor *r)
 {
     if (atomic_exchange_explicit(&r->stop_requested, 1, memory_order_acq_rel))
         return;
@@ -316,18 +415,16 @@ void roost_reactor_request_stop(struct roost_reactor *r)
     (void)roost_ctx_post_work(&r->ctx, &r->stop_work);
 }
 
-void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsigned id,
-                        const struct roost_config *cfg)
+void roost__reactor_init(struct roost_reactor *r, void *owner, unsigned id,
+                         const struct roost__core_config *cfg)
 {
     memset(r, 0, sizeof(*r));
     r->ctx.ops = &reactor_ctx_ops;
     r->ctx.exclusive = true;
-    roost_inbox_init(&r->inbox);
-    r->rt = rt;
+    roost__inbox_init(&r->inbox);
+    r->owner = owner;
     r->id = id;
     r->wake_mode = cfg->wake;
-    r->resume_mode = cfg->resume;
-    r->stack_size = cfg->stack_size;
     r->inbox_budget = cfg->inbox_budget;
     r->affinity = cfg->affinity;
     r->error_hook = cfg->error_hook;
@@ -335,8 +432,8 @@ void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsig
     r->sq_entries = cfg->sq_entries;
     r->wake_fd = -1;
     r->ops.free_head = UINT32_MAX;
-    roost_timer_heap_init(&r->timers);
-    roost_fifo_init(&r->local);
+    roost__timer_heap_init(&r->timers);
+    roost__fifo_init(&r->local);
     r->stop_work.fn = stop_work_run;
     r->stop_work.arg = r;
 }
@@ -345,30 +442,54 @@ static void publish_start(struct roost_reactor *r, int rc)
 {
     r->start_rc = rc;
     atomic_store_explicit(&r->started, 1, memory_order_release);
-    roost_futex_wake(&r->started, 1);
+    roost__futex_wake(&r->started, 1);
 }
 
-void *roost_reactor_thread_main(void *arg)
+/* Runs the thread_start hooks in order; on a failure, undoes the ones that ran. */
+static int layers_thread_start(struct roost_reactor *r)
+{
+    unsigned n = hook_count(r);
+    for (unsigned i = 0; i < n; i++) {
+        const struct roost__hooks *h = r->hooks[i].hooks;
+        int rc = h->thread_start ? h->thread_start(r, r->hooks[i].arg) : 0;
+        if (rc < 0) {
+            while (i-- > 0)
+                if (r->hooks[i].hooks->thread_exit)
+                    r->hooks[i].hooks->thread_exit(r, r->hooks[i].arg);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void layers_thread_exit(struct roost_reactor *r)
+{
+    for (unsigned i = hook_count(r); i-- > 0;)
+        if (r->hooks[i].hooks->thread_exit)
+            r->hooks[i].hooks->thread_exit(r, r->hooks[i].arg);
+}
+
+void *roost__reactor_thread_main(void *arg)
 {
     struct roost_reactor *r = arg;
-    roost_thread_set_reactor(r);
-    roost_thread_set_exclusive(&r->ctx);
+    roost__thread_set_reactor(r);
+    roost__thread_set_exclusive(&r->ctx);
     if (r->affinity)
-        roost_thread_set_ctx(&r->ctx);
+        roost__thread_set_ctx(&r->ctx);
 
-    int rc = -ENOMEM;
-    if (!roost_sched_self(r->stack_size))
+    int rc = layers_thread_start(r);
+    if (rc < 0)
         goto fail;
     /* SINGLE_ISSUER: the ring must be created by the thread that submits to it. */
-    rc = roost_ring_setup(r);
+    rc = roost__ring_setup(r);
     if (rc < 0)
-        goto fail_sched;
+        goto fail_layers;
     r->wake_fd = eventfd(0, EFD_CLOEXEC);
     if (r->wake_fd < 0) {
         rc = -errno;
         goto fail_ring;
     }
-    struct roost_op *wake_op = roost_op_alloc(r, ROOST_OP_WAKE, on_wake_read, r);
+    struct roost_op *wake_op = roost__op_alloc(r, ROOST_OP_WAKE, on_wake_read, r);
     if (!wake_op) {
         rc = -ENOMEM;
         goto fail_eventfd;
@@ -381,7 +502,7 @@ void *roost_reactor_thread_main(void *arg)
     io_uring_queue_exit(&r->ring);
     close(r->wake_fd);
     r->wake_fd = -1;
-    roost_sched_thread_exit();
+    layers_thread_exit(r);
     return NULL;
 
 fail_eventfd:
@@ -389,29 +510,55 @@ fail_eventfd:
     r->wake_fd = -1;
 fail_ring:
     io_uring_queue_exit(&r->ring);
-fail_sched:
-    roost_sched_thread_exit();
+fail_layers:
+    layers_thread_exit(r);
 fail:
     /* Refuse posts: the thread is gone. */
-    roost_inbox_close(&r->inbox);
+    roost__inbox_close(&r->inbox);
     r->closed = true;
     publish_start(r, rc);
     return NULL;
 }
 
-void roost_reactor_free(struct roost_reactor *r)
+void roost__reactor_free(struct roost_reactor *r)
 {
-    if (r->net_ops)
-        r->net_ops->destroy(r);
-    roost_timer_heap_destroy(&r->timers);
-    roost_op_table_destroy(&r->ops);
+    for (unsigned i = hook_count(r); i-- > 0;)
+        if (r->hooks[i].hooks->destroy)
+            r->hooks[i].hooks->destroy(r, r->hooks[i].arg);
+    atomic_store_explicit(&r->nhooks, 0, memory_order_release);
+    roost__timer_heap_destroy(&r->timers);
+    roost__op_table_destroy(&r->ops);
+}
+
+/* ---- attaching layers (hooks.h) ------------------------------------------------------------ */
+
+int roost__reactor_hooks_add(struct roost_reactor *r, const struct roost__hooks *h, void *arg)
+{
+    unsigned n = hook_count(r);
+    if (roost__reactor_hooks_arg(r, h))
+        return -EEXIST;
+    if (n == ROOST__HOOKS_MAX)
+        return -ENOSPC;
+    r->hooks[n].hooks = h;
+    r->hooks[n].arg = arg;
+    /* Release: a reader that sees the count sees the entry. */
+    atomic_store_explicit(&r->nhooks, n + 1, memory_order_release);
+    return 0;
+}
+
+void *roost__reactor_hooks_arg(const struct roost_reactor *r, const struct roost__hooks *h)
+{
+    for (unsigned i = 0, n = hook_count(r); i < n; i++)
+        if (r->hooks[i].hooks == h)
+            return r->hooks[i].arg;
+    return NULL;
 }
 
 /* ---- public accessors ------------------------------------------------------------------ */
 
 roost_reactor *roost_reactor_current(void)
 {
-    return roost_thread_reactor();
+    return roost__thread_reactor();
 }
 
 roost_ctx *roost_reactor_ctx(roost_reactor *r)
@@ -429,11 +576,11 @@ const char *roost_reactor_ring_mode(const roost_reactor *r)
     return r->ring_mode;
 }
 
-int roost_reactor_stats(const roost_reactor *r, struct roost_stats *out)
+void roost__reactor_core_stats(const struct roost_reactor *r, struct roost_stats *out)
 {
 #define ROOST_COPY_(name, help)                                                                    \
-    out->name = atomic_load_explicit(&((roost_reactor *)r)->stats.name, memory_order_relaxed);
-    ROOST_STATS_FIELDS(ROOST_COPY_)
+    out->name =                                                                                    \
+        atomic_load_explicit(&((struct roost_reactor *)r)->stats.name, memory_order_relaxed);
+    ROOST_STATS_CORE_FIELDS(ROOST_COPY_)
 #undef ROOST_COPY_
-    return 0;
 }

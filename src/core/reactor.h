@@ -10,8 +10,10 @@
 #include <roost/config.h>
 #include <roost/reactor.h>
 
+#include "base/clock.h"
+#include "base/fifo.h"
 #include "core/ctx.h"
-#include "core/fifo.h"
+#include "core/hooks.h"
 #include "core/inbox.h"
 #include "core/timer_heap.h"
 
@@ -24,10 +26,7 @@ enum roost_op_kind {
     ROOST_OP_FREE = 0,
     ROOST_OP_WAKE, /* the reactor's eventfd read */
     ROOST_OP_GENERIC,
-    ROOST_OP_ACCEPT,  /* a listener's multishot accept (src/net) */
-    ROOST_OP_RECV,    /* a connection's receive, multishot or one-shot */
-    ROOST_OP_SEND,    /* a connection's send or sendmsg */
-    ROOST_OP_CONNECT, /* roost_connect */
+    ROOST_OP_FIRST_REGISTERED, /* higher layers' kinds: roost__op_kind_register (hooks.h) */
 };
 
 struct roost_op;
@@ -46,36 +45,39 @@ struct roost_op {
 
 #define ROOST_OP_CHUNK 1024u
 
-/*
- * What the network module (src/net), layered on the core, needs from the reactor loop.
- * Installed on the reactor thread when the module first sets up its per-reactor state.
- */
-struct roost_reactor_net_ops {
-    /* A completion for a stale op carried a provided buffer (IORING_CQE_F_BUFFER). */
-    void (*stale_buffer)(struct roost_reactor *r, const struct io_uring_cqe *cqe);
-    /*
-     * Called every tick once a stop was requested: winds connections and listeners down
-     * and returns true while the loop must go on ticking to reap their completions.
-     */
-    bool (*draining)(struct roost_reactor *r);
-    /* From roost_reactor_free, once the thread has exited: frees what is left. */
-    void (*destroy)(struct roost_reactor *r);
-};
-
 struct roost_op_table {
     struct roost_op **chunks;
     uint32_t nchunks;
     uint32_t free_head; /* UINT32_MAX: none */
 };
 
-/* The counters: single writer (the reactor thread) except wakes_written. */
+/* The core's counters: single writer (the reactor thread) except wakes_written. */
 struct roost_counters {
 #define ROOST_COUNTER_MEMBER_(name, help) _Atomic uint64_t name;
-    ROOST_STATS_FIELDS(ROOST_COUNTER_MEMBER_)
+    ROOST_STATS_CORE_FIELDS(ROOST_COUNTER_MEMBER_)
 #undef ROOST_COUNTER_MEMBER_
 };
 
-/* A relaxed load and store compiles to a plain add on x86: cheap, and TSan-clean. */
+/* What the core takes from the configuration (the rt layer fills it in). */
+struct roost__core_config {
+    unsigned sq_entries;
+    unsigned inbox_budget;
+    enum roost_wake wake;
+    bool affinity;
+    roost_error_hook error_hook;
+    void *error_hook_arg;
+};
+
+/* One registered layer (hooks.h). */
+struct roost__hook_entry {
+    const struct roost__hooks *hooks;
+    void *arg;
+};
+
+/*
+ * A relaxed load and store compiles to a plain add on x86: cheap, and TSan-clean. Any
+ * layer's counters struct with a `stats` member of _Atomic uint64_t fields works.
+ */
 #define ROOST_STAT_ADD(r, field, n)                                                                \
     atomic_store_explicit(&(r)->stats.field,                                                       \
                           atomic_load_explicit(&(r)->stats.field, memory_order_relaxed) + (n),     \
@@ -89,11 +91,9 @@ struct roost_reactor {
     _Alignas(64) _Atomic unsigned parked;
     _Atomic unsigned stop_requested;
 
-    _Alignas(64) struct roost_runtime *rt;
+    _Alignas(64) void *owner; /* whoever created the reactor (the runtime); opaque here */
     unsigned id;
     enum roost_wake wake_mode;
-    enum roost_resume resume_mode;
-    size_t stack_size;
     unsigned inbox_budget;
     bool affinity;
     roost_error_hook error_hook;
@@ -107,6 +107,14 @@ struct roost_reactor {
     unsigned sq_entries;
     const char *ring_mode;
     bool taskrun_flag; /* the kernel flags pending completion work in the SQ ring */
+    /*
+     * Busy ticks left that ignore IORING_SQ_TASKRUN: the kernel can leave the flag set with
+     * nothing queued, so an enter made on its word alone that reaps nothing spends it for a
+     * while (see enter_needed in reactor.c).
+     */
+    unsigned taskrun_distrust;
+    unsigned tick_enters;     /* enters made by the current tick */
+    unsigned max_tick_enters; /* the most any tick made: tests hold it to 1 */
     int wake_fd;
     uint64_t wake_buf;
 
@@ -121,42 +129,47 @@ struct roost_reactor {
     bool timers_closed; /* shutdown is telling pending timers; no new ones */
     bool closed;        /* final drain done: even own-thread posts are refused */
 
-    struct roost_net *net; /* src/net's per-reactor state, NULL until first used */
-    const struct roost_reactor_net_ops *net_ops;
+    /* The layers attached above the core, in registration order (hooks.h). */
+    struct roost__hook_entry hooks[ROOST__HOOKS_MAX];
+    _Atomic unsigned nhooks;
 
     struct roost_counters stats;
 };
 
-static inline struct roost_reactor *roost_reactor_of(roost_ctx *ctx)
+static inline struct roost_reactor *roost__reactor_of(roost_ctx *ctx)
 {
     return (struct roost_reactor *)ctx;
 }
 
-/* Setup and teardown, used by the runtime. */
-void roost_reactor_init(struct roost_reactor *r, struct roost_runtime *rt, unsigned id,
-                        const struct roost_config *cfg);
-void *roost_reactor_thread_main(void *arg);
-void roost_reactor_request_stop(struct roost_reactor *r);
-void roost_reactor_free(struct roost_reactor *r);
+/* Setup and teardown, used by the runtime (owner: opaque, see roost__reactor_owner). */
+void roost__reactor_init(struct roost_reactor *r, void *owner, unsigned id,
+                         const struct roost__core_config *cfg);
+void *roost__reactor_thread_main(void *arg);
+void roost__reactor_request_stop(struct roost_reactor *r);
+void roost__reactor_free(struct roost_reactor *r);
 
 /* Ring ops: allocate a slot (kind != ROOST_OP_FREE), its user_data, free it (stale after). */
-struct roost_op *roost_op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner);
-uint64_t roost_op_user_data(const struct roost_op *op);
-void roost_op_free(struct roost_reactor *r, struct roost_op *op);
+struct roost_op *roost__op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn,
+                                 void *owner);
+uint64_t roost__op_user_data(const struct roost_op *op);
+void roost__op_free(struct roost_reactor *r, struct roost_op *op);
 
 /*
  * The next SQE of r's ring; when the SQ is full, submits what is staged without waiting
  * and goes on, so no SQE is ever dropped. NULL only if the kernel refuses the submit.
  */
-struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r);
+struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r);
 
 /* Counts a failure of posted work or a detached task and calls the error hook. */
-void roost_reactor_report_failure(struct roost_reactor *r, int err, const char *what);
+void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what);
 
-/* The worker pool of r's runtime. */
-struct roost_pool *roost_reactor_runtime_pool(struct roost_reactor *r);
+/* The owner given to roost__reactor_init. */
+static inline void *roost__reactor_owner(const struct roost_reactor *r)
+{
+    return r->owner;
+}
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t roost_now_ns(void);
+/* Copies the core's counters into the matching fields of *out (the rt layer gathers). */
+void roost__reactor_core_stats(const struct roost_reactor *r, struct roost_stats *out);
 
 #endif

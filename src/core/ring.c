@@ -1,5 +1,7 @@
 /* A reactor's io_uring: setup with fallbacks, op slots with generations, SQE staging. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +25,7 @@
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
-int roost_ring_setup(struct roost_reactor *r)
+int roost__ring_setup(struct roost_reactor *r)
 {
     /*
      * Best first; an older kernel rejects flags it does not know with EINVAL. TASKRUN_FLAG
@@ -90,7 +92,7 @@ static int op_table_grow(struct roost_op_table *t)
     return 0;
 }
 
-struct roost_op *roost_op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner)
+struct roost_op *roost__op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner)
 {
     struct roost_op_table *t = &r->ops;
     if (t->free_head == UINT32_MAX && op_table_grow(t) < 0)
@@ -103,12 +105,12 @@ struct roost_op *roost_op_alloc(struct roost_reactor *r, uint8_t kind, roost_op_
     return op;
 }
 
-uint64_t roost_op_user_data(const struct roost_op *op)
+uint64_t roost__op_user_data(const struct roost_op *op)
 {
     return ((uint64_t)op->kind << 56) | ((uint64_t)(op->gen & 0xffffffu) << 32) | op->index;
 }
 
-void roost_op_free(struct roost_reactor *r, struct roost_op *op)
+void roost__op_free(struct roost_reactor *r, struct roost_op *op)
 {
     /* A new generation makes every completion still in flight for this slot stale. */
     op->gen = (op->gen + 1) & 0xffffffu;
@@ -119,7 +121,7 @@ void roost_op_free(struct roost_reactor *r, struct roost_op *op)
     r->ops.free_head = op->index;
 }
 
-void roost_op_table_destroy(struct roost_op_table *t)
+void roost__op_table_destroy(struct roost_op_table *t)
 {
     for (uint32_t i = 0; i < t->nchunks; i++)
         free(t->chunks[i]);
@@ -129,7 +131,7 @@ void roost_op_table_destroy(struct roost_op_table *t)
     t->free_head = UINT32_MAX;
 }
 
-struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r)
+struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
     while (!sqe) {
@@ -145,7 +147,7 @@ struct io_uring_sqe *roost_reactor_sqe(struct roost_reactor *r)
     return sqe;
 }
 
-void roost_ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe)
+void roost__ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
     if (ud == 0)
@@ -165,6 +167,31 @@ void roost_ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe
      * back to its ring, or the ring would be one buffer short for good.
      */
     ROOST_STAT_INC(r, stale_cqes);
-    if ((cqe->flags & IORING_CQE_F_BUFFER) && r->net_ops)
-        r->net_ops->stale_buffer(r, cqe);
+    roost__stale_fn stale = roost__op_kind_stale(kind);
+    if (stale)
+        stale(r, cqe);
+}
+
+/*
+ * Op kinds are process-wide: a kind names a layer's kind of op in every reactor. Written
+ * once per kind (under the lock), read by every reactor's dispatch of stale completions.
+ */
+static pthread_mutex_t kinds_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned kinds_next = ROOST_OP_FIRST_REGISTERED;
+static _Atomic(roost__stale_fn) kinds_stale[256];
+
+int roost__op_kind_register(const char *name, roost__stale_fn stale)
+{
+    (void)name; /* kept for whoever debugs user_data by hand */
+    pthread_mutex_lock(&kinds_lock);
+    int kind = kinds_next < 256 ? (int)kinds_next++ : -ENOSPC;
+    if (kind >= 0)
+        atomic_store_explicit(&kinds_stale[kind], stale, memory_order_release);
+    pthread_mutex_unlock(&kinds_lock);
+    return kind;
+}
+
+roost__stale_fn roost__op_kind_stale(uint8_t kind)
+{
+    return atomic_load_explicit(&kinds_stale[kind], memory_order_acquire);
 }

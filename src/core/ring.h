@@ -5,11 +5,11 @@
 #include "core/reactor.h"
 
 /* Creates r's ring with the best flags the kernel takes; sets r->ring_mode. */
-int roost_ring_setup(struct roost_reactor *r);
+int roost__ring_setup(struct roost_reactor *r);
 
 /* Hands one CQE to its op's handler, or counts it stale. */
-void roost_ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe);
+void roost__ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe);
 
-void roost_op_table_destroy(struct roost_op_table *t);
+void roost__op_table_destroy(struct roost_op_table *t);
 
 #endif

@@ -20,18 +20,18 @@ bool roost_timer_pending(const struct roost_timer *t)
 
 int roost_timer_start_ns(struct roost_timer *t, uint64_t timeout_ns, roost_timer_cb cb, void *arg)
 {
-    struct roost_reactor *r = roost_thread_reactor();
+    struct roost_reactor *r = roost__thread_reactor();
     if (!r)
         return -EPERM;
     if (r->timers_closed)
         return -ESHUTDOWN;
     if (roost_timer_pending(t))
         roost_timer_cancel(t);
-    t->deadline_ns = roost_now_ns() + timeout_ns;
+    t->deadline_ns = roost__now_ns() + timeout_ns;
     t->reactor = r;
     t->cb = cb;
     t->arg = arg;
-    return roost_timer_heap_insert(&r->timers, t);
+    return roost__timer_heap_insert(&r->timers, t);
 }
 
 int roost_timer_start(struct roost_timer *t, uint64_t timeout_ms, roost_timer_cb cb, void *arg)
@@ -43,6 +43,6 @@ bool roost_timer_cancel(struct roost_timer *t)
 {
     if (!roost_timer_pending(t))
         return false;
-    roost_timer_heap_remove(&t->reactor->timers, t);
+    roost__timer_heap_remove(&t->reactor->timers, t);
     return true;
 }

@@ -3,17 +3,17 @@
 
 #include "core/timer_heap.h"
 
-void roost_timer_heap_init(struct roost_timer_heap *h)
+void roost__timer_heap_init(struct roost_timer_heap *h)
 {
     h->v = NULL;
     h->n = 0;
     h->cap = 0;
 }
 
-void roost_timer_heap_destroy(struct roost_timer_heap *h)
+void roost__timer_heap_destroy(struct roost_timer_heap *h)
 {
     free(h->v);
-    roost_timer_heap_init(h);
+    roost__timer_heap_init(h);
 }
 
 static void place(struct roost_timer_heap *h, uint32_t i, struct roost_timer *t)
@@ -52,7 +52,7 @@ static void sift_down(struct roost_timer_heap *h, uint32_t i)
     place(h, i, t);
 }
 
-int roost_timer_heap_insert(struct roost_timer_heap *h, struct roost_timer *t)
+int roost__timer_heap_insert(struct roost_timer_heap *h, struct roost_timer *t)
 {
     if (h->n == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : 64;
@@ -67,7 +67,7 @@ int roost_timer_heap_insert(struct roost_timer_heap *h, struct roost_timer *t)
     return 0;
 }
 
-void roost_timer_heap_remove(struct roost_timer_heap *h, struct roost_timer *t)
+void roost__timer_heap_remove(struct roost_timer_heap *h, struct roost_timer *t)
 {
     uint32_t i = t->heap_index;
     struct roost_timer *last = h->v[--h->n];

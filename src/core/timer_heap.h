@@ -16,13 +16,13 @@ struct roost_timer_heap {
     uint32_t cap;
 };
 
-void roost_timer_heap_init(struct roost_timer_heap *h);
-void roost_timer_heap_destroy(struct roost_timer_heap *h);
-int roost_timer_heap_insert(struct roost_timer_heap *h, struct roost_timer *t);
-void roost_timer_heap_remove(struct roost_timer_heap *h, struct roost_timer *t);
+void roost__timer_heap_init(struct roost_timer_heap *h);
+void roost__timer_heap_destroy(struct roost_timer_heap *h);
+int roost__timer_heap_insert(struct roost_timer_heap *h, struct roost_timer *t);
+void roost__timer_heap_remove(struct roost_timer_heap *h, struct roost_timer *t);
 
 /* The timer with the nearest deadline, or NULL. */
-static inline struct roost_timer *roost_timer_heap_top(const struct roost_timer_heap *h)
+static inline struct roost_timer *roost__timer_heap_top(const struct roost_timer_heap *h)
 {
     return h->n ? h->v[0] : NULL;
 }

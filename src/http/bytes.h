@@ -29,6 +29,8 @@ static inline int roost_bytes_reserve(struct roost_bytes *b, size_t n)
 
 static inline int roost_bytes_append(struct roost_bytes *b, const void *data, size_t n)
 {
+    if (n == 0) /* data and b->p may both be NULL: no pointer arithmetic on them */
+        return 0;
     int rc = roost_bytes_reserve(b, n);
     if (rc < 0)
         return rc;

@@ -103,6 +103,17 @@ static inline bool pct_encoded_at(cptr p, cptr end)
     return end - p >= 3 && (cls[p[1]] & C_HEX) && (cls[p[2]] & C_HEX);
 }
 
+/* pct-encoded in a request-target, and not %00, %0D or %0A: once decoded, those would put a
+ * NUL or a line break into a path or a query that applications log, compare and pass on
+ * (RFC 3986 §7.3 warns about exactly these). Rejected with 400 wherever they appear. */
+static inline bool pct_target_at(cptr p, cptr end)
+{
+    if (!pct_encoded_at(p, end))
+        return false;
+    unsigned v = hex_value(p[1]) << 4 | hex_value(p[2]);
+    return v != 0 && v != '\r' && v != '\n';
+}
+
 /* First byte at or after p that is not allowed in a field value (RFC 9110 §5.5: VCHAR, obs-text,
  * SP, HTAB), or end. This is the longest loop of a typical head, hence 16 bytes at a time where
  * SSE2 exists: a block is skipped when it holds no byte below 0x20 and no DEL. */
@@ -146,7 +157,7 @@ static bool authority_valid(cptr p, cptr end, bool need_host, bool need_port)
         for (;;) {
             if (p < end && (cls[*p] & C_REG))
                 p++;
-            else if (p < end && *p == '%' && pct_encoded_at(p, end))
+            else if (p < end && *p == '%' && pct_target_at(p, end))
                 p += 3;
             else
                 break;
@@ -182,7 +193,7 @@ static bool path_query_split(cptr p, cptr end, struct roost_http_request *req)
     while (p < end) {
         if (cls[*p] & mask) {
             p++;
-        } else if (*p == '%' && pct_encoded_at(p, end)) {
+        } else if (*p == '%' && pct_target_at(p, end)) {
             p += 3;
         } else if (*p == '?' && mask == C_PATH) {
             req->path.p = (const char *)path;
@@ -393,8 +404,11 @@ static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_h
     switch (name_n) {
     case 4:
         if (TOKEN_EQ(name, name_n, "host")) {
-            /* RFC 9112 §3.2: 400 for more than one Host or an invalid one */
-            if (st->host_seen || !authority_valid(v, ve, false, false))
+            /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is
+             * only for a target URI without an authority, which an http URI always has: in
+             * HTTP/1.1, where Host is required, empty is as good as missing. */
+            if (st->host_seen || !authority_valid(v, ve, false, false) ||
+                (v == ve && req->version_minor == 1))
                 return -400;
             st->host_seen = true;
             req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
@@ -466,8 +480,13 @@ int roost_http_parse_head(const char *buf, size_t len, const struct roost_http_l
     /* request-line = method SP request-target SP HTTP-version, RFC 9112 §3: exactly one SP
      * each; any other whitespace makes the line invalid (400, not a guess at the split). */
     cptr m = p;
-    while (p < end && (cls[*p] & C_TOKEN))
+    cptr m_end = end - p > ROOST_HTTP_MAX_METHOD ? p + ROOST_HTTP_MAX_METHOD + 1 : end;
+    while (p < m_end && (cls[*p] & C_TOKEN))
         p++;
+    /* RFC 9110 §9.1: a method the server does not know is 501. One longer than any registered
+     * method (the longest is 17 bytes) is unknown whatever follows: answer now, not 431. */
+    if (p - m > ROOST_HTTP_MAX_METHOD)
+        return -501;
     if (p == end)
         goto more;
     if (*p != ' ' || p == m)
@@ -509,7 +528,7 @@ int roost_http_parse_head(const char *buf, size_t len, const struct roost_http_l
             } else if (*p == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
                 if (end - p < 2 || (end - p < 3 && (cls[p[1]] & C_HEX)))
                     goto more;
-                if (!pct_encoded_at(p, end))
+                if (!pct_target_at(p, end))
                     return -400;
                 p += 3;
             } else if (*p == '?' && mask == C_PATH) {
@@ -731,7 +750,7 @@ int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_
         /* Extensions are ignored but not free: their bytes across the body count against
          * max_head_bytes, or a peer could stream an endless "chunk-size line". */
         if (st >= CH_EXT_SEMI && st <= CH_EXT_QEND && ch != '\r' && ++c->ext_bytes > c->max_meta)
-            goto too_large;
+            goto bad; /* 400: extensions are framing, not content, so 413 would mislead */
         /* Same for the trailer section (its final CRLF aside), like a second head: 431. */
         if (st >= CH_TRAILER0 && st <= CH_TRAILER_LF && !(st == CH_TRAILER0 && ch == '\r') &&
             ++c->trailer_bytes > c->max_meta)
@@ -744,8 +763,6 @@ int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_
             c->size = hex_value(ch);
             c->digits = 1;
             c->state = CH_SIZE;
-            if (c->size > c->max_body - c->total)
-                goto too_large;
             break;
         case CH_SIZE:
             if (cls[ch] & C_HEX) {
@@ -763,12 +780,14 @@ int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_
             } else {
                 goto bad;
             }
-            /* §7.1.3 decodes into a bounded body: refuse the chunk as soon as it is declared */
-            if (c->size > c->max_body - c->total)
+            /* §7.1.3 decodes into a bounded body: refuse the chunk as soon as its size is
+             * complete. Not digit by digit: a size that overflows 64 bits is malformed (400),
+             * and must not be reported as a large body (413) before its 17th digit arrives. */
+            if (!(cls[ch] & C_HEX) && c->size > c->max_body - c->total)
                 goto too_large;
             if (ch == ';' || is_ows(ch)) /* this byte starts the extension */
                 if (++c->ext_bytes > c->max_meta)
-                    goto too_large;
+                    goto bad;
             break;
         case CH_EXT_SEMI: /* BWS may only precede ";" here: "1A \r\n" and "1 A" are invalid */
             if (ch == ';')
@@ -919,4 +938,20 @@ fail:
     *done = false;
     c->error = err;
     return err;
+}
+
+size_t roost_http_token_span(const char *s)
+{
+    size_t n = 0;
+    while (cls[(unsigned char)s[n]] & C_TOKEN) /* NUL is no tchar: stops there */
+        n++;
+    return n;
+}
+
+size_t roost_http_field_value_span(const char *s)
+{
+    size_t n = 0;
+    while (cls[(unsigned char)s[n]] & C_FIELD) /* NUL is no field byte: stops there */
+        n++;
+    return n;
 }

@@ -15,6 +15,9 @@
 /* Capacity of roost_http_request.headers; limits.max_headers is clamped to it. */
 #define ROOST_HTTP_MAX_HEADERS 64
 
+/* A method longer than this is answered 501 as soon as that many token bytes arrived. */
+#define ROOST_HTTP_MAX_METHOD 32
+
 #define ROOST_HTTP_DEFAULT_MAX_HEAD_BYTES 8192
 #define ROOST_HTTP_DEFAULT_MAX_BODY_BYTES (1024 * 1024)
 #define ROOST_HTTP_DEFAULT_MAX_HEADERS 64
@@ -104,14 +107,22 @@ struct roost_http_chunked {
 void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim);
 
 /* Feed buf[0..len) to the decoder. Returns 0, or -STATUS on a framing error (-400 malformed,
- * -413 body or chunk extensions over their limit, -431 trailer section over max_head_bytes or
- * max_headers); errors are sticky. On 0, *consumed bytes of buf were used (the caller drops them
- * and feeds the rest later), *data is the next span of decoded body data (points into buf, may
- * be empty; at most one span per call, so loop while *consumed > 0), and *done is true once the
- * final CRLF has been consumed: bytes after it belong to the next request and are not consumed.
- * Chunk extensions are syntax-checked and ignored; trailer fields are checked like header fields
- * and discarded. */
+ * including a chunk size over 16 hex digits and chunk extensions over max_head_bytes in total;
+ * -413 body over its limit; -431 trailer section over max_head_bytes or max_headers); errors are
+ * sticky. On 0, *consumed bytes of buf were used (the caller drops them and feeds the rest later),
+ * *data is the next span of decoded body data (points into buf, may be empty; at most one span per
+ * call, so loop while *consumed > 0), and *done is true once the final CRLF has been consumed:
+ * bytes after it belong to the next request and are not consumed. Chunk extensions are
+ * syntax-checked and ignored; trailer fields are checked like header fields and discarded. */
 int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
                             size_t *consumed, struct roost_http_str *data, bool *done);
+
+/* Bytes at the start of the C string s that may be in a token (RFC 9110 §5.6.2), as a field
+ * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
+size_t roost_http_token_span(const char *s);
+
+/* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
+ * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
+size_t roost_http_field_value_span(const char *s);
 
 #endif /* ROOST_HTTP_PARSER_H */

@@ -1,4 +1,5 @@
-/* The router: method + path patterns with `:name` segments, first match wins. */
+/* The router: method + path patterns with `:name` segments, first match wins; the path
+ * decoding and normalisation that happen before matching; the Allow list of a path. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,4 +184,114 @@ int roost_http_router_match(const roost_http_router *r, struct roost_str method,
         return 0;
     }
     return path_seen ? 405 : 404;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool roost_http_path_is_normal(const char *raw, size_t n)
+{
+    /* one pass: a "%", or a segment that is exactly "." or ".." */
+    for (size_t i = 0; i < n; i++) {
+        if (raw[i] == '%')
+            return false;
+        if (raw[i] == '/' && i + 1 < n && raw[i + 1] == '.') {
+            size_t k = i + 2 < n && raw[i + 2] == '.' ? i + 3 : i + 2;
+            if (k == n || raw[k] == '/')
+                return false;
+        }
+    }
+    return true;
+}
+
+int roost_http_path_normalize(const char *raw, size_t n, char *out)
+{
+    if (n == 0 || raw[0] != '/')
+        return -EINVAL;
+    /* out holds "/" and the kept segments, each followed by "/" unless it is the last */
+    size_t o = 1, i = 1;
+    out[0] = '/';
+    for (;;) {
+        size_t seg = o;
+        while (i < n && raw[i] != '/') {
+            unsigned char c = (unsigned char)raw[i];
+            if (c == '%') {
+                int hi = i + 2 < n ? hex_digit((unsigned char)raw[i + 1]) : -1;
+                int lo = hi >= 0 ? hex_digit((unsigned char)raw[i + 2]) : -1;
+                if (lo < 0)
+                    return -EINVAL;
+                c = (unsigned char)(hi << 4 | lo);
+                if (c == '/' || c == 0 || c == '\r' || c == '\n')
+                    return -EINVAL;
+                i += 2;
+            }
+            out[o++] = (char)c;
+            i++;
+        }
+        size_t len = o - seg;
+        bool dot = len == 1 && out[seg] == '.';
+        bool dotdot = len == 2 && out[seg] == '.' && out[seg + 1] == '.';
+        if (dot) {
+            o = seg; /* "/a/." is "/a/": the slash before it stays */
+        } else if (dotdot) {
+            if (seg == 1)
+                return -EINVAL; /* above the root: refused rather than clamped */
+            o = seg - 1;
+            while (out[o - 1] != '/')
+                o--;
+        }
+        if (i == n)
+            break;
+        i++; /* the "/" */
+        if (!dot && !dotdot)
+            out[o++] = '/';
+    }
+    return (int)o;
+}
+
+/* Appends method to the comma-separated list in buf unless it is there already. */
+static void allow_add(char *buf, size_t cap, size_t *len, const char *method)
+{
+    size_t m = strlen(method);
+    for (const char *p = buf; p < buf + *len;) {
+        const char *comma = memchr(p, ',', (size_t)(buf + *len - p));
+        size_t n = comma ? (size_t)(comma - p) : (size_t)(buf + *len - p);
+        if (n == m && memcmp(p, method, m) == 0)
+            return;
+        p += n + (comma ? 2 : 0);
+    }
+    size_t need = (*len ? 2 : 0) + m;
+    if (*len + need + 1 > cap)
+        return;
+    if (*len) {
+        memcpy(buf + *len, ", ", 2);
+        *len += 2;
+    }
+    memcpy(buf + *len, method, m);
+    *len += m;
+    buf[*len] = 0;
+}
+
+size_t roost_http_router_allow(const roost_http_router *r, struct roost_str path, char *buf,
+                               size_t cap)
+{
+    size_t len = 0;
+    if (cap)
+        buf[0] = 0;
+    for (unsigned i = 0; i < r->n; i++) {
+        const struct route *rt = &r->routes[i];
+        struct roost_http_match m;
+        if (!rt->method || (path.p && !path_matches(rt, path, &m)))
+            continue;
+        allow_add(buf, cap, &len, rt->method);
+        if (!strcmp(rt->method, "GET"))
+            allow_add(buf, cap, &len, "HEAD");
+    }
+    allow_add(buf, cap, &len, "OPTIONS");
+    return len;
 }

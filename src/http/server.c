@@ -10,7 +10,9 @@
  * connection waits idle_timeout_ms for the next request. A peer that half-closes after a
  * full request still gets its response: EOF is only looked at when more bytes are needed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,16 +24,31 @@
 #include <roost/http.h>
 #include <roost/net.h>
 
+#include "http/access_log.h"
 #include "http/bytes.h"
 #include "http/date.h"
+#include "http/metrics.h"
 #include "http/parser.h"
 #include "http/router.h"
+#include "net/net.h"
+
+/* Responses buffered per connection before they are sent (see max_output_bytes). */
+#define ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES (64u * 1024u)
 
 struct http_conn;
 
-/* Per reactor: its live connections (touched only on that reactor's thread). */
+/*
+ * Per reactor: its live connections and its counters. Connection tasks link and unlink
+ * themselves, and with run-on=pool (or after an opt-out await with affinity off) they do so
+ * from pool workers while shutdown walks the list on the reactor: the lock orders them. It
+ * is taken twice per connection and once per reactor at shutdown, never per request. The
+ * counters are written only on the reactor's thread and read by /metrics.
+ */
 struct reactor_conns {
+    pthread_mutex_t lock;
     struct http_conn *head;
+    struct roost_http_counters counters;
+    char pad[64]; /* no cache line shared with the next reactor's counters */
 };
 
 struct roost_http_server {
@@ -43,6 +60,7 @@ struct roost_http_server {
     char server_name[64];
     unsigned nreactors;
     struct reactor_conns *per_reactor;
+    struct roost_access_log *access_log; /* NULL: off */
     _Atomic bool draining;
     _Atomic long live;
 };
@@ -50,8 +68,13 @@ struct roost_http_server {
 struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
+    struct roost_http_counters *counters; /* its reactor's */
     struct roost_bytes in, out, body;
-    bool idle; /* waiting for the first byte of a request: shutdown may close it */
+    size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
+    struct roost_bytes path; /* the decoded path of the request being served, when it differs */
+    struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
+    char peer[48]; /* the client's address, for the access log only */
     struct http_conn *prev, *next;
 };
 
@@ -59,6 +82,7 @@ struct roost_http_req {
     struct roost_http_request head;
     struct http_conn *hc;
     struct roost_http_match match;
+    struct roost_str path; /* decoded and normalised: what the router matched */
     struct roost_str body;
 };
 
@@ -71,7 +95,8 @@ struct roost_http_res {
     bool head_only; /* answering HEAD: no body bytes */
     bool close;     /* Connection: close after this response */
     bool http10;
-    bool streaming; /* roost_http_res_write was used */
+    bool streaming;    /* roost_http_res_write was used */
+    uint64_t streamed; /* body bytes written by roost_http_res_write */
     bool failed;
 };
 
@@ -83,62 +108,87 @@ void roost_http_server_opts_init(struct roost_http_server_opts *o)
     o->max_body_bytes = ROOST_HTTP_DEFAULT_MAX_BODY_BYTES;
     o->header_timeout_ms = 10000;
     o->idle_timeout_ms = 60000;
+    o->body_timeout_ms = 10000;
+    o->send_timeout_ms = 30000;
+    o->max_output_bytes = ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES;
     o->server_name = "roost";
 }
 
+/* Reason phrases: every status of RFC 9110 §15, and 429/431 of RFC 6585. Others get an empty
+ * phrase, which RFC 9112 §4 allows (clients must ignore the phrase anyway). */
 static const char *reason(int status)
 {
+    static const char *const r1[] = {"Continue", "Switching Protocols"};
+    static const char *const r2[] = {
+        "OK",         "Created",       "Accepted",       "Non-Authoritative Information",
+        "No Content", "Reset Content", "Partial Content"};
+    static const char *const r3[] = {
+        "Multiple Choices", "Moved Permanently",  "Found",
+        "See Other",        "Not Modified",       "Use Proxy",
+        "Unused",           "Temporary Redirect", "Permanent Redirect"};
+    static const char *const r4[] = {"Bad Request",
+                                     "Unauthorized",
+                                     "Payment Required",
+                                     "Forbidden",
+                                     "Not Found",
+                                     "Method Not Allowed",
+                                     "Not Acceptable",
+                                     "Proxy Authentication Required",
+                                     "Request Timeout",
+                                     "Conflict",
+                                     "Gone",
+                                     "Length Required",
+                                     "Precondition Failed",
+                                     "Content Too Large",
+                                     "URI Too Long",
+                                     "Unsupported Media Type",
+                                     "Range Not Satisfiable",
+                                     "Expectation Failed",
+                                     "Unused"};
+    static const char *const r5[] = {"Internal Server Error", "Not Implemented",
+                                     "Bad Gateway",           "Service Unavailable",
+                                     "Gateway Timeout",       "HTTP Version Not Supported"};
+#define REASON_IN_(tab, base)                                                                      \
+    if (status >= (base) && status < (base) + (int)(sizeof(tab) / sizeof(tab[0])))                 \
+        return tab[status - (base)];
+    REASON_IN_(r1, 100)
+    REASON_IN_(r2, 200)
+    REASON_IN_(r3, 300)
+    REASON_IN_(r4, 400)
+    REASON_IN_(r5, 500)
+#undef REASON_IN_
     switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 417:
-        return "Expectation Failed";
+    case 421:
+        return "Misdirected Request";
+    case 422:
+        return "Unprocessable Content";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
     default:
-        return "Unknown";
+        return "";
     }
+}
+
+/* RFC 9110 §6.4.1, §8.6: 1xx, 204 and 304 responses have no content and no Content-Length. */
+static bool status_bodiless(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return now_ns() / 1000000u;
 }
 
 /* ---- responses ------------------------------------------------------------------------- */
@@ -189,6 +239,7 @@ static int append_status_line(struct http_conn *hc, int status)
 static int append_head(struct http_conn *hc, roost_http_res *res, const char *framing,
                        size_t framing_len)
 {
+    roost_http_count_status(hc->counters, res->status);
     int rc = append_status_line(hc, res->status);
     if (rc == 0 && res->headers.len)
         rc = roost_bytes_append(&hc->out, res->headers.p, res->headers.len);
@@ -224,10 +275,11 @@ static size_t content_length_line(char *buf, size_t n)
 
 static int append_response(struct http_conn *hc, roost_http_res *res)
 {
-    char framing[48];
-    size_t flen = content_length_line(framing, res->body.len);
+    char framing[48] = "";
+    bool bodiless = status_bodiless(res->status);
+    size_t flen = bodiless ? 0 : content_length_line(framing, res->body.len);
     int rc = append_head(hc, res, framing, flen);
-    if (rc == 0 && !res->head_only && res->body.len)
+    if (rc == 0 && !res->head_only && !bodiless && res->body.len)
         rc = roost_bytes_append(&hc->out, res->body.p, res->body.len);
     return rc;
 }
@@ -244,25 +296,60 @@ static int flush(struct http_conn *hc)
     if (!hc->out.len)
         return 0;
     int rc = roost_conn_send(hc->c, hc->out.p, hc->out.len);
+    if (rc >= 0)
+        roost_http_count(&hc->counters->bytes_sent, hc->out.len);
     hc->out.len = 0;
     return rc;
 }
 
-void roost_http_res_status(roost_http_res *res, int status)
+int roost_http_res_status(roost_http_res *res, int status)
 {
+    if (status < 100 || status > 999) /* RFC 9110 §15: a three-digit integer */
+        return -EINVAL;
     res->status = status;
+    return 0;
+}
+
+/* The fields the server writes itself: a second copy from a handler would contradict the
+ * framing (Content-Length, Transfer-Encoding, Connection) or just repeat (Date, Server). */
+static bool server_owned(const char *name, size_t n)
+{
+#define OWNED_(lit)                                                                                \
+    {                                                                                              \
+        lit, sizeof(lit) - 1                                                                       \
+    }
+    static const struct {
+        const char *name;
+        size_t n;
+    } owned[] = {OWNED_("Content-Length"), OWNED_("Transfer-Encoding"), OWNED_("Connection"),
+                 OWNED_("Date"), OWNED_("Server")};
+#undef OWNED_
+    /* by length first: most names a handler sets have none of these lengths */
+    for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+        if (n == owned[i].n && !strncasecmp(name, owned[i].name, n))
+            return true;
+    return false;
 }
 
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value)
 {
-    int rc = roost_bytes_append_str(&res->headers, name);
-    if (rc == 0)
-        rc = roost_bytes_append(&res->headers, ": ", 2);
-    if (rc == 0)
-        rc = roost_bytes_append_str(&res->headers, value);
-    if (rc == 0)
-        rc = roost_bytes_append(&res->headers, "\r\n", 2);
-    return rc;
+    if (!name || !value)
+        return -EINVAL;
+    /* A CR or LF in a value would end the field early and let the rest inject a header (or a
+     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. */
+    size_t nn = roost_http_token_span(name), vn = roost_http_field_value_span(value);
+    if (nn == 0 || name[nn] || value[vn] || server_owned(name, nn))
+        return -EINVAL;
+    int rc = roost_bytes_reserve(&res->headers, nn + vn + 4);
+    if (rc < 0)
+        return rc;
+    char *p = res->headers.p + res->headers.len;
+    memcpy(p, name, nn);
+    memcpy(p + nn, ": ", 2);
+    memcpy(p + nn + 2, value, vn);
+    memcpy(p + nn + 2 + vn, "\r\n", 2);
+    res->headers.len += nn + vn + 4;
+    return 0;
 }
 
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len)
@@ -281,10 +368,11 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         /* HTTP/1.0 has no chunked coding: the body is delimited by closing. */
         if (res->http10)
             res->close = true;
-        const char *framing = res->http10 ? "" : "Transfer-Encoding: chunked\r\n";
+        const char *framing =
+            res->http10 || status_bodiless(res->status) ? "" : "Transfer-Encoding: chunked\r\n";
         rc = append_head(hc, res, framing, strlen(framing));
     }
-    if (rc == 0 && len && !res->head_only) {
+    if (rc == 0 && len && !res->head_only && !status_bodiless(res->status)) {
         if (!res->http10) {
             char size[32];
             int n = snprintf(size, sizeof(size), "%zx\r\n", len);
@@ -292,6 +380,8 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         }
         if (rc == 0)
             rc = roost_bytes_append(&hc->out, data, len);
+        if (rc == 0)
+            res->streamed += len;
         if (rc == 0 && !res->http10)
             rc = roost_bytes_append(&hc->out, "\r\n", 2);
     }
@@ -321,7 +411,7 @@ struct roost_str roost_http_req_target(const roost_http_req *req)
 
 struct roost_str roost_http_req_path(const roost_http_req *req)
 {
-    return str_of(req->head.path);
+    return req->path;
 }
 
 struct roost_str roost_http_req_query(const roost_http_req *req)
@@ -372,11 +462,43 @@ roost_reactor *roost_http_req_reactor(const roost_http_req *req)
 /* ---- the connection loop --------------------------------------------------------------- */
 
 /*
+ * The input buffer is consumed by moving in_off forward, so a read carrying many pipelined
+ * requests costs no memmove per request; what is left is moved to the front once, before
+ * the next receive appends to it.
+ */
+static const char *in_p(const struct http_conn *hc)
+{
+    return hc->in.p + hc->in_off;
+}
+
+static size_t in_n(const struct http_conn *hc)
+{
+    return hc->in.len - hc->in_off;
+}
+
+static void in_consume(struct http_conn *hc, size_t n)
+{
+    hc->in_off += n;
+    if (hc->in_off == hc->in.len)
+        hc->in_off = hc->in.len = 0;
+}
+
+static void in_compact(struct http_conn *hc)
+{
+    if (!hc->in_off)
+        return;
+    memmove(hc->in.p, hc->in.p + hc->in_off, in_n(hc));
+    hc->in.len -= hc->in_off;
+    hc->in_off = 0;
+}
+
+/*
  * Receives more input. deadline_ms 0: no deadline. Returns bytes (> 0), 0 at EOF,
  * -ETIMEDOUT, or -errno.
  */
 static int receive(struct http_conn *hc, uint64_t deadline_ms)
 {
+    in_compact(hc);
     if (deadline_ms) {
         uint64_t now = now_ms();
         if (now >= deadline_ms)
@@ -389,22 +511,38 @@ static int receive(struct http_conn *hc, uint64_t deadline_ms)
     int n = roost_conn_recv(hc->c, &buf);
     if (n <= 0)
         return n;
+    roost_http_count(&hc->counters->bytes_received, buf.len);
     int rc = roost_bytes_append(&hc->in, buf.data, buf.len);
     roost_conn_release(hc->c, &buf);
     return rc < 0 ? rc : n;
 }
 
 /*
- * Makes the whole body of the request at the front of hc->in available in req->body.
- * Returns bytes of hc->in the request occupies (head + body), or -STATUS / -errno.
+ * Receives body bytes: the body deadline is about progress (a slow upload that keeps
+ * sending is not cut), so every receive gets body_timeout_ms from its start.
+ * Returns > 0, or -408 when the peer stopped sending, or -ECONNRESET / -errno.
  */
-static long read_body(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms)
+static int receive_body(struct http_conn *hc)
+{
+    int n = receive(hc, now_ms() + hc->srv->opts.body_timeout_ms);
+    if (n == -ETIMEDOUT)
+        return -408;
+    return n == 0 ? -ECONNRESET : n;
+}
+
+/*
+ * Makes the whole body of the request at the front of the input available in req->body.
+ * Returns bytes of the input the request occupies (head + body), or -STATUS / -errno.
+ * A chunked body is decoded as it arrives: its framing is dropped from the input before
+ * each receive, so a connection holds the decoded body plus one read, whatever the chunks.
+ */
+static long read_body(struct http_conn *hc, roost_http_req *req)
 {
     size_t head_len = req->head.head_len;
     const struct roost_http_limits *lim = &hc->srv->limits;
     bool need_body = req->head.chunked || req->head.content_length > 0;
     if (need_body && req->head.expect_continue) {
-        bool have_all = !req->head.chunked && hc->in.len - head_len >= req->head.content_length;
+        bool have_all = !req->head.chunked && in_n(hc) - head_len >= req->head.content_length;
         if (!have_all) {
             /* Answer what is queued first, then invite the body (RFC 9110 §10.1.1). */
             int rc = roost_bytes_append_str(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -416,12 +554,12 @@ static long read_body(struct http_conn *hc, roost_http_req *req, uint64_t deadli
     }
     if (!req->head.chunked) {
         size_t need = head_len + (size_t)req->head.content_length;
-        while (hc->in.len < need) {
-            int n = receive(hc, deadline_ms);
-            if (n <= 0)
-                return n == 0 ? -ECONNRESET : n;
+        while (in_n(hc) < need) {
+            int n = receive_body(hc);
+            if (n < 0)
+                return n;
         }
-        req->body = (struct roost_str){hc->in.p + head_len, (size_t)req->head.content_length};
+        req->body = (struct roost_str){in_p(hc) + head_len, (size_t)req->head.content_length};
         return (long)need;
     }
     struct roost_http_chunked ch;
@@ -433,16 +571,21 @@ static long read_body(struct http_conn *hc, roost_http_req *req, uint64_t deadli
         size_t consumed = 0;
         struct roost_http_str data = {0};
         int rc =
-            roost_http_chunked_feed(&ch, hc->in.p + off, hc->in.len - off, &consumed, &data, &done);
+            roost_http_chunked_feed(&ch, in_p(hc) + off, in_n(hc) - off, &consumed, &data, &done);
         if (rc < 0)
             return rc;
         if (data.n && roost_bytes_append(&hc->body, data.p, data.n) < 0)
             return -ENOMEM;
         off += consumed;
         if (!done && consumed == 0) {
-            int n = receive(hc, deadline_ms);
-            if (n <= 0)
-                return n == 0 ? -ECONNRESET : n;
+            /* Everything between the head and off is decoded: drop it before reading on. */
+            in_compact(hc);
+            memmove(hc->in.p + head_len, hc->in.p + off, hc->in.len - off);
+            hc->in.len -= off - head_len;
+            off = head_len;
+            int n = receive_body(hc);
+            if (n < 0)
+                return n;
         }
     }
     req->body = (struct roost_str){hc->body.p, hc->body.len};
@@ -455,22 +598,110 @@ static bool str_eq(struct roost_http_str s, const char *lit)
     return s.n == n && !memcmp(s.p, lit, n);
 }
 
-/* Runs one parsed request. Returns bytes consumed, or < 0 to close (after flushing). */
-static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadline_ms)
+/* Sets req->path to the decoded, normalised path; 0, or -400 when it cannot be decoded. */
+static int decode_path(struct http_conn *hc, roost_http_req *req)
+{
+    struct roost_str raw = str_of(req->head.path);
+    if (roost_http_path_is_normal(raw.p, raw.n)) { /* the common case: no copy */
+        req->path = raw;
+        return 0;
+    }
+    hc->path.len = 0;
+    if (roost_bytes_reserve(&hc->path, raw.n) < 0)
+        return -ENOMEM;
+    int n = roost_http_path_normalize(raw.p, raw.n, hc->path.p);
+    if (n < 0)
+        return -400;
+    req->path = (struct roost_str){hc->path.p, (size_t)n};
+    return 0;
+}
+
+/* Adds the Allow field for path (NULL: the whole server) to res. */
+static int add_allow(struct http_conn *hc, roost_http_res *res, struct roost_str path)
+{
+    char allow[256];
+    roost_http_router_allow(hc->srv->router, path, allow, sizeof(allow));
+    return roost_http_res_header(res, "Allow", allow);
+}
+
+/*
+ * Decides who answers the request: 0 when the router found a handler (req->match), a status
+ * the server answers itself (> 0, headers already added to res), or -errno.
+ */
+static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_res *res)
+{
+    bool options = str_eq(req->head.method, "OPTIONS");
+    if (req->head.target_form == ROOST_HTTP_TARGET_AUTHORITY) {
+        /* CONNECT asks for a tunnel, which this server never opens (RFC 9110 §9.3.6). The
+         * client may already be sending tunnel bytes: close after answering. */
+        res->close = true;
+        req->path = (struct roost_str){NULL, 0};
+        return 501;
+    }
+    if (req->head.target_form == ROOST_HTTP_TARGET_ASTERISK) {
+        /* RFC 9110 §9.3.7: OPTIONS * asks about the server as a whole. */
+        req->path = (struct roost_str){"*", 1};
+        int rc = add_allow(hc, res, (struct roost_str){NULL, 0});
+        return rc < 0 ? rc : 200;
+    }
+    int rc = decode_path(hc, req);
+    if (rc < 0)
+        return rc == -400 ? 400 : rc;
+    rc = roost_http_router_match(hc->srv->router, str_of(req->head.method), req->path, &req->match);
+    if (rc == 405) {
+        /* RFC 9110 §15.5.6: a 405 lists the methods the path has. An OPTIONS the application
+         * did not route itself is answered the same way, with 200 (§9.3.7). */
+        int arc = add_allow(hc, res, req->path);
+        if (arc < 0)
+            return arc;
+        return options ? 200 : 405;
+    }
+    return rc;
+}
+
+/* One access log line; req NULL for a request rejected before its head parsed. */
+static void access_log(struct http_conn *hc, const roost_http_req *req, int status, uint64_t bytes,
+                       uint64_t ns)
+{
+    struct roost_access_entry e = {
+        .peer = hc->peer, .status = status, .bytes = bytes, .duration_us = ns / 1000};
+    if (req) {
+        e.method = str_of(req->head.method);
+        e.target = str_of(req->head.target);
+        e.version_minor = req->head.version_minor;
+    }
+    roost_access_log_add(hc->srv->access_log, roost_reactor_id(roost_conn_reactor(hc->c)), &e);
+}
+
+/*
+ * Runs one parsed request. *now is the time it started (ns) and becomes the time it ended,
+ * which is when the next request of a pipelined batch starts: one clock read per request
+ * feeds both the header deadline and the latency histogram. Returns bytes consumed, or < 0
+ * to close (after flushing).
+ */
+static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
 {
     roost_http_server *srv = hc->srv;
-    const char *base = hc->in.p;
-    long used = read_body(hc, req, deadline_ms);
+    const char *base = in_p(hc);
+    uint64_t t0 = *now;
+    long used = read_body(hc, req);
     if (used < 0) {
-        if (used <= -400 && used > -600)
+        if (used <= -400 && used > -600) {
             append_status(hc, (int)-used);
+            if (srv->access_log) {
+                /* the head's spans still point into the buffer reading the body replaced */
+                if (in_p(hc) != base)
+                    roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req->head);
+                access_log(hc, req, (int)-used, 0, now_ns() - t0);
+            }
+        }
         return -1;
     }
-    if (hc->in.p != base) {
-        /* Reading the body moved the input buffer: re-point the head's spans (stateless). */
-        roost_http_parse_head(hc->in.p, hc->in.len, &srv->limits, &req->head);
+    if (in_p(hc) != base) {
+        /* Reading the body moved the input: re-point the head's spans (stateless). */
+        roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req->head);
         if (!req->head.chunked)
-            req->body.p = hc->in.p + req->head.head_len;
+            req->body.p = in_p(hc) + req->head.head_len;
     }
     roost_http_res res = {
         .hc = hc,
@@ -478,15 +709,14 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
         .head_only = str_eq(req->head.method, "HEAD"),
         .close = !req->head.keep_alive || atomic_load(&srv->draining),
         .http10 = req->head.version_minor == 0,
+        .headers = {hc->res_headers.p, 0, hc->res_headers.cap},
+        .body = {hc->res_body.p, 0, hc->res_body.cap},
     };
-    int route = roost_http_router_match(srv->router, str_of(req->head.method),
-                                        str_of(req->head.path), &req->match);
-    int rc = 0;
-    if (route != 0) {
+    int route = route_request(hc, req, &res);
+    int rc = route < 0 ? route : 0;
+    if (route > 0) {
         res.status = route;
-        if (route == 405)
-            rc = roost_http_res_header(&res, "Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
-    } else {
+    } else if (route == 0) {
         rc = req->match.handler(req, &res, req->match.arg);
         if (rc < 0 && !res.streaming) {
             /* A failing handler: answer 500 and close; the reactor goes on. */
@@ -499,32 +729,49 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t deadli
     }
     if (rc == 0 && !res.streaming)
         rc = append_response(hc, &res);
-    else if (rc == 0 && !res.failed && !res.http10 && !res.head_only)
+    else if (rc == 0 && !res.failed && !res.http10 && !res.head_only &&
+             !status_bodiless(res.status))
         rc = roost_bytes_append(&hc->out, "0\r\n\r\n", 5);
     bool close = res.close || res.failed || rc < 0;
-    roost_bytes_free(&res.headers);
-    roost_bytes_free(&res.body);
+    *now = now_ns();
+    uint64_t ns = *now - t0;
+    roost_http_count_latency(hc->counters, ns);
+    if (srv->access_log) {
+        bool no_body = res.head_only || status_bodiless(res.status);
+        access_log(hc, req, res.status,
+                   res.streaming ? res.streamed
+                   : no_body     ? 0
+                                 : res.body.len,
+                   ns);
+    }
+    /* keep the buffers (not their bytes) for the next response on this connection */
+    hc->res_headers = res.headers;
+    hc->res_body = res.body;
     return close ? -1 : used;
 }
 
 static void conn_link(struct http_conn *hc)
 {
     struct reactor_conns *rc = &hc->srv->per_reactor[roost_reactor_id(roost_conn_reactor(hc->c))];
+    pthread_mutex_lock(&rc->lock);
     hc->next = rc->head;
     if (rc->head)
         rc->head->prev = hc;
     rc->head = hc;
+    pthread_mutex_unlock(&rc->lock);
 }
 
 static void conn_unlink(struct http_conn *hc)
 {
     struct reactor_conns *rc = &hc->srv->per_reactor[roost_reactor_id(roost_conn_reactor(hc->c))];
+    pthread_mutex_lock(&rc->lock);
     if (hc->prev)
         hc->prev->next = hc->next;
     else
         rc->head = hc->next;
     if (hc->next)
         hc->next->prev = hc->prev;
+    pthread_mutex_unlock(&rc->lock);
 }
 
 static void serve_conn(struct http_conn *hc)
@@ -533,41 +780,53 @@ static void serve_conn(struct http_conn *hc)
     roost_http_req req;
     uint64_t deadline = 0; /* header deadline of the request being read, 0 while idle */
     for (;;) {
+        uint64_t now = 0; /* ns; within a batch, the end of the request before */
         /* Answer every complete request already buffered. */
-        while (hc->in.len) {
+        while (in_n(hc)) {
+            if (!now)
+                now = now_ns();
             if (!deadline)
-                deadline = now_ms() + srv->opts.header_timeout_ms;
-            int rc = roost_http_parse_head(hc->in.p, hc->in.len, &srv->limits, &req.head);
+                deadline = now / 1000000u + srv->opts.header_timeout_ms;
+            int rc = roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req.head);
             if (rc == 0)
                 break;
             if (rc < 0) {
                 append_status(hc, -rc);
+                if (srv->access_log)
+                    access_log(hc, NULL, -rc, 0, 0);
                 flush(hc);
                 return;
             }
             req.hc = hc;
             req.body = (struct roost_str){NULL, 0};
-            long used = serve_one(hc, &req, deadline);
+            long used = serve_one(hc, &req, &now);
             if (used < 0) {
                 flush(hc);
                 return;
             }
-            roost_bytes_consume(&hc->in, (size_t)used);
+            in_consume(hc, (size_t)used);
             deadline = 0;
+            /*
+             * Output over the cap: send it before answering more. A peer that pipelines
+             * and never reads then holds at most the cap here (its requests wait in the
+             * socket), and the send timeout ends it.
+             */
+            if (hc->out.len >= srv->opts.max_output_bytes && flush(hc) < 0)
+                return;
         }
         /* One write for everything answered from this read. */
         if (flush(hc) < 0)
             return;
-        hc->idle = !hc->in.len;
+        atomic_store_explicit(&hc->idle, !in_n(hc), memory_order_relaxed);
         /*
          * Shutting down and between requests: stop reading. Bytes the peer already sent
          * are still delivered (a request in flight is answered); then recv sees EOF.
          */
-        if (hc->idle && atomic_load(&srv->draining))
+        if (!in_n(hc) && atomic_load(&srv->draining))
             roost_conn_shutdown(hc->c, SHUT_RD);
-        int n = receive(hc, hc->in.len ? deadline : now_ms() + srv->opts.idle_timeout_ms);
-        hc->idle = false;
-        if (n == -ETIMEDOUT && hc->in.len) {
+        int n = receive(hc, in_n(hc) ? deadline : now_ms() + srv->opts.idle_timeout_ms);
+        atomic_store_explicit(&hc->idle, false, memory_order_relaxed);
+        if (n == -ETIMEDOUT && in_n(hc)) {
             append_status(hc, 408); /* a head that did not arrive in time: slowloris */
             flush(hc);
             return;
@@ -577,10 +836,32 @@ static void serve_conn(struct http_conn *hc)
     }
 }
 
+/* The client's address as text ("-" if unknown): once per connection, access log only. */
+static void peer_name(roost_conn *c, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    const void *addr = NULL;
+    snprintf(out, cap, "-");
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        addr = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6)
+        addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    if (addr && !inet_ntop(ss.ss_family, addr, out, (socklen_t)cap))
+        snprintf(out, cap, "-");
+}
+
 static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
     struct http_conn hc = {.srv = srv, .c = c};
+    roost_conn_set_send_timeout(c, srv->opts.send_timeout_ms);
+    hc.counters = &srv->per_reactor[roost_reactor_id(roost_conn_reactor(c))].counters;
+    if (srv->access_log)
+        peer_name(c, hc.peer, sizeof(hc.peer));
+    roost_http_count(&hc.counters->accepted, 1);
     atomic_fetch_add(&srv->live, 1);
     conn_link(&hc);
     serve_conn(&hc);
@@ -588,6 +869,10 @@ static int on_conn(roost_conn *c, void *arg)
     roost_bytes_free(&hc.in);
     roost_bytes_free(&hc.out);
     roost_bytes_free(&hc.body);
+    roost_bytes_free(&hc.path);
+    roost_bytes_free(&hc.res_headers);
+    roost_bytes_free(&hc.res_body);
+    roost_http_count(&hc.counters->closed, 1);
     atomic_fetch_sub(&srv->live, 1);
     return 0;
 }
@@ -614,6 +899,12 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         srv->opts.header_timeout_ms = 10000;
     if (!srv->opts.idle_timeout_ms)
         srv->opts.idle_timeout_ms = 60000;
+    if (!srv->opts.body_timeout_ms)
+        srv->opts.body_timeout_ms = 10000;
+    if (!srv->opts.send_timeout_ms)
+        srv->opts.send_timeout_ms = 30000;
+    if (!srv->opts.max_output_bytes)
+        srv->opts.max_output_bytes = ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES;
     snprintf(srv->server_name, sizeof(srv->server_name), "%s",
              srv->opts.server_name ? srv->opts.server_name : "roost");
     srv->nreactors = roost_runtime_reactor_count(rt);
@@ -622,6 +913,17 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         free(srv);
         return -ENOMEM;
     }
+    for (unsigned i = 0; i < srv->nreactors; i++)
+        pthread_mutex_init(&srv->per_reactor[i].lock, NULL);
+    if (srv->opts.access_log) {
+        int arc = roost_access_log_open(srv->opts.access_log, srv->opts.access_log_format,
+                                        srv->nreactors, &srv->access_log);
+        if (arc < 0) {
+            free(srv->per_reactor);
+            free(srv);
+            return arc;
+        }
+    }
     struct roost_listen_opts lo = {
         .host = srv->opts.host,
         .port = srv->opts.port,
@@ -629,12 +931,30 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     };
     int rc = roost_listen(rt, &lo, on_conn, srv, &srv->listener);
     if (rc < 0) {
+        for (unsigned i = 0; i < srv->nreactors; i++)
+            pthread_mutex_destroy(&srv->per_reactor[i].lock);
+        roost_access_log_close(srv->access_log);
         free(srv->per_reactor);
         free(srv);
         return rc;
     }
     *out = srv;
     return 0;
+}
+
+roost_http_server *roost_http_req_server(const roost_http_req *req)
+{
+    return req->hc->srv;
+}
+
+roost_runtime *roost_http_server_runtime(const roost_http_server *s)
+{
+    return s->rt;
+}
+
+const struct roost_http_counters *roost_http_server_counters(const roost_http_server *s, unsigned i)
+{
+    return &s->per_reactor[i].counters;
 }
 
 uint16_t roost_http_server_port(const roost_http_server *s)
@@ -651,9 +971,12 @@ static int close_idle(void *arg)
 {
     roost_http_server *srv = arg;
     roost_reactor *r = roost_reactor_current();
-    for (struct http_conn *hc = srv->per_reactor[roost_reactor_id(r)].head; hc; hc = hc->next)
-        if (hc->idle)
+    struct reactor_conns *rc = &srv->per_reactor[roost_reactor_id(r)];
+    pthread_mutex_lock(&rc->lock);
+    for (struct http_conn *hc = rc->head; hc; hc = hc->next)
+        if (atomic_load_explicit(&hc->idle, memory_order_relaxed))
             roost_conn_shutdown(hc->c, SHUT_RD);
+    pthread_mutex_unlock(&rc->lock);
     return 0;
 }
 
@@ -678,6 +1001,9 @@ void roost_http_server_free(roost_http_server *s)
     if (!s)
         return;
     roost_listener_free(s->listener);
+    for (unsigned i = 0; i < s->nreactors; i++)
+        pthread_mutex_destroy(&s->per_reactor[i].lock);
+    roost_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);
     free(s);
 }

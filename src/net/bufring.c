@@ -87,6 +87,16 @@ int net_bufring_init(struct roost_net *net, unsigned count, unsigned size)
     }
     io_uring_buf_ring_advance(b->br, (int)count);
     b->avail = count;
+    /*
+     * One connection may hold at most a sixteenth of the ring (2..64 buffers) queued and
+     * not yet taken by its task: a peer that keeps sending to a task that sleeps or waits
+     * in a send cannot drain the ring and park every other connection of the reactor.
+     */
+    b->conn_cap = count / 16;
+    if (b->conn_cap < 2)
+        b->conn_cap = 2;
+    if (b->conn_cap > 64)
+        b->conn_cap = 64;
     return 0;
 
 unmap_mem:

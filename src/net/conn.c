@@ -65,6 +65,7 @@ struct roost_conn *net_conn_alloc(struct roost_net *net, int fd, struct net_lsoc
     c->rq_head = c->rq_tail = -1;
     c->budget = net->inline_budget;
     roost_timer_init(&c->recv_timer);
+    roost_timer_init(&c->send_timer);
     net->nconns++;
     if (ls) {
         ls->live++;
@@ -77,13 +78,16 @@ void net_conn_free(struct roost_conn *c)
 {
     struct roost_net *net = c->net;
     roost_timer_cancel(&c->recv_timer);
+    roost_timer_cancel(&c->send_timer);
     net_unpark(c);
     net_recv_drop_queue(c);
     /* A buffer the handler kept, or one that raced with a cancel, goes back as well. */
     uint32_t ids[2] = {c->borrowed, c->stash_id};
     for (int i = 0; i < 2; i++)
-        if (ids[i] && ids[i] != NET_BUF_INTERNAL && net->have_ring)
+        if (ids[i] && ids[i] < NET_BUF_INTERNAL && net->have_ring)
             net_bufring_put(net, ids[i] - 1);
+    free(c->spill_task); /* a spill the handler kept, or one that raced with a cancel */
+    c->spill_task = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -204,6 +208,11 @@ int roost_conn_shutdown(roost_conn *c, int how)
 void roost_conn_set_recv_timeout(roost_conn *c, uint64_t ms)
 {
     c->recv_timeout_ms = ms;
+}
+
+void roost_conn_set_send_timeout(roost_conn *c, uint64_t ms)
+{
+    c->send_timeout_ms = ms;
 }
 
 roost_reactor *roost_conn_reactor(const roost_conn *c)

@@ -17,7 +17,7 @@ static void on_connect(struct roost_reactor *r, struct roost_op *op, const struc
     struct net_req *q = c->send_q;
     c->send_q = NULL;
     c->send_op = NULL;
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     int res = cqe->res;
     if (res < 0 && (c->aborted || q->cancelled))
         res = c->aborted ? -ESHUTDOWN : -ECANCELED;
@@ -45,17 +45,17 @@ static void connect_start(struct net_req *q)
     struct roost_conn *c = net_conn_alloc(net, fd, NULL);
     if (!c)
         goto close_fd;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_CONNECT, on_connect, c);
-    struct io_uring_sqe *sqe = op ? roost_reactor_sqe(r) : NULL;
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_CONNECT], on_connect, c);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
-            roost_op_free(r, op);
+            roost__op_free(r, op);
         net_conn_free(c);
         net_req_complete(q, -ENOMEM);
         return;
     }
     io_uring_prep_connect(sqe, fd, (struct sockaddr *)&q->conn.addr, q->conn.addrlen);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     q->c = c;
     c->send_op = op;
     c->send_q = q;

@@ -14,6 +14,7 @@
  * log says so at most once per second for the whole process (ioxide #222).
  */
 #include <arpa/inet.h>
+#include <roost/log.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ static void accept_arm(struct net_lsock *ls);
 
 static void lsock_unlink(struct net_lsock *ls)
 {
-    struct roost_net *net = ls->r->net;
+    struct roost_net *net = net_of(ls->r);
     for (struct net_lsock **p = &net->lsocks; *p; p = &(*p)->next) {
         if (*p == ls) {
             *p = ls->next;
@@ -53,15 +54,15 @@ static void lsock_finish(struct net_lsock *ls)
 static void log_emfile(struct roost_reactor *r, int err)
 {
     static _Atomic uint64_t last_ns;
-    uint64_t now = roost_now_ns();
+    uint64_t now = roost__now_ns();
     uint64_t last = atomic_load_explicit(&last_ns, memory_order_relaxed);
     if (last && now - last < 1000000000u)
         return;
     if (!atomic_compare_exchange_strong_explicit(&last_ns, &last, now, memory_order_relaxed,
                                                  memory_order_relaxed))
         return;
-    fprintf(stderr, "roost: reactor %u: accept: %s; pausing accepts, retrying every %u ms\n", r->id,
-            strerror(-err), NET_ACCEPT_RETRY_MS);
+    roost_log(ROOST_LOG_WARN, "reactor %u: accept: %s; pausing accepts, retrying every %u ms",
+              r->id, strerror(-err), NET_ACCEPT_RETRY_MS);
 }
 
 static void retry_fired(struct roost_timer *t, int status)
@@ -77,13 +78,13 @@ static void retry_fired(struct roost_timer *t, int status)
 
 static void accepted(struct net_lsock *ls, int fd)
 {
-    struct roost_net *net = ls->r->net;
+    struct roost_net *net = net_of(ls->r);
     if (ls->stopping || net->draining) {
         close(fd);
         return;
     }
     if (ls->live >= ls->l->max_conns) {
-        ROOST_STAT_INC(ls->r, shed_accepts); /* counted before the client can see the close */
+        ROOST_STAT_INC(net, shed_accepts); /* counted before the client can see the close */
         close(fd);
         return;
     }
@@ -113,15 +114,15 @@ static void on_accept(struct roost_reactor *r, struct roost_op *op, const struct
     if (more)
         return;
     /* The multishot accept has ended. */
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     ls->op = NULL;
-    if (ls->stopping || r->net->draining) {
+    if (ls->stopping || net_of(r)->draining) {
         lsock_finish(ls);
         return;
     }
     if (ls->out_of_fds) {
         ls->out_of_fds = false;
-        ROOST_STAT_INC(r, accept_pauses);
+        ROOST_STAT_INC(net_of(r), accept_pauses);
         log_emfile(r, res == -ENFILE ? -ENFILE : -EMFILE);
         ls->paused = true;
         if (roost_timer_start(&ls->retry, NET_ACCEPT_RETRY_MS, retry_fired, ls) < 0)
@@ -134,11 +135,11 @@ static void on_accept(struct roost_reactor *r, struct roost_op *op, const struct
 static void accept_arm(struct net_lsock *ls)
 {
     struct roost_reactor *r = ls->r;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_ACCEPT, on_accept, ls);
-    struct io_uring_sqe *sqe = op ? roost_reactor_sqe(r) : NULL;
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_ACCEPT], on_accept, ls);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
-            roost_op_free(r, op);
+            roost__op_free(r, op);
         /* Out of memory: try again later rather than stop serving for good. */
         ls->paused = true;
         if (roost_timer_start(&ls->retry, NET_ACCEPT_RETRY_MS, retry_fired, ls) < 0)
@@ -146,7 +147,7 @@ static void accept_arm(struct net_lsock *ls)
         return;
     }
     io_uring_prep_multishot_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     ls->op = op;
 }
 

@@ -1,6 +1,7 @@
 /*
- * The network module's per-reactor state and its hooks into the reactor loop: stale
- * buffers, draining at stop, and freeing what is left after the thread exited.
+ * The network layer's per-reactor state and the hooks it attaches to each reactor (net_attach,
+ * called by the runtime): draining at stop, freeing what is left after the thread exited,
+ * and, through its registered op kinds, the buffers of stale receives.
  *
  * Stop. When a stop is requested the loop keeps ticking while draining() says so: the
  * listening sockets are closed, every connection is aborted (what its task waits for fails
@@ -11,18 +12,23 @@
  * longer touch their memory.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <roost/pool.h>
-#include <roost/runtime.h>
+#include <roost/log.h>
 
 #include "net/net.h"
 
-static void net_stale_buffer(struct roost_reactor *r, const struct io_uring_cqe *cqe)
+uint8_t net_op_kinds[NET_OP_COUNT];
+
+/* A stale receive's provided buffer goes back to its ring, or the ring is one short for good. */
+static void net_stale_recv(struct roost_reactor *r, const struct io_uring_cqe *cqe)
 {
-    struct roost_net *net = r->net;
+    struct roost_net *net = net_of(r);
+    if (!(cqe->flags & IORING_CQE_F_BUFFER))
+        return;
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
     if (net && net->have_ring && bid < net->ring.count) {
         net->ring.avail--; /* consumed by the kernel, as every F_BUFFER completion */
@@ -36,12 +42,14 @@ static void drain_timer_fired(struct roost_timer *t, int status)
     (void)t, (void)status;
 }
 
-static bool net_draining(struct roost_reactor *r)
+static bool net_draining(struct roost_reactor *r, void *arg)
 {
-    struct roost_net *net = r->net;
+    struct roost_net *net = arg;
+    if (!net->ready)
+        return false; /* never used on this reactor: nothing to wind down */
     if (!net->draining) {
         net->draining = true;
-        net->drain_deadline_ns = roost_now_ns() + (uint64_t)NET_DRAIN_MS * 1000000u;
+        net->drain_deadline_ns = roost__now_ns() + (uint64_t)NET_DRAIN_MS * 1000000u;
         roost_timer_start(&net->drain_timer, NET_DRAIN_MS, drain_timer_fired, net);
         net_listeners_stop_all(net);
         for (uint32_t i = 0; i < net->nchunks; i++)
@@ -50,11 +58,11 @@ static bool net_draining(struct roost_reactor *r)
                     net_conn_abort(&net->chunks[i][j]);
     }
     bool busy = net->nconns > 0 || net->lsocks;
-    if (busy && roost_now_ns() < net->drain_deadline_ns)
+    if (busy && roost__now_ns() < net->drain_deadline_ns)
         return true;
     if (busy)
-        fprintf(stderr, "roost: reactor %u stopped with %u connection(s) still open after %u ms\n",
-                r->id, net->nconns, NET_DRAIN_MS);
+        roost_log(ROOST_LOG_WARN, "reactor %u stopped with %u connection(s) still open after %u ms",
+                  r->id, net->nconns, NET_DRAIN_MS);
     roost_timer_cancel(&net->drain_timer);
     /*
      * Let go of listening sockets whose accept never completed: the listener may be freed
@@ -72,11 +80,10 @@ static bool net_draining(struct roost_reactor *r)
     return false;
 }
 
-static void net_destroy(struct roost_reactor *r)
+static void net_destroy(struct roost_reactor *r, void *arg)
 {
-    struct roost_net *net = r->net;
-    if (!net)
-        return;
+    (void)r;
+    struct roost_net *net = arg;
     /* The thread has exited: no completion can come any more, the kernel is done. */
     for (uint32_t i = 0; i < net->nchunks; i++) {
         for (uint32_t j = 0; j < NET_CONN_CHUNK; j++) {
@@ -91,47 +98,85 @@ static void net_destroy(struct roost_reactor *r)
     if (net->have_ring)
         net_bufring_destroy(net);
     free(net);
-    r->net = NULL;
 }
 
-static const struct roost_reactor_net_ops net_ops = {
-    .stale_buffer = net_stale_buffer,
+static const struct roost__hooks net_hooks = {
+    .name = "net",
     .draining = net_draining,
     .destroy = net_destroy,
 };
 
-struct roost_net *net_get(struct roost_reactor *r)
+static pthread_once_t kinds_once = PTHREAD_ONCE_INIT;
+static int kinds_rc;
+
+static void kinds_register(void)
 {
-    if (r->net)
-        return r->net;
+    static const char *const names[NET_OP_COUNT] = {"accept", "recv", "send", "connect"};
+    for (int i = 0; i < NET_OP_COUNT; i++) {
+        int kind = roost__op_kind_register(names[i], i == NET_OP_RECV ? net_stale_recv : NULL);
+        if (kind < 0) {
+            kinds_rc = kind;
+            return;
+        }
+        net_op_kinds[i] = (uint8_t)kind;
+    }
+}
+
+int net_attach(struct roost_reactor *r, const struct net_config *cfg)
+{
+    pthread_once(&kinds_once, kinds_register);
+    if (kinds_rc < 0)
+        return kinds_rc;
     struct roost_net *net = calloc(1, sizeof(*net));
     if (!net)
-        return NULL;
-    const struct roost_config *cfg = roost_runtime_config(r->rt);
+        return -ENOMEM;
     net->r = r;
-    net->oneshot = cfg->recv == ROOST_RECV_ONESHOT;
+    net->oneshot = cfg->oneshot;
     net->speculative = cfg->speculative;
     net->inline_budget = cfg->inline_budget;
     net->buf_size = cfg->buf_size ? cfg->buf_size : 4096;
+    net->buf_count = cfg->buf_count ? cfg->buf_count : 1024;
     net->max_conns = cfg->max_conns ? cfg->max_conns : 10000;
     net->free_head = UINT32_MAX;
-    net->task_ctx = &r->ctx;
-    if (cfg->run_on == ROOST_RUN_ON_POOL && roost_reactor_runtime_pool(r))
-        net->task_ctx = roost_pool_ctx(roost_reactor_runtime_pool(r));
+    net->task_ctx = cfg->task_ctx ? cfg->task_ctx : roost_reactor_ctx(r);
     roost_timer_init(&net->drain_timer);
+    int rc = roost__reactor_hooks_add(r, &net_hooks, net);
+    if (rc < 0)
+        free(net);
+    return rc;
+}
+
+struct roost_net *net_of(const struct roost_reactor *r)
+{
+    return roost__reactor_hooks_arg(r, &net_hooks);
+}
+
+void net_stats(const struct roost_reactor *r, struct roost_stats *out)
+{
+    struct roost_net *net = net_of(r);
+#define NET_COPY_(name, help)                                                                      \
+    out->name = net ? atomic_load_explicit(&net->stats.name, memory_order_relaxed) : 0;
+    ROOST_STATS_NET_FIELDS(NET_COPY_)
+#undef NET_COPY_
+}
+
+struct roost_net *net_get(struct roost_reactor *r)
+{
+    struct roost_net *net = net_of(r);
+    if (!net || net->ready)
+        return net;
+    /* First use, on the reactor thread: the buffer ring is registered with its ring. */
     if (!net->oneshot) {
-        unsigned count = cfg->buf_count ? cfg->buf_count : 1024;
-        int rc = net_bufring_init(net, count, net->buf_size);
+        int rc = net_bufring_init(net, net->buf_count, net->buf_size);
         if (rc < 0) {
             /* A kernel without provided buffer rings (before 5.19): receive one-shot. */
-            fprintf(stderr, "roost: reactor %u: no provided buffer ring (%d), receiving one-shot\n",
-                    r->id, rc);
+            roost_log(ROOST_LOG_WARN,
+                      "reactor %u: no provided buffer ring (%d), receiving one-shot", r->id, rc);
             net->oneshot = true;
         } else {
             net->have_ring = true;
         }
     }
-    r->net = net;
-    r->net_ops = &net_ops;
+    net->ready = true;
     return net;
 }

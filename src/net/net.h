@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include <roost/net.h>
+#include <roost/stats.h>
 #include <roost/task.h>
 #include <roost/timer.h>
 #include <roost/waiter.h>
@@ -28,6 +29,8 @@
 
 /* roost_buf._id: 0 = nothing borrowed; ring buffer b is b + 1; the one-shot buffer: */
 #define NET_BUF_INTERNAL 0x80000000u
+/* ... and bytes copied out of ring buffers past a connection's cap (the spill): */
+#define NET_BUF_SPILL 0x80000001u
 
 /* Consecutive EAGAINs of speculative recv(2) after which a socket stops speculating. */
 #define NET_EAGAIN_LIMIT 3
@@ -54,7 +57,8 @@ struct net_bufring {
     char *mem; /* count * size bytes */
     size_t mem_bytes;
     unsigned count, size, mask;
-    unsigned avail; /* buffers in the ring as far as completions tell */
+    unsigned avail;    /* buffers in the ring as far as completions tell */
+    unsigned conn_cap; /* buffers one connection may have queued (net_rq_cap) */
     struct net_buf *bufs;
 };
 
@@ -127,6 +131,7 @@ struct net_req {
             uint64_t timeout_ms;
             uint32_t id;  /* the buffer delivered (roost_buf._id) */
             uint32_t len; /* its length */
+            char *spill;  /* NET_BUF_SPILL: the memory handed to the task */
             unsigned cqe_flags;
             bool poll_first;
         } recv;
@@ -177,24 +182,32 @@ struct roost_conn {
     struct roost_op *send_op; /* send, sendmsg or connect in flight */
     unsigned ops;             /* ring ops in flight (close waits for 0) */
     int32_t rq_head, rq_tail; /* received ring buffers not handed out yet */
-    int rx_err;               /* error after the queued data */
-    bool rx_eof;              /* EOF after the queued data */
-    bool parked;              /* ENOBUFS: waiting for buffers to come back */
+    unsigned rq_count;        /* how many */
+    char *spill;              /* bytes past the cap, copied out (their buffers went back) */
+    size_t spill_len, spill_cap;
+    bool throttled; /* past the cap: the multishot is being cancelled */
+    bool bounded;   /* went past the cap once: receives take one buffer each */
+    int rx_err;     /* error after the queued data */
+    bool rx_eof;    /* EOF after the queued data */
+    bool parked;    /* ENOBUFS: waiting for buffers to come back */
     bool closing, aborted;
     struct roost_conn *park_next;
     struct net_req *recv_q;  /* the receive waiting */
     struct net_req *send_q;  /* the send or connect in flight */
     struct net_req *close_q; /* the close waiting for ops to drain */
     struct roost_timer recv_timer;
+    struct roost_timer send_timer; /* send timeout: restarted by every byte sent */
 
     /* task */
     uint32_t borrowed; /* roost_buf._id handed out and not released */
     uint32_t stash_id; /* a delivery that raced with a cancel, for the next recv */
     uint32_t stash_len;
-    unsigned budget; /* speculative recv(2)s left before the next ring wait */
-    unsigned eagain; /* consecutive EAGAINs of speculative recv(2) */
+    char *spill_task; /* a NET_BUF_SPILL delivery, owned by the task until released */
+    unsigned budget;  /* speculative recv(2)s left before the next ring wait */
+    unsigned eagain;  /* consecutive EAGAINs of speculative recv(2) */
     uint64_t recv_timeout_ms;
-    char *rbuf; /* the one-shot receive buffer (buf_size bytes) */
+    uint64_t send_timeout_ms; /* 0: none */
+    char *rbuf;               /* the one-shot receive buffer (buf_size bytes) */
 };
 
 /* Takes a free slot for fd (on the reactor). NULL on ENOMEM. */
@@ -214,7 +227,7 @@ void net_conn_op_end(struct roost_conn *c);
 /* Parked connection list: ENOBUFS. */
 void net_park(struct roost_conn *c);
 void net_unpark(struct roost_conn *c);
-/* Re-arms up to n parked connections (buffers came back). */
+/* Re-arms up to n parked connections (buffers came back); skipped ones do not count. */
 void net_unpark_some(struct roost_net *net, unsigned n);
 /* Returns c's queued ring buffers to the ring (close). */
 void net_recv_drop_queue(struct roost_conn *c);
@@ -249,13 +262,51 @@ struct roost_net {
     bool draining;
     uint64_t drain_deadline_ns;
     struct roost_timer drain_timer;
+
+    bool ready; /* set up on the reactor thread (net_get) */
+    unsigned buf_count;
+
+    struct {
+#define NET_COUNTER_(name, help) _Atomic uint64_t name;
+        ROOST_STATS_NET_FIELDS(NET_COUNTER_)
+#undef NET_COUNTER_
+    } stats;
 };
 
-/* The calling reactor's net state, created on first use. NULL on ENOMEM. */
+/* What the network layer takes from the configuration (the rt layer fills it in). */
+struct net_config {
+    bool oneshot;
+    bool speculative;
+    unsigned inline_budget;
+    unsigned buf_count;
+    unsigned buf_size;
+    unsigned max_conns;
+    roost_ctx *task_ctx; /* where connection tasks run (NULL: the reactor's context) */
+};
+
+/*
+ * Attaches the network layer to r before r's thread starts (its hooks: draining at stop,
+ * stale receive buffers, freeing what is left). The buffer ring is set up on first use.
+ * 0 or -errno.
+ */
+int net_attach(struct roost_reactor *r, const struct net_config *cfg);
+
+/* r's net state, its buffer ring set up on first use. NULL if not attached or on ENOMEM. */
 struct roost_net *net_get(struct roost_reactor *r);
 
+/* r's net state as it is (no setup): NULL if the layer is not attached. */
+struct roost_net *net_of(const struct roost_reactor *r);
+
+/* Copies the network layer's counters of r into *out (zero if not attached). */
+void net_stats(const struct roost_reactor *r, struct roost_stats *out);
+
+/* The op kinds of the network layer (user_data tags), registered once per process. */
+enum net_op { NET_OP_ACCEPT, NET_OP_RECV, NET_OP_SEND, NET_OP_CONNECT, NET_OP_COUNT };
+extern uint8_t net_op_kinds[NET_OP_COUNT];
+
 /* Counters a task may bump from any thread (pool mode): atomic increments. */
-#define NET_STAT_INC(r, field) atomic_fetch_add_explicit(&(r)->stats.field, 1, memory_order_relaxed)
+#define NET_STAT_INC(net, field)                                                                   \
+    atomic_fetch_add_explicit(&(net)->stats.field, 1, memory_order_relaxed)
 
 static inline char *net_buf_data(const struct roost_net *net, unsigned bid)
 {

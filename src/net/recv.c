@@ -12,7 +12,11 @@
  * (enobufs_rearms). A buffer ring of 4 under 64 busy clients therefore loses no
  * connection, it makes them take turns. A completion can report ENOBUFS after buffers
  * already came back in the same batch; parking then schedules a re-arm pass for the next
- * tick so no connection waits for a return that already happened.
+ * tick so no connection waits for a return that already happened. A receive that ends
+ * without taking a buffer (EOF, a reset: with the ring empty the kernel reports even a
+ * peer's close as ENOBUFS) passes its turn on to the next parked connection.
+ *
+ * No connection holds more than conn_cap queued buffers: see spill_append.
  *
  * oneshot: a recv per call into the connection's own buffer (buf_size bytes). When
  * speculation is on, recv(2) with MSG_DONTWAIT is tried first while the inline budget
@@ -26,6 +30,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "net/net.h"
@@ -73,13 +78,15 @@ void net_unpark(struct roost_conn *c)
 
 void net_unpark_some(struct roost_net *net, unsigned n)
 {
-    while (n-- > 0 && net->parked_head) {
+    while (n > 0 && net->parked_head) {
         struct roost_conn *c = net->parked_head;
         net_unpark(c);
         if (c->closing || c->aborted || c->ms_op)
-            continue;
-        if (ms_arm(c) == 0)
-            ROOST_STAT_INC(net->r, enobufs_rearms);
+            continue; /* needs no turn: the turn goes to the next one */
+        if (ms_arm(c) == 0) {
+            ROOST_STAT_INC(net, enobufs_rearms);
+            n--;
+        }
     }
 }
 
@@ -105,6 +112,35 @@ static void park_enobufs(struct roost_conn *c)
 
 /* ---- multishot ---------------------------------------------------------------------------- */
 
+/*
+ * One connection may keep at most conn_cap ring buffers queued. The kernel fills buffers
+ * for a multishot receive as long as the socket has data, before any completion is seen,
+ * so the cap cannot stop it in time: what comes past the cap is copied out (the spill)
+ * and its buffers go straight back to the ring, the multishot is cancelled, and from then
+ * on the connection receives only when its task asks, one buffer per receive. What a
+ * stalled connection keeps is therefore its cap plus one burst, and the ring stays
+ * available to every other connection of the reactor.
+ */
+static int spill_append(struct roost_conn *c, const char *data, size_t len)
+{
+    if (!c->spill)
+        ROOST_STAT_INC(c->net, recv_throttles);
+    if (c->spill_len + len > c->spill_cap) {
+        size_t cap = c->spill_cap ? c->spill_cap : 16384;
+        while (cap < c->spill_len + len)
+            cap *= 2;
+        char *p = realloc(c->spill, cap);
+        if (!p)
+            return -ENOMEM;
+        c->spill = p;
+        c->spill_cap = cap;
+    }
+    memcpy(c->spill + c->spill_len, data, len);
+    c->spill_len += len;
+    c->bounded = true;
+    return 0;
+}
+
 static void rq_push(struct roost_conn *c, unsigned bid, uint32_t len)
 {
     struct net_buf *b = &c->net->ring.bufs[bid];
@@ -115,11 +151,21 @@ static void rq_push(struct roost_conn *c, unsigned bid, uint32_t len)
     else
         c->rq_head = (int32_t)bid;
     c->rq_tail = (int32_t)bid;
+    c->rq_count++;
 }
 
-/* Hands the oldest queued buffer to q; false if none. */
+/* Hands the oldest queued buffer (or then the spill) to q; false if none. */
 static bool rq_pop_into(struct roost_conn *c, struct net_req *q)
 {
+    if (c->rq_head < 0 && c->spill) {
+        /* The spill's memory goes to the task; the reactor starts a new one if needed. */
+        q->recv.id = NET_BUF_SPILL;
+        q->recv.len = (uint32_t)c->spill_len;
+        q->recv.spill = c->spill;
+        c->spill = NULL;
+        c->spill_len = c->spill_cap = 0;
+        return true;
+    }
     if (c->rq_head < 0)
         return false;
     unsigned bid = (unsigned)c->rq_head;
@@ -127,6 +173,7 @@ static bool rq_pop_into(struct roost_conn *c, struct net_req *q)
     c->rq_head = b->next;
     if (c->rq_head < 0)
         c->rq_tail = -1;
+    c->rq_count--;
     q->recv.id = bid + 1;
     q->recv.len = b->len;
     return true;
@@ -140,6 +187,10 @@ void net_recv_drop_queue(struct roost_conn *c)
         net_bufring_put(c->net, bid);
     }
     c->rq_tail = -1;
+    c->rq_count = 0;
+    free(c->spill);
+    c->spill = NULL;
+    c->spill_len = c->spill_cap = 0;
 }
 
 /*
@@ -171,21 +222,43 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         net->ring.avail--;
-        if (res > 0)
+        if (res > 0 && c->rx_err) {
+            net_bufring_put(net, bid); /* after a lost chunk nothing more is delivered */
+        } else if (res > 0 && !c->spill && c->rq_count < net->ring.conn_cap) {
             rq_push(c, bid, (uint32_t)res);
-        else
+        } else {
+            if (res > 0 && spill_append(c, net_buf_data(net, bid), (size_t)res) < 0)
+                res = -ENOMEM;
             net_bufring_put(net, bid);
+        }
     }
     if (res == 0)
         c->rx_eof = true;
     else if (res < 0 && res != -ENOBUFS && res != -ECANCELED)
         c->rx_err = res;
 
+    if (more && (c->spill || c->rx_err) && !c->throttled) {
+        /*
+         * The task is not taking what arrives (it sleeps, or waits in a send to a peer
+         * that does not read): stop receiving for it; the rest waits in the socket. Its
+         * next receive that finds nothing queued arms a receive again.
+         */
+        c->throttled = true;
+        net_cancel_op(r, op);
+    }
     if (!more) {
-        roost_op_free(r, op);
+        roost__op_free(r, op);
         c->ms_op = NULL;
-        if (res == -ENOBUFS && !c->closing && !c->aborted)
+        if (res == -ENOBUFS && !c->closing && !c->aborted) {
             park_enobufs(c);
+        } else if (!(cqe->flags & IORING_CQE_F_BUFFER) && net->parked_head && net->ring.avail > 0) {
+            /*
+             * This receive ended without taking a buffer for good (EOF, a reset, a
+             * throttle, or a re-armed connection that found nothing to read): if it was
+             * given a parked connection's turn, pass the turn on while buffers are free.
+             */
+            net_unpark_some(net, 1);
+        }
     }
 
     struct net_req *q = c->recv_q;
@@ -211,19 +284,23 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
 static int ms_arm(struct roost_conn *c)
 {
     struct roost_reactor *r = c->r;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_RECV, on_ms_recv, c);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_RECV], on_ms_recv, c);
     if (!op)
         return -ENOMEM;
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     if (!sqe) {
-        roost_op_free(r, op);
+        roost__op_free(r, op);
         return -ENOMEM;
     }
-    io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    if (c->bounded)
+        io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
+    else
+        io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = 0;
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     c->ms_op = op;
+    c->throttled = false;
     net_conn_op_begin(c);
     return 0;
 }
@@ -284,7 +361,7 @@ static void on_os_recv(struct roost_reactor *r, struct roost_op *op, const struc
     struct net_req *q = c->recv_q;
     c->recv_q = NULL;
     c->os_op = NULL;
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     roost_timer_cancel(&c->recv_timer);
     int res = cqe->res;
     q->recv.cqe_flags = cqe->flags;
@@ -302,18 +379,18 @@ static void os_recv_start(struct net_req *q)
         net_req_complete(q, -ESHUTDOWN);
         return;
     }
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_RECV, on_os_recv, c);
-    struct io_uring_sqe *sqe = op ? roost_reactor_sqe(r) : NULL;
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_RECV], on_os_recv, c);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
-            roost_op_free(r, op);
+            roost__op_free(r, op);
         net_req_complete(q, -ENOMEM);
         return;
     }
     io_uring_prep_recv(sqe, c->fd, c->rbuf, c->net->buf_size, 0);
     if (q->recv.poll_first)
         sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     c->os_op = op;
     c->recv_q = q;
     net_conn_op_begin(c);
@@ -337,7 +414,9 @@ static int deliver(struct roost_conn *c, uint32_t id, uint32_t len, struct roost
     c->borrowed = id;
     out->_id = id;
     out->len = len;
-    out->data = id == NET_BUF_INTERNAL ? c->rbuf : net_buf_data(c->net, id - 1);
+    out->data = id == NET_BUF_INTERNAL ? c->rbuf
+                : id == NET_BUF_SPILL  ? c->spill_task
+                                       : net_buf_data(c->net, id - 1);
     return (int)len;
 }
 
@@ -347,6 +426,8 @@ static int recv_multishot(struct roost_conn *c, struct roost_buf *out)
     q.recv.timeout_ms = c->recv_timeout_ms;
     int rc = net_call(&q);
     c->budget = c->net->inline_budget;
+    if (q.recv.id == NET_BUF_SPILL)
+        c->spill_task = q.recv.spill;
     if (q.recv.id) {
         if (rc < 0) {
             /* Delivered as the cancel came: keep it for the next call, lose nothing. */
@@ -373,17 +454,17 @@ static int recv_oneshot(struct roost_conn *c, struct roost_buf *out)
             c->budget--;
             ssize_t n = recv(c->fd, c->rbuf, net->buf_size, MSG_DONTWAIT);
             if (n >= 0) {
-                NET_STAT_INC(c->r, speculative_hits);
+                NET_STAT_INC(c->net, speculative_hits);
                 c->eagain = 0;
                 return n ? deliver(c, NET_BUF_INTERNAL, (uint32_t)n, out) : 0;
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 return -errno;
-            NET_STAT_INC(c->r, speculative_misses);
+            NET_STAT_INC(c->net, speculative_misses);
             c->eagain++;
             poll_first = true;
         } else {
-            NET_STAT_INC(c->r, budget_exhaustions);
+            NET_STAT_INC(c->net, budget_exhaustions);
         }
     }
     struct net_req q = {.r = c->r, .c = c, .start = os_recv_start, .cancel = os_recv_cancel};
@@ -435,6 +516,11 @@ void roost_conn_release(roost_conn *c, struct roost_buf *b)
     c->borrowed = 0;
     if (id == NET_BUF_INTERNAL)
         return;
+    if (id == NET_BUF_SPILL) {
+        free(c->spill_task);
+        c->spill_task = NULL;
+        return;
+    }
     struct roost_net *net = c->net;
     unsigned bid = id - 1;
     if (net_on_reactor(c->r)) {

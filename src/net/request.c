@@ -3,7 +3,7 @@
  *
  * On the reactor thread (run-on=reactor, the default) a request's start runs directly:
  * it stages the SQE or completes at once (data already queued), and the task awaits the
- * waiter, which the CQE handler completes with roost_complete_local (inline resume under
+ * waiter, which the CQE handler completes with roost__complete_local (inline resume under
  * resume=inline). A task elsewhere (run-on=pool) posts the request's embedded work item
  * to the reactor's inbox (no allocation; one wake per item or per park, per the wake
  * switch) and the completion posts the task back to the pool.
@@ -23,7 +23,7 @@ static void do_complete(struct net_req *q, int res)
 {
     q->pending = false;
     q->deferred = false;
-    roost_complete_local(&q->w, res);
+    roost__complete_local(&q->w, res);
 }
 
 void net_req_complete(struct net_req *q, int res)
@@ -115,9 +115,9 @@ int net_call(struct net_req *q)
 
 void net_cancel_op(struct roost_reactor *r, struct roost_op *op)
 {
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     if (!sqe)
         return;
-    io_uring_prep_cancel64(sqe, roost_op_user_data(op), 0);
+    io_uring_prep_cancel64(sqe, roost__op_user_data(op), 0);
     io_uring_sqe_set_data64(sqe, 0);
 }

@@ -56,14 +56,37 @@ static void send_advance(struct net_req *q, size_t n)
 
 static void on_send(struct roost_reactor *r, struct roost_op *op, const struct io_uring_cqe *cqe);
 
+/*
+ * The send timeout is about progress, not the whole transfer: a peer that reads slowly
+ * keeps its connection, one that stops reading loses it send_timeout_ms after the last
+ * byte the kernel took. Fired, it cancels the op in flight; its completion fails the send
+ * with -ETIMEDOUT (the caller's memory is still not released before that completion).
+ */
+static void send_timeout_fired(struct roost_timer *t, int status)
+{
+    struct roost_conn *c = t->arg;
+    struct net_req *q = c->send_q;
+    if (status < 0 || !q || !c->send_op)
+        return;
+    q->timed_out = true;
+    ROOST_STAT_INC(c->net, send_timeouts);
+    net_cancel_op(c->r, c->send_op);
+}
+
+static void send_timer_restart(struct roost_conn *c)
+{
+    if (c->send_timeout_ms)
+        roost_timer_start(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c);
+}
+
 static int send_stage(struct roost_conn *c, struct net_req *q)
 {
     struct roost_reactor *r = c->r;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_SEND, on_send, c);
-    struct io_uring_sqe *sqe = op ? roost_reactor_sqe(r) : NULL;
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_SEND], on_send, c);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
     if (!sqe) {
         if (op)
-            roost_op_free(r, op);
+            roost__op_free(r, op);
         return -ENOMEM;
     }
     if (q->send.msg.msg_iov)
@@ -71,7 +94,7 @@ static int send_stage(struct roost_conn *c, struct net_req *q)
     else
         io_uring_prep_send(sqe, c->fd, q->send.buf + q->send.done, q->send.len - q->send.done,
                            MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     c->send_op = op;
     c->send_q = q;
     net_conn_op_begin(c);
@@ -85,7 +108,7 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
     int res = cqe->res;
     c->send_op = NULL;
     c->send_q = NULL;
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     if (res > 0)
         send_advance(q, (size_t)res);
     int out;
@@ -93,18 +116,23 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
         out = res;
     } else if (send_left(q) == 0) {
         out = 0;
-    } else if (q->cancelled || c->aborted) {
+    } else if (q->cancelled || c->aborted || q->timed_out) {
         out = -ECANCELED;
     } else {
         /* A short send: stage the rest from here, without waking the task. */
         out = send_stage(c, q);
         if (out == 0) {
-            net_conn_op_end(c); /* the new op keeps the count above 0 */
+            if (res > 0)
+                send_timer_restart(c); /* progress */
+            net_conn_op_end(c);        /* the new op keeps the count above 0 */
             return;
         }
     }
+    roost_timer_cancel(&c->send_timer);
     if (out < 0 && (c->aborted || q->cancelled))
         out = c->aborted ? -ESHUTDOWN : -ECANCELED;
+    else if (out < 0 && q->timed_out)
+        out = -ETIMEDOUT;
     net_conn_op_end(c);
     net_req_complete(q, out);
 }
@@ -115,6 +143,8 @@ static void send_start(struct net_req *q)
     int rc = c->aborted ? -ESHUTDOWN : send_stage(c, q);
     if (rc < 0)
         net_req_complete(q, rc);
+    else
+        send_timer_restart(c);
 }
 
 static void send_cancel(struct net_req *q)
@@ -132,12 +162,12 @@ static ssize_t send_now(struct roost_conn *c, const void *data, size_t len, stru
     ssize_t n = m ? sendmsg(c->fd, m, MSG_DONTWAIT | MSG_NOSIGNAL)
                   : send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0 && (size_t)n == len) {
-        NET_STAT_INC(c->r, speculative_hits);
+        NET_STAT_INC(c->net, speculative_hits);
         return n;
     }
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
         return -errno;
-    NET_STAT_INC(c->r, speculative_misses); /* EAGAIN or short: the ring takes the rest */
+    NET_STAT_INC(c->net, speculative_misses); /* EAGAIN or short: the ring takes the rest */
     return n < 0 ? 0 : n;
 }
 

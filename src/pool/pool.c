@@ -10,11 +10,12 @@
 #include <unistd.h>
 
 #include <roost/pool.h>
+#include <roost/log.h>
 #include <roost/task.h>
 #include <roost/waiter.h>
 
 #include "core/ctx.h"
-#include "core/fifo.h"
+#include "base/fifo.h"
 #include "core/reactor.h"
 #include "core/thread.h"
 #include "pool/pool.h"
@@ -36,7 +37,7 @@ struct roost_pool {
 
 static _Thread_local roost_pool *thread_pool;
 
-__attribute__((noinline)) roost_pool *roost_pool_of_thread(void)
+__attribute__((noinline)) roost_pool *roost__pool_of_thread(void)
 {
     return thread_pool;
 }
@@ -49,7 +50,7 @@ static int enqueue(roost_pool *p, struct roost_fifo *batch, unsigned n)
         pthread_mutex_unlock(&p->lock);
         return -ESHUTDOWN;
     }
-    roost_fifo_splice(&p->queue, batch);
+    roost__fifo_splice(&p->queue, batch);
     atomic_store_explicit(&p->nonempty, true, memory_order_relaxed);
     unsigned wake = n < p->idle ? n : p->idle;
     pthread_mutex_unlock(&p->lock);
@@ -64,7 +65,7 @@ static int enqueue(roost_pool *p, struct roost_fifo *batch, unsigned n)
 
 /*
  * Posts from a reactor thread are batched: queued on a thread-local list and handed to the
- * pool once per tick, just before the reactor's enter (roost_pool_flush_pending), under one
+ * pool once per tick, just before the reactor's enter (roost__pool_flush_pending), under one
  * lock with one wake per item at most. Signalling a worker on every post made the woken
  * worker preempt the reactor and go back to sleep after one item: the pool-hop benchmark
  * spent half its reactor time in futex wakes.
@@ -75,15 +76,15 @@ static _Thread_local struct {
     unsigned n;
 } pending;
 
-__attribute__((noinline)) void roost_pool_flush_pending(void)
+__attribute__((noinline)) void roost__pool_flush_pending(void)
 {
     if (!pending.n)
         return;
     unsigned n = pending.n;
     pending.n = 0;
     if (enqueue(pending.pool, &pending.batch, n) < 0) {
-        roost_fifo_init(&pending.batch);
-        fprintf(stderr, "roost: %u items posted to a stopped pool were dropped\n", n);
+        roost__fifo_init(&pending.batch);
+        roost_log(ROOST_LOG_WARN, "%u items posted to a stopped pool were dropped", n);
     }
     pending.pool = NULL;
 }
@@ -91,28 +92,28 @@ __attribute__((noinline)) void roost_pool_flush_pending(void)
 static int pool_post(roost_ctx *ctx, struct roost_work *w)
 {
     roost_pool *p = (roost_pool *)ctx;
-    if (!roost_thread_reactor()) {
+    if (!roost__thread_reactor()) {
         struct roost_fifo one;
-        roost_fifo_init(&one);
-        roost_fifo_push(&one, w);
+        roost__fifo_init(&one);
+        roost__fifo_push(&one, w);
         return enqueue(p, &one, 1);
     }
     if (atomic_load_explicit(&p->closing, memory_order_acquire))
         return -ESHUTDOWN;
     if (pending.n && pending.pool != p)
-        roost_pool_flush_pending();
+        roost__pool_flush_pending();
     if (!pending.n) {
         pending.pool = p;
-        roost_fifo_init(&pending.batch);
+        roost__fifo_init(&pending.batch);
     }
-    roost_fifo_push(&pending.batch, w);
+    roost__fifo_push(&pending.batch, w);
     pending.n++;
     return 0;
 }
 
 static bool pool_on_thread(const roost_ctx *ctx)
 {
-    return roost_pool_of_thread() == (const roost_pool *)ctx;
+    return roost__pool_of_thread() == (const roost_pool *)ctx;
 }
 
 static bool pool_closed(const roost_ctx *ctx)
@@ -126,17 +127,17 @@ static const struct roost_ctx_ops pool_ctx_ops = {
     .closed = pool_closed,
 };
 
-bool roost_pool_remove(roost_pool *p, struct roost_work *w)
+bool roost__pool_remove(roost_pool *p, struct roost_work *w)
 {
     /* Still in this reactor's batch? (Cancel runs on the task's home reactor.) */
-    if (pending.n && pending.pool == p && roost_fifo_remove(&pending.batch, w)) {
+    if (pending.n && pending.pool == p && roost__fifo_remove(&pending.batch, w)) {
         if (--pending.n == 0)
             pending.pool = NULL;
         return true;
     }
     pthread_mutex_lock(&p->lock);
-    bool found = roost_fifo_remove(&p->queue, w);
-    if (roost_fifo_empty(&p->queue))
+    bool found = roost__fifo_remove(&p->queue, w);
+    if (roost__fifo_empty(&p->queue))
         atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
     pthread_mutex_unlock(&p->lock);
     return found;
@@ -147,12 +148,12 @@ bool roost_pool_remove(roost_pool *p, struct roost_work *w)
 
 static void spin_for_work(roost_pool *p)
 {
-    uint64_t end = roost_now_ns() + POOL_SPIN_NS;
+    uint64_t end = roost__now_ns() + POOL_SPIN_NS;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&p->nonempty, memory_order_relaxed))
             return;
         __builtin_ia32_pause();
-        if (i % 64 == 0 && roost_now_ns() >= end)
+        if (i % 64 == 0 && roost__now_ns() >= end)
             return;
     }
 }
@@ -161,11 +162,11 @@ static void *worker_main(void *arg)
 {
     roost_pool *p = arg;
     thread_pool = p;
-    roost_thread_set_ctx(&p->ctx);
-    roost_sched_self(0);
+    roost__thread_set_ctx(&p->ctx);
+    roost__sched_self(0);
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        struct roost_work *w = roost_fifo_pop(&p->queue);
+        struct roost_work *w = roost__fifo_pop(&p->queue);
         if (!w) {
             if (p->stopping)
                 break;
@@ -176,24 +177,24 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&p->lock);
             spin_for_work(p);
             pthread_mutex_lock(&p->lock);
-            if (!roost_fifo_empty(&p->queue) || p->stopping)
+            if (!roost__fifo_empty(&p->queue) || p->stopping)
                 continue;
             p->idle++;
             pthread_cond_wait(&p->ready, &p->lock);
             p->idle--;
             continue;
         }
-        if (roost_fifo_empty(&p->queue))
+        if (roost__fifo_empty(&p->queue))
             atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
         pthread_mutex_unlock(&p->lock);
         roost_work_fn fn = w->fn; /* fn may free w */
         if (fn(w->arg) < 0)
             atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
-        roost_work_returns_flush();
+        roost__work_returns_flush();
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
-    roost_sched_thread_exit();
+    roost__sched_thread_exit();
     return NULL;
 }
 
@@ -208,7 +209,7 @@ int roost_pool_create(unsigned threads, roost_pool **out)
         return -ENOMEM;
     p->ctx.ops = &pool_ctx_ops;
     p->ctx.exclusive = false;
-    roost_fifo_init(&p->queue);
+    roost__fifo_init(&p->queue);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->ready, NULL);
     p->threads = calloc(threads, sizeof(*p->threads));
@@ -272,7 +273,7 @@ static int offload_run(void *arg)
 static bool offload_cancel(struct roost_waiter *w)
 {
     struct offload *o = w->source;
-    return roost_pool_remove(o->pool, &o->work);
+    return roost__pool_remove(o->pool, &o->work);
 }
 
 int roost_offload_on(roost_pool *p, roost_work_fn fn, void *arg, unsigned wait_flags)
@@ -299,20 +300,62 @@ static void default_pool_create(void)
         default_pool = NULL;
 }
 
-roost_pool *roost_pool_for_caller(void)
+/* The runtime pool of the reactor this thread runs (set by the pool's reactor hooks). */
+static _Thread_local roost_pool *reactor_pool;
+
+__attribute__((noinline)) static roost_pool *reactor_pool_of_thread(void)
 {
-    struct roost_reactor *r = roost_thread_reactor();
-    if (r && roost_reactor_runtime_pool(r))
-        return roost_reactor_runtime_pool(r);
-    if (roost_pool_of_thread())
-        return roost_pool_of_thread();
+    return reactor_pool;
+}
+
+roost_pool *roost__pool_for_caller(void)
+{
+    roost_pool *p = reactor_pool_of_thread();
+    if (p)
+        return p;
+    if (roost__pool_of_thread())
+        return roost__pool_of_thread();
     pthread_once(&default_pool_once, default_pool_create);
     return default_pool;
 }
 
+/* ---- the pool on a reactor ------------------------------------------------------------------ */
+
+static int pool_thread_start(struct roost_reactor *r, void *arg)
+{
+    (void)r;
+    reactor_pool = arg;
+    return 0;
+}
+
+/* The reactor's posts to any pool, batched during the tick, go out before it may sleep. */
+static void pool_before_enter(struct roost_reactor *r, void *arg)
+{
+    (void)r, (void)arg;
+    roost__pool_flush_pending();
+}
+
+static void pool_thread_exit(struct roost_reactor *r, void *arg)
+{
+    (void)r, (void)arg;
+    reactor_pool = NULL;
+}
+
+static const struct roost__hooks pool_hooks = {
+    .name = "pool",
+    .thread_start = pool_thread_start,
+    .before_enter = pool_before_enter,
+    .thread_exit = pool_thread_exit,
+};
+
+int roost__pool_attach(struct roost_reactor *r, roost_pool *p)
+{
+    return roost__reactor_hooks_add(r, &pool_hooks, p);
+}
+
 int roost_offload(roost_work_fn fn, void *arg)
 {
-    roost_pool *p = roost_pool_for_caller();
+    roost_pool *p = roost__pool_for_caller();
     if (!p)
         return -ENOMEM;
     return roost_offload_on(p, fn, arg, 0);

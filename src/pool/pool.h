@@ -6,19 +6,27 @@
 
 #include <roost/pool.h>
 
+struct roost_reactor;
+
 /* The pool whose worker is calling, or NULL. */
-roost_pool *roost_pool_of_thread(void);
+roost_pool *roost__pool_of_thread(void);
 
 /* The pool offload uses from here: the runtime's, the worker's own, or the default one. */
-roost_pool *roost_pool_for_caller(void);
+roost_pool *roost__pool_for_caller(void);
 
 /*
- * Hands the pool posts this reactor thread batched during the tick to their pool. The
- * reactor calls it before every enter and at shutdown.
+ * Attaches p to reactor r before r's thread starts: offload from r uses p, and the posts r
+ * batches during a tick go out in r's before-enter step (and at its stop). 0 or -errno.
  */
-void roost_pool_flush_pending(void);
+int roost__pool_attach(struct roost_reactor *r, roost_pool *p);
+
+/*
+ * Hands the pool posts this reactor thread batched during the tick to their pool (the
+ * pool's before-enter hook).
+ */
+void roost__pool_flush_pending(void);
 
 /* Takes w out of p's queue if it has not started; true if it was removed. */
-bool roost_pool_remove(roost_pool *p, struct roost_work *w);
+bool roost__pool_remove(roost_pool *p, struct roost_work *w);
 
 #endif

@@ -64,14 +64,14 @@
 #define ROOST_ALTSTACK_SIZE ((size_t)64 * 1024)
 #define ROOST_ALTSTACK_MIN ((size_t)16 * 1024)
 
-/* Smallest usable stack roost_fiber_init accepts: the initial frame plus a little room. */
+/* Smallest usable stack roost__fiber_init accepts: the initial frame plus a little room. */
 #define ROOST_FIBER_STACK_MIN ((size_t)1024)
 
 /* In fiber_switch_x86_64.S. */
-void roost_fiber_switch_raw(void **save_sp, void *new_sp) __attribute__((visibility("hidden")));
-void roost_fiber_trampoline(void) __attribute__((visibility("hidden")));
-/* Called (only) by roost_fiber_trampoline. */
-__attribute__((visibility("hidden"), noreturn, used)) void roost_fiber_run(struct roost_fiber *f);
+void roost__fiber_switch_raw(void **save_sp, void *new_sp) __attribute__((visibility("hidden")));
+void roost__fiber_trampoline(void) __attribute__((visibility("hidden")));
+/* Called (only) by roost__fiber_trampoline. */
+__attribute__((visibility("hidden"), noreturn, used)) void roost__fiber_run(struct roost_fiber *f);
 
 /* Per-thread state. initial-exec: the signal handler reads it, and initial-exec TLS is a
  * plain %fs-relative load, never a lazy allocation (__tls_get_addr), so it is
@@ -92,7 +92,7 @@ __attribute__((noinline)) static struct roost_fiber_tls *fiber_tls(void)
     return &fiber_tls_storage;
 }
 
-__attribute__((noinline)) struct roost_fiber *roost_fiber_current(void)
+__attribute__((noinline)) struct roost_fiber *roost__fiber_current(void)
 {
     return __atomic_load_n(&fiber_tls()->current, __ATOMIC_RELAXED);
 }
@@ -105,7 +105,7 @@ static void fiber_set_current(struct roost_fiber *f)
 
 /* ---- stack pool ---------------------------------------------------------------------- */
 
-int roost_stack_pool_init(struct roost_stack_pool *p, size_t stack_size, unsigned max_cached)
+int roost__stack_pool_init(struct roost_stack_pool *p, size_t stack_size, unsigned max_cached)
 {
     memset(p, 0, sizeof(*p));
     long page = sysconf(_SC_PAGESIZE);
@@ -126,7 +126,7 @@ int roost_stack_pool_init(struct roost_stack_pool *p, size_t stack_size, unsigne
     return 0;
 }
 
-int roost_stack_alloc(struct roost_stack_pool *p, struct roost_stack *out)
+int roost__stack_alloc(struct roost_stack_pool *p, struct roost_stack *out)
 {
     if (p->cached > 0) {
         *out = p->cache[--p->cached];
@@ -170,14 +170,14 @@ static void stack_unmap(struct roost_stack *s)
     munmap(s->map, s->map_size);
 }
 
-void roost_stack_release(struct roost_stack_pool *p, struct roost_stack *s)
+void roost__stack_release(struct roost_stack_pool *p, struct roost_stack *s)
 {
     if (s->map == NULL)
         return;
 #if ROOST_FIBER_ASAN
     /* A finished fiber leaves its frames' redzones poisoned in the shadow: clear them so that
      * neither the next fiber on this stack nor the next mapping at these addresses trips on
-     * them. Done here rather than in roost_fiber_init so that a fresh stack's shadow is not
+     * them. Done here rather than in roost__fiber_init so that a fresh stack's shadow is not
      * written (and made resident) for nothing. */
     __asan_unpoison_memory_region(s->lo, (size_t)((char *)s->hi - (char *)s->lo));
 #endif
@@ -190,7 +190,7 @@ void roost_stack_release(struct roost_stack_pool *p, struct roost_stack *s)
     memset(s, 0, sizeof(*s));
 }
 
-void roost_stack_pool_destroy(struct roost_stack_pool *p)
+void roost__stack_pool_destroy(struct roost_stack_pool *p)
 {
     while (p->cached > 0)
         stack_unmap(&p->cache[--p->cached]);
@@ -267,7 +267,7 @@ __attribute__((noreturn)) static void die_now(void)
     abort();
 }
 
-void roost_fiber_run(struct roost_fiber *f)
+void roost__fiber_run(struct roost_fiber *f)
 {
     fiber_landed(f);
     f->entry(f->arg);
@@ -277,13 +277,13 @@ void roost_fiber_run(struct roost_fiber *f)
     n = append_name(msg, n, sizeof(msg), f);
     n = append_str(msg, n, sizeof(msg),
                    "' returned from its entry function (it must end with "
-                   "roost_fiber_switch_final)\n");
+                   "roost__fiber_switch_final)\n");
     write_all(STDERR_FILENO, msg, n);
     die_now();
 }
 
-int roost_fiber_init(struct roost_fiber *f, struct roost_stack *stack, void (*entry)(void *arg),
-                     void *arg, const char *name)
+int roost__fiber_init(struct roost_fiber *f, struct roost_stack *stack, void (*entry)(void *arg),
+                      void *arg, const char *name)
 {
     if (entry == NULL || stack->lo == NULL ||
         (size_t)((char *)stack->hi - (char *)stack->lo) < ROOST_FIBER_STACK_MIN)
@@ -304,9 +304,9 @@ int roost_fiber_init(struct roost_fiber *f, struct roost_stack *stack, void (*en
         __tsan_set_fiber_name(f->tsan_fiber, name);
 #endif
 
-    /* The frame roost_fiber_switch_raw pops (layout in the .S file). After its ret lands in
+    /* The frame roost__fiber_switch_raw pops (layout in the .S file). After its ret lands in
      * the trampoline, rsp = top, a multiple of 16, so the trampoline's call gives
-     * roost_fiber_run a correctly aligned stack. The new fiber inherits the creator's
+     * roost__fiber_run a correctly aligned stack. The new fiber inherits the creator's
      * rounding mode and exception masks, as a new thread would. */
     uintptr_t top = ((uintptr_t)stack->hi & ~(uintptr_t)15) - 16;
     uint64_t *frame = (uint64_t *)(top - 8 * sizeof(uint64_t));
@@ -320,12 +320,12 @@ int roost_fiber_init(struct roost_fiber *f, struct roost_stack *stack, void (*en
     frame[4] = (uintptr_t)f; /* r12: the trampoline's argument */
     frame[5] = 0;            /* rbx */
     frame[6] = 0;            /* rbp: ends frame-pointer backtraces */
-    frame[7] = (uintptr_t)&roost_fiber_trampoline;
+    frame[7] = (uintptr_t)&roost__fiber_trampoline;
     f->sp = frame;
     return 0;
 }
 
-void roost_fiber_init_thread(struct roost_fiber *f)
+void roost__fiber_init_thread(struct roost_fiber *f)
 {
     memset(f, 0, sizeof(*f));
     f->is_thread = true;
@@ -338,7 +338,7 @@ void roost_fiber_init_thread(struct roost_fiber *f)
     fiber_set_current(f);
 }
 
-void roost_fiber_switch(struct roost_fiber *from, struct roost_fiber *to)
+void roost__fiber_switch(struct roost_fiber *from, struct roost_fiber *to)
 {
 #if ROOST_FIBER_ASAN
     to->asan_switched_from = from;
@@ -350,12 +350,12 @@ void roost_fiber_switch(struct roost_fiber *from, struct roost_fiber *to)
     /* Flags 0: the switch synchronizes the two fibers (happens-before), as it really does. */
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-    roost_fiber_switch_raw(&from->sp, to->sp);
+    roost__fiber_switch_raw(&from->sp, to->sp);
     /* Resumed, perhaps on another thread: from is us again. */
     fiber_landed(from);
 }
 
-void roost_fiber_switch_final(struct roost_fiber *from, struct roost_fiber *to)
+void roost__fiber_switch_final(struct roost_fiber *from, struct roost_fiber *to)
 {
 #if ROOST_FIBER_ASAN
     /* NULL fake-stack slot: ASan frees this fiber's fake stack for good. No switched_from:
@@ -367,12 +367,12 @@ void roost_fiber_switch_final(struct roost_fiber *from, struct roost_fiber *to)
 #if ROOST_FIBER_TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-    roost_fiber_switch_raw(&from->sp, to->sp);
+    roost__fiber_switch_raw(&from->sp, to->sp);
     /* Nobody switches back into a finished fiber. */
     die_now();
 }
 
-void roost_fiber_destroy(struct roost_fiber *f)
+void roost__fiber_destroy(struct roost_fiber *f)
 {
 #if ROOST_FIBER_TSAN
     if (!f->is_thread && f->tsan_fiber != NULL)
@@ -399,7 +399,7 @@ static bool fault_in_guard(const struct roost_fiber *f, const void *addr)
 static void overflow_handler(int sig, siginfo_t *info, void *ucontext)
 {
     (void)ucontext;
-    struct roost_fiber *f = roost_fiber_current();
+    struct roost_fiber *f = roost__fiber_current();
     if (fault_in_guard(f, info->si_addr)) {
         char msg[384];
         size_t n = append_str(msg, 0, sizeof(msg), "roost: stack overflow in task '");
@@ -443,7 +443,7 @@ restore_segv:
     sigaction(SIGSEGV, &overflow_prev_segv, NULL);
 }
 
-int roost_fiber_overflow_guard_install(void)
+int roost__fiber_overflow_guard_install(void)
 {
     int err = pthread_once(&overflow_once, overflow_install_once);
     if (err != 0)
@@ -451,7 +451,7 @@ int roost_fiber_overflow_guard_install(void)
     return overflow_install_result;
 }
 
-int roost_fiber_thread_altstack(void)
+int roost__fiber_thread_altstack(void)
 {
     struct roost_fiber_tls *tls = fiber_tls();
     stack_t cur;
@@ -501,7 +501,7 @@ unmap:
     return err;
 }
 
-void roost_fiber_thread_altstack_release(void)
+void roost__fiber_thread_altstack_release(void)
 {
     struct roost_fiber_tls *tls = fiber_tls();
     if (tls->altstack_map == NULL)

@@ -3,11 +3,11 @@
  * A fiber is a saved stack pointer plus the stack it points into. Switching saves the
  * callee-saved registers on the current stack, swaps stack pointers and restores the other
  * side's registers (src/task/fiber_switch_x86_64.S). There is no scheduler here: whoever
- * calls roost_fiber_switch() decides what runs next.
+ * calls roost__fiber_switch() decides what runs next.
  *
  * Stacks come from a roost_stack_pool (one per reactor; not thread-safe). Each stack is an
  * mmap'd region with a PROT_NONE guard page below it; an overflow into the guard page is
- * reported by name (roost_fiber_overflow_guard_install) instead of corrupting a neighbour.
+ * reported by name (roost__fiber_overflow_guard_install) instead of corrupting a neighbour.
  *
  * Internal header: not part of include/roost.
  */
@@ -52,7 +52,7 @@ struct roost_fiber {
     const char *name;         /* borrowed, for the overflow message; may be NULL */
     void (*entry)(void *arg);
     void *arg;
-    bool is_thread; /* describes a thread's native stack (roost_fiber_init_thread) */
+    bool is_thread; /* describes a thread's native stack (roost__fiber_init_thread) */
     /* Sanitizer state (unused fields cost a few bytes in normal builds). */
     void *asan_fake_stack;
     const void *asan_stack_bottom; /* bounds ASan knows this fiber's stack by */
@@ -64,60 +64,60 @@ struct roost_fiber {
 /* Initializes an empty pool of stacks of stack_size bytes (rounded up to whole pages; 0 means
  * ROOST_STACK_DEFAULT) caching at most max_cached released stacks. Returns 0 or -errno
  * (-EINVAL for an absurd size, -ENOMEM). */
-int roost_stack_pool_init(struct roost_stack_pool *p, size_t stack_size, unsigned max_cached);
+int roost__stack_pool_init(struct roost_stack_pool *p, size_t stack_size, unsigned max_cached);
 
 /* Fills *out with a cached stack or a fresh mapping (guard page + MAP_NORESERVE stack, never
- * touched here). The caller owns it until roost_stack_release. Returns 0 or -errno. */
-int roost_stack_alloc(struct roost_stack_pool *p, struct roost_stack *out);
+ * touched here). The caller owns it until roost__stack_release. Returns 0 or -errno. */
+int roost__stack_alloc(struct roost_stack_pool *p, struct roost_stack *out);
 
 /* Gives s back to p: cached if there is room, unmapped otherwise. The stack must not be in
- * use (its fiber finished with roost_fiber_switch_final). *s is cleared. */
-void roost_stack_release(struct roost_stack_pool *p, struct roost_stack *s);
+ * use (its fiber finished with roost__fiber_switch_final). *s is cleared. */
+void roost__stack_release(struct roost_stack_pool *p, struct roost_stack *s);
 
 /* Unmaps every cached stack and frees the cache. Stacks still allocated stay the callers'. */
-void roost_stack_pool_destroy(struct roost_stack_pool *p);
+void roost__stack_pool_destroy(struct roost_stack_pool *p);
 
-/* Prepares f so that the first roost_fiber_switch into it calls entry(arg) on *stack. The
+/* Prepares f so that the first roost__fiber_switch into it calls entry(arg) on *stack. The
  * stack is copied into f but stays owned by the caller (release it after the fiber has
- * finished). entry must never return: it ends by roost_fiber_switch_final away from f (a
+ * finished). entry must never return: it ends by roost__fiber_switch_final away from f (a
  * return aborts with a message). name is borrowed. Returns 0 or -EINVAL (stack too small). */
-int roost_fiber_init(struct roost_fiber *f, struct roost_stack *stack, void (*entry)(void *arg),
-                     void *arg, const char *name);
+int roost__fiber_init(struct roost_fiber *f, struct roost_stack *stack, void (*entry)(void *arg),
+                      void *arg, const char *name);
 
 /* Describes the calling thread's own stack as fiber f, the one a scheduler switches from and
  * back to, and makes it the thread's current fiber. f must outlive every switch to it. */
-void roost_fiber_init_thread(struct roost_fiber *f);
+void roost__fiber_init_thread(struct roost_fiber *f);
 
 /* Suspends from (which must be the running fiber) and resumes to; returns when some fiber
  * switches back to from, possibly on another thread. Saves rbx, rbp, r12-r15, the x87
  * control word and MXCSR. from != to. */
-void roost_fiber_switch(struct roost_fiber *from, struct roost_fiber *to);
+void roost__fiber_switch(struct roost_fiber *from, struct roost_fiber *to);
 
-/* The last switch out of a finished fiber: like roost_fiber_switch, but never returns and
+/* The last switch out of a finished fiber: like roost__fiber_switch, but never returns and
  * tells ASan/TSan that from's stack is dead, so it may be released and reused. */
-__attribute__((noreturn)) void roost_fiber_switch_final(struct roost_fiber *from,
-                                                        struct roost_fiber *to);
+__attribute__((noreturn)) void roost__fiber_switch_final(struct roost_fiber *from,
+                                                         struct roost_fiber *to);
 
 /* Releases f's sanitizer state (TSan fiber). Not the stack, not f itself. f must not be
  * running. Harmless for a thread fiber and in non-sanitizer builds. */
-void roost_fiber_destroy(struct roost_fiber *f);
+void roost__fiber_destroy(struct roost_fiber *f);
 
-/* The fiber running on the calling thread (NULL before roost_fiber_init_thread). Not inlined:
+/* The fiber running on the calling thread (NULL before roost__fiber_init_thread). Not inlined:
  * a task that migrates must not keep this thread's TLS address across a switch. */
-struct roost_fiber *roost_fiber_current(void);
+struct roost_fiber *roost__fiber_current(void);
 
 /* Once per process (later calls return the first result): installs the SIGSEGV/SIGBUS handler
  * that reports a guard-page hit by task name and aborts. Other faults go to the handler that
  * was installed before (normally the default: the process dies as usual). 0 or -errno. */
-int roost_fiber_overflow_guard_install(void);
+int roost__fiber_overflow_guard_install(void);
 
 /* Per thread that runs fibers: gives the thread an alternate signal stack so the handler can
  * run after the fiber stack is exhausted. Keeps an existing one if it is big enough. 0 or
  * -errno. */
-int roost_fiber_thread_altstack(void);
+int roost__fiber_thread_altstack(void);
 
-/* Before a thread that called roost_fiber_thread_altstack exits: disables and unmaps the
+/* Before a thread that called roost__fiber_thread_altstack exits: disables and unmaps the
  * alternate stack that call mapped (nothing if it kept an existing one). */
-void roost_fiber_thread_altstack_release(void);
+void roost__fiber_thread_altstack_release(void);
 
 #endif

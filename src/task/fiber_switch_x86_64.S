@@ -13,8 +13,8 @@
  *     sp+56  return address
  *
  * Those are exactly the registers the ABI makes callee-saved; everything else the C caller
- * already assumes clobbered by the call. roost_fiber_init writes the same frame by hand for a
- * new fiber, with roost_fiber_trampoline as the return address.
+ * already assumes clobbered by the call. roost__fiber_init writes the same frame by hand for a
+ * new fiber, with roost__fiber_trampoline as the return address.
  */
 #if !defined(__x86_64__) || defined(__ILP32__)
 #error "roost: fibers support x86-64 only (aarch64 not yet)"
@@ -22,14 +22,14 @@
 
     .text
 
-/* void roost_fiber_switch_raw(void **save_sp, void *new_sp)
+/* void roost__fiber_switch_raw(void **save_sp, void *new_sp)
  * Saves the caller's context on its own stack, stores the stack pointer in *save_sp, and
  * resumes the context saved at new_sp. */
-    .globl  roost_fiber_switch_raw
-    .hidden roost_fiber_switch_raw
-    .type   roost_fiber_switch_raw, @function
+    .globl  roost__fiber_switch_raw
+    .hidden roost__fiber_switch_raw
+    .type   roost__fiber_switch_raw, @function
     .p2align 4
-roost_fiber_switch_raw:
+roost__fiber_switch_raw:
     .cfi_startproc
     pushq   %rbp
     .cfi_adjust_cfa_offset 8
@@ -79,23 +79,23 @@ roost_fiber_switch_raw:
     .cfi_adjust_cfa_offset -8
     ret
     .cfi_endproc
-    .size   roost_fiber_switch_raw, . - roost_fiber_switch_raw
+    .size   roost__fiber_switch_raw, . - roost__fiber_switch_raw
 
-/* First code a new fiber runs: "returned" into from roost_fiber_switch_raw with r12 = the
- * struct roost_fiber and rsp 16-byte aligned, so the call below gives roost_fiber_run the
+/* First code a new fiber runs: "returned" into from roost__fiber_switch_raw with r12 = the
+ * struct roost_fiber and rsp 16-byte aligned, so the call below gives roost__fiber_run the
  * alignment the ABI promises at function entry (rsp + 8 a multiple of 16). rbp is 0, which
  * ends frame-pointer walks here; .cfi_undefined rip ends DWARF unwinds. */
-    .globl  roost_fiber_trampoline
-    .hidden roost_fiber_trampoline
-    .type   roost_fiber_trampoline, @function
+    .globl  roost__fiber_trampoline
+    .hidden roost__fiber_trampoline
+    .type   roost__fiber_trampoline, @function
     .p2align 4
-roost_fiber_trampoline:
+roost__fiber_trampoline:
     .cfi_startproc
     .cfi_undefined %rip
     movq    %r12, %rdi
-    call    roost_fiber_run@PLT
-    ud2     /* roost_fiber_run never returns */
+    call    roost__fiber_run@PLT
+    ud2     /* roost__fiber_run never returns */
     .cfi_endproc
-    .size   roost_fiber_trampoline, . - roost_fiber_trampoline
+    .size   roost__fiber_trampoline, . - roost__fiber_trampoline
 
     .section .note.GNU-stack, "", @progbits

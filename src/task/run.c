@@ -13,10 +13,11 @@
 #include <stdlib.h>
 
 #include <roost/run.h>
+#include <roost/log.h>
 
 #include "core/ctx.h"
-#include "core/fifo.h"
-#include "core/futex.h"
+#include "base/fifo.h"
+#include "base/futex.h"
 #include "core/inbox.h"
 #include "core/thread.h"
 #include "task/task.h"
@@ -32,39 +33,48 @@ struct run_ctx {
 static void wake_pump(struct run_ctx *rc)
 {
     if (atomic_exchange_explicit(&rc->parked, 0, memory_order_seq_cst))
-        roost_futex_wake(&rc->parked, 1);
+        roost__futex_wake(&rc->parked, 1);
 }
 
 static bool run_on_thread(const roost_ctx *ctx)
 {
-    return roost_thread_exclusive() == ctx;
+    return roost__thread_exclusive() == ctx;
 }
 
 static int run_post(roost_ctx *ctx, struct roost_work *w)
 {
     struct run_ctx *rc = (struct run_ctx *)ctx;
     if (run_on_thread(ctx)) {
-        roost_fifo_push(&rc->local, w);
+        roost__fifo_push(&rc->local, w);
         return 0;
     }
-    if (!roost_inbox_enter(&rc->inbox))
+    if (!roost__inbox_enter(&rc->inbox))
         return -ESHUTDOWN;
-    roost_inbox_push(&rc->inbox, w);
+    roost__inbox_push(&rc->inbox, w);
     wake_pump(rc);
-    roost_inbox_leave(&rc->inbox);
+    roost__inbox_leave(&rc->inbox);
     return 0;
 }
 
 static bool run_closed(const roost_ctx *ctx)
 {
-    return roost_inbox_closed(&((const struct run_ctx *)ctx)->inbox);
+    return roost__inbox_closed(&((const struct run_ctx *)ctx)->inbox);
 }
 
 static void run_task_delta(roost_ctx *ctx, int delta)
 {
     struct run_ctx *rc = (struct run_ctx *)ctx;
+    /*
+     * Through the inbox's gate, as a post: the last task may finish on another thread (it
+     * hopped away), and once the count reaches zero roost_run may return and its frame,
+     * which holds *rc, die while this thread is still in wake_pump. roost_run closes the
+     * inbox before returning, and closing waits for every thread inside the gate.
+     */
+    bool gated = roost__inbox_enter(&rc->inbox);
     if (atomic_fetch_add_explicit(&rc->tasks, delta, memory_order_seq_cst) + delta == 0)
         wake_pump(rc);
+    if (gated)
+        roost__inbox_leave(&rc->inbox);
 }
 
 static const struct roost_ctx_ops run_ctx_ops = {
@@ -81,25 +91,25 @@ static void run_one(struct roost_work *w)
     void *arg = w->arg;
     int rc = fn(arg);
     if (rc < 0)
-        fprintf(stderr, "roost: posted work failed on roost_run's context: %d\n", rc);
+        roost_log(ROOST_LOG_ERROR, "posted work failed on roost_run's context: %d", rc);
 }
 
 static unsigned run_ready(struct run_ctx *rc)
 {
     unsigned n = 0;
     struct roost_work *w;
-    while ((w = roost_inbox_pop(&rc->inbox))) {
+    while ((w = roost__inbox_pop(&rc->inbox))) {
         run_one(w);
         n++;
     }
-    w = roost_fifo_take_all(&rc->local);
+    w = roost__fifo_take_all(&rc->local);
     while (w) {
-        struct roost_work *next = roost_fifo_next(w); /* read first: w's fn may free it */
+        struct roost_work *next = roost__fifo_next(w); /* read first: w's fn may free it */
         run_one(w);
         w = next;
         n++;
     }
-    roost_work_returns_flush();
+    roost__work_returns_flush();
     return n;
 }
 
@@ -118,16 +128,16 @@ static int root_body(void *arg)
 
 int roost_run(roost_task_fn fn, void *arg)
 {
-    if (roost_thread_exclusive())
+    if (roost__thread_exclusive())
         return -EDEADLK;
     struct run_ctx rc = {.ctx = {.ops = &run_ctx_ops, .exclusive = true}};
-    roost_inbox_init(&rc.inbox);
-    roost_fifo_init(&rc.local);
-    if (!roost_sched_self(0))
+    roost__inbox_init(&rc.inbox);
+    roost__fifo_init(&rc.local);
+    if (!roost__sched_self(0))
         return -ENOMEM;
-    roost_ctx *saved_ctx = roost_thread_ctx();
-    roost_thread_set_exclusive(&rc.ctx);
-    roost_thread_set_ctx(&rc.ctx);
+    roost_ctx *saved_ctx = roost__thread_ctx();
+    roost__thread_set_exclusive(&rc.ctx);
+    roost__thread_set_ctx(&rc.ctx);
 
     struct root root = {.fn = fn, .arg = arg};
     roost_task *task;
@@ -140,20 +150,20 @@ int roost_run(roost_task_fn fn, void *arg)
             if (atomic_load_explicit(&rc.tasks, memory_order_seq_cst) == 0)
                 break;
             atomic_store_explicit(&rc.parked, 1, memory_order_seq_cst);
-            if (roost_inbox_busy(&rc.inbox) || !roost_fifo_empty(&rc.local) ||
+            if (roost__inbox_busy(&rc.inbox) || !roost__fifo_empty(&rc.local) ||
                 atomic_load_explicit(&rc.tasks, memory_order_seq_cst) == 0) {
                 atomic_store_explicit(&rc.parked, 0, memory_order_relaxed);
                 continue;
             }
-            roost_futex_wait(&rc.parked, 1);
+            roost__futex_wait(&rc.parked, 1);
         }
     }
     /* Refuse later posts; run what was accepted meanwhile. */
-    roost_inbox_close(&rc.inbox);
+    roost__inbox_close(&rc.inbox);
     while (run_ready(&rc))
         ;
-    roost_thread_set_ctx(saved_ctx);
-    roost_thread_set_exclusive(NULL);
-    roost_sched_thread_exit();
+    roost__thread_set_ctx(saved_ctx);
+    roost__thread_set_exclusive(NULL);
+    roost__sched_thread_exit();
     return err < 0 ? err : root.result;
 }

@@ -9,6 +9,7 @@
  * never running on two threads at once.
  */
 #include <errno.h>
+#include <roost/log.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,23 +32,23 @@ static void sched_free(void *p)
     struct roost_sched *s = p;
     if (!s)
         return;
-    roost_stack_pool_destroy(&s->stacks);
-    roost_fiber_destroy(&s->thread_fiber);
+    roost__stack_pool_destroy(&s->stacks);
+    roost__fiber_destroy(&s->thread_fiber);
     free(s);
 }
 
 static void sched_key_create(void)
 {
     pthread_key_create(&sched_key, sched_free);
-    roost_fiber_overflow_guard_install();
+    roost__fiber_overflow_guard_install();
 }
 
-__attribute__((noinline)) struct roost_sched *roost_sched_peek(void)
+__attribute__((noinline)) struct roost_sched *roost__sched_peek(void)
 {
     return thread_sched;
 }
 
-__attribute__((noinline)) struct roost_sched *roost_sched_self(size_t stack_size)
+__attribute__((noinline)) struct roost_sched *roost__sched_self(size_t stack_size)
 {
     if (thread_sched)
         return thread_sched;
@@ -55,18 +56,18 @@ __attribute__((noinline)) struct roost_sched *roost_sched_self(size_t stack_size
     struct roost_sched *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    if (roost_stack_pool_init(&s->stacks, stack_size, ROOST_STACK_CACHE) < 0) {
+    if (roost__stack_pool_init(&s->stacks, stack_size, ROOST_STACK_CACHE) < 0) {
         free(s);
         return NULL;
     }
-    roost_fiber_init_thread(&s->thread_fiber);
-    roost_fiber_thread_altstack();
+    roost__fiber_init_thread(&s->thread_fiber);
+    roost__fiber_thread_altstack();
     thread_sched = s;
     pthread_setspecific(sched_key, s);
     return s;
 }
 
-void roost_sched_thread_exit(void)
+void roost__sched_thread_exit(void)
 {
     struct roost_sched *s = thread_sched;
     if (!s)
@@ -74,13 +75,67 @@ void roost_sched_thread_exit(void)
     thread_sched = NULL;
     pthread_setspecific(sched_key, NULL);
     sched_free(s);
-    roost_fiber_thread_altstack_release();
+    roost__fiber_thread_altstack_release();
 }
 
-roost_ctx *roost_thread_runner(void)
+/* ---- the task layer on a reactor ------------------------------------------------------------ */
+
+static int task_thread_start(struct roost_reactor *r, void *arg)
 {
-    roost_ctx *ctx = roost_thread_exclusive();
-    return ctx ? ctx : roost_thread_ctx();
+    (void)r;
+    struct roost__task_reactor *tr = arg;
+    struct roost_sched *s = roost__sched_self(tr->stack_size);
+    if (!s)
+        return -ENOMEM;
+    s->reactor = tr;
+    return 0;
+}
+
+static void task_thread_exit(struct roost_reactor *r, void *arg)
+{
+    (void)r, (void)arg;
+    roost__sched_thread_exit();
+}
+
+static void task_destroy(struct roost_reactor *r, void *arg)
+{
+    (void)r;
+    free(arg);
+}
+
+static const struct roost__hooks task_hooks = {
+    .name = "task",
+    .thread_start = task_thread_start,
+    .thread_exit = task_thread_exit,
+    .destroy = task_destroy,
+};
+
+int roost__task_attach(struct roost_reactor *r, size_t stack_size, bool resume_inline)
+{
+    struct roost__task_reactor *tr = calloc(1, sizeof(*tr));
+    if (!tr)
+        return -ENOMEM;
+    tr->stack_size = stack_size;
+    tr->resume_inline = resume_inline;
+    int rc = roost__reactor_hooks_add(r, &task_hooks, tr);
+    if (rc < 0)
+        free(tr);
+    return rc;
+}
+
+void roost__task_stats(const struct roost_reactor *r, struct roost_stats *out)
+{
+    struct roost__task_reactor *tr = roost__reactor_hooks_arg(r, &task_hooks);
+#define ROOST_TASK_COPY_(name, help)                                                               \
+    out->name = tr ? atomic_load_explicit(&tr->stats.name, memory_order_relaxed) : 0;
+    ROOST_STATS_TASK_FIELDS(ROOST_TASK_COPY_)
+#undef ROOST_TASK_COPY_
+}
+
+roost_ctx *roost__thread_runner(void)
+{
+    roost_ctx *ctx = roost__thread_exclusive();
+    return ctx ? ctx : roost__thread_ctx();
 }
 
 /* ---- task life ------------------------------------------------------------------------- */
@@ -89,7 +144,7 @@ static void task_unref(struct roost_task *t)
 {
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
         return;
-    roost_fiber_destroy(&t->fiber);
+    roost__fiber_destroy(&t->fiber);
     free(t);
 }
 
@@ -97,9 +152,9 @@ static void task_entry(void *arg)
 {
     struct roost_task *t = arg;
     t->result = t->fn(t->arg);
-    struct roost_sched *s = roost_sched_peek();
-    s->after = NULL; /* finishing: roost_task_run sees started && !after */
-    roost_fiber_switch_final(&t->fiber, &s->thread_fiber);
+    struct roost_sched *s = roost__sched_peek();
+    s->after = NULL; /* finishing: roost__task_run sees started && !after */
+    roost__fiber_switch_final(&t->fiber, &s->thread_fiber);
 }
 
 static void spawn_ctx_delta(roost_ctx *ctx, int delta)
@@ -112,7 +167,7 @@ static void spawn_ctx_delta(roost_ctx *ctx, int delta)
 static void task_finished(struct roost_sched *s, struct roost_task *t)
 {
     if (s)
-        roost_stack_release(&s->stacks, &t->fiber.stack);
+        roost__stack_release(&s->stacks, &t->fiber.stack);
     /*
      * Uncount first: completing the joiner may end the joiner's whole context (roost_run
      * returns), and nothing may touch spawn_ctx after that.
@@ -123,36 +178,39 @@ static void task_finished(struct roost_sched *s, struct roost_task *t)
         roost_complete(t->joiner, t->result);
     } else if ((old & ROOST_TASK_DETACHED) && t->result < 0) {
         /* The async-void case: nobody will see this result; count it, hook it, go on. */
-        struct roost_reactor *r = roost_thread_reactor();
+        struct roost_reactor *r = roost__thread_reactor();
         if (r)
-            roost_reactor_report_failure(r, t->result, "detached task");
+            roost__reactor_report_failure(r, t->result, "detached task");
         else
-            fprintf(stderr, "roost: detached task failed: %d\n", t->result);
+            roost_log(ROOST_LOG_ERROR, "detached task failed: %d", t->result);
     }
     task_unref(t);
 }
 
-void roost_task_run(struct roost_task *t)
+void roost__task_run(struct roost_task *t)
 {
-    struct roost_sched *s = roost_sched_self(0);
+    struct roost_sched *s = roost__sched_self(0);
     if (!t->started) {
         struct roost_stack stack = {0};
-        if (!s || roost_stack_alloc(&s->stacks, &stack) < 0 ||
-            roost_fiber_init(&t->fiber, &stack, task_entry, t, "task") < 0) {
+        if (!s || roost__stack_alloc(&s->stacks, &stack) < 0 ||
+            roost__fiber_init(&t->fiber, &stack, task_entry, t, "task") < 0) {
             /* No stack: the task fails without running, as if it returned -ENOMEM. */
             t->result = -ENOMEM;
             if (s)
-                roost_stack_release(&s->stacks, &stack);
+                roost__stack_release(&s->stacks, &stack);
             t->started = true;
             task_finished(s, t);
             return;
         }
         t->started = true;
     }
+    struct roost_reactor *here = roost__thread_reactor();
+    if (here)
+        t->reactor = here;
     struct roost_task *outer = s->current;
     s->current = t;
     s->after = NULL;
-    roost_fiber_switch(&s->thread_fiber, &t->fiber);
+    roost__fiber_switch(&s->thread_fiber, &t->fiber);
     /* Back on the scheduler's stack: t suspended (after set) or finished (after NULL). */
     s->current = outer;
     roost_after_switch_fn after = s->after;
@@ -163,12 +221,12 @@ void roost_task_run(struct roost_task *t)
         task_finished(s, t);
 }
 
-void roost_task_suspend(roost_after_switch_fn after)
+void roost__task_suspend(roost_after_switch_fn after)
 {
-    struct roost_sched *s = roost_sched_peek();
+    struct roost_sched *s = roost__sched_peek();
     struct roost_task *t = s->current;
     s->after = after;
-    roost_fiber_switch(&t->fiber, &s->thread_fiber);
+    roost__fiber_switch(&t->fiber, &s->thread_fiber);
     /* Resumed: possibly on another thread, whose scheduler now has us as current. */
 }
 
@@ -177,43 +235,42 @@ static int task_run_work(void *arg)
 {
     struct roost_task *t = arg;
     if (t->started) {
-        struct roost_reactor *r = roost_thread_reactor();
-        if (r)
-            ROOST_STAT_INC(r, posted_resumes);
+        struct roost_sched *s = roost__sched_peek();
+        if (s && s->reactor)
+            ROOST_STAT_INC(s->reactor, posted_resumes);
     }
-    roost_task_run(t);
+    roost__task_run(t);
     return 0;
 }
 
-void roost_task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok)
+void roost__task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok)
 {
     if (!target)
-        target = roost_thread_runner();
+        target = roost__thread_runner();
     if (!target) {
         /* A plain thread with no context completed an opt-out await: run it right here. */
-        roost_task_run(t);
+        roost__task_run(t);
         return;
     }
     t->ctx = target;
     if (inline_ok && target->exclusive && target->ops->on_thread(target)) {
-        struct roost_sched *s = roost_sched_peek();
-        struct roost_reactor *r = roost_thread_reactor();
-        if (s && !s->current && r && r->resume_mode == ROOST_RESUME_INLINE) {
-            ROOST_STAT_INC(r, inline_resumes);
-            roost_task_run(t);
+        struct roost_sched *s = roost__sched_peek();
+        if (s && !s->current && s->reactor && s->reactor->resume_inline) {
+            ROOST_STAT_INC(s->reactor, inline_resumes);
+            roost__task_run(t);
             return;
         }
     }
     int rc = target->ops->post(target, &t->run);
     if (rc < 0)
-        fprintf(stderr, "roost: cannot resume a task, its context has stopped (%d)\n", rc);
+        roost_log(ROOST_LOG_ERROR, "cannot resume a task, its context has stopped (%d)", rc);
 }
 
 /* ---- the public task API --------------------------------------------------------------- */
 
 roost_task *roost_task_current(void)
 {
-    struct roost_sched *s = roost_sched_peek();
+    struct roost_sched *s = roost__sched_peek();
     return s ? s->current : NULL;
 }
 
@@ -230,6 +287,10 @@ int roost_spawn_on(roost_ctx *ctx, roost_task_fn fn, void *arg, roost_task **out
     t->arg = arg;
     t->ctx = ctx;
     t->spawn_ctx = ctx;
+    struct roost_task *parent = roost_task_current();
+    t->reactor = roost__thread_reactor();
+    if (!t->reactor && parent)
+        t->reactor = parent->reactor;
     atomic_init(&t->refs, 2); /* the caller's handle and the task's own life */
     spawn_ctx_delta(ctx, +1);
     int rc = ctx->ops->post(ctx, &t->run);
@@ -244,7 +305,7 @@ int roost_spawn_on(roost_ctx *ctx, roost_task_fn fn, void *arg, roost_task **out
 
 int roost_spawn(roost_task_fn fn, void *arg, roost_task **out)
 {
-    return roost_spawn_on(roost_thread_runner(), fn, arg, out);
+    return roost_spawn_on(roost__thread_runner(), fn, arg, out);
 }
 
 void roost_detach(roost_task *t)
@@ -304,7 +365,7 @@ int roost_join(roost_task *t)
 
 static void post_here(struct roost_task *t)
 {
-    roost_task_resume(t, t->ctx, false);
+    roost__task_resume(t, t->ctx, false);
 }
 
 int roost_yield(void)
@@ -312,7 +373,7 @@ int roost_yield(void)
     struct roost_task *t = roost_task_current();
     if (!t)
         return -EPERM;
-    roost_task_suspend(post_here);
+    roost__task_suspend(post_here);
     return 0;
 }
 
@@ -320,7 +381,7 @@ static void hop_away(struct roost_task *t)
 {
     int rc = t->ctx->ops->post(t->ctx, &t->run);
     if (rc < 0)
-        fprintf(stderr, "roost: hop target refused the task (%d)\n", rc);
+        roost_log(ROOST_LOG_ERROR, "hop target refused the task (%d)", rc);
 }
 
 int roost_hop(roost_ctx *ctx)
@@ -332,7 +393,7 @@ int roost_hop(roost_ctx *ctx)
     if (ctx->ops->closed && ctx->ops->closed(ctx))
         return -ESHUTDOWN;
     t->ctx = ctx;
-    roost_task_suspend(hop_away);
+    roost__task_suspend(hop_away);
     return 0;
 }
 
@@ -345,7 +406,7 @@ static void cancel_here(struct roost_task *t)
         atomic_store(&t->cancel_pending, true);
         return;
     }
-    atomic_store(&w->cancel_requested, true);
+    atomic_store(roost__waiter_cancel_requested(w), true);
     if (w->cancel && w->cancel(w))
         roost_complete(w, -ECANCELED);
 }

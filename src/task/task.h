@@ -5,10 +5,31 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include <roost/stats.h>
 #include <roost/task.h>
 #include <roost/waiter.h>
 
 #include "task/fiber.h"
+
+struct roost_reactor;
+
+/*
+ * The waiter's atomic fields, declared plain in the public header so that C++ can include
+ * it; an atomic unsigned or bool is laid out as the plain type on every target roost builds
+ * for (checked below).
+ */
+_Static_assert(sizeof(_Atomic unsigned) == sizeof(unsigned) && sizeof(_Atomic bool) == sizeof(bool),
+               "atomic fields must be laid out as plain ones");
+
+static inline _Atomic unsigned *roost__waiter_state(struct roost_waiter *w)
+{
+    return (_Atomic unsigned *)&w->_state;
+}
+
+static inline _Atomic bool *roost__waiter_cancel_requested(struct roost_waiter *w)
+{
+    return (_Atomic bool *)&w->_cancel_requested;
+}
 
 /* join_state bits: who of finish, join and detach came first. */
 enum {
@@ -24,8 +45,14 @@ struct roost_task {
     void *arg;
     int result;
     bool started;
-    roost_ctx *ctx;               /* where the task runs now: yields are posted here */
-    roost_ctx *spawn_ctx;         /* told when the task finishes (roost_run counts its tasks) */
+    roost_ctx *ctx;       /* where the task runs now: yields are posted here */
+    roost_ctx *spawn_ctx; /* told when the task finishes (roost_run counts its tasks) */
+    /*
+     * The task's reactor: the last reactor thread it ran on, else the one it was spawned
+     * from (a connection task on the pool belongs to its connection's reactor). Timers of a
+     * task running elsewhere live there (roost_sleep). NULL when it never met a reactor.
+     */
+    struct roost_reactor *reactor;
     struct roost_waiter *waiting; /* the await in progress, NULL when running freely */
     _Atomic bool cancel_pending;  /* cancel arrived while not awaiting: fail the next await */
     _Atomic unsigned join_state;
@@ -36,42 +63,63 @@ struct roost_task {
 /* What the scheduler does once the task that suspended has left its stack. */
 typedef void (*roost_after_switch_fn)(struct roost_task *t);
 
+/* The task layer's part of one reactor: its configuration and its counters. */
+struct roost__task_reactor {
+    size_t stack_size;  /* task stacks on this reactor (0: the default) */
+    bool resume_inline; /* resume=inline: ring completions resume their task in the CQE loop */
+    struct {
+#define ROOST_TASK_COUNTER_(name, help) _Atomic uint64_t name;
+        ROOST_STATS_TASK_FIELDS(ROOST_TASK_COUNTER_)
+#undef ROOST_TASK_COUNTER_
+    } stats;
+};
+
+/*
+ * Attaches the task layer to r before its thread starts: the thread gets a scheduler
+ * (stacks of stack_size bytes) as it starts and frees it as it exits. 0 or -errno.
+ */
+int roost__task_attach(struct roost_reactor *r, size_t stack_size, bool resume_inline);
+
+/* Copies the task layer's counters of r into *out (zero if not attached). */
+void roost__task_stats(const struct roost_reactor *r, struct roost_stats *out);
+
 /* A thread's scheduler: the thread's own stack as a fiber, and the task it runs. */
 struct roost_sched {
     struct roost_fiber thread_fiber;
     struct roost_task *current;
     roost_after_switch_fn after;
     struct roost_stack_pool stacks;
+    struct roost__task_reactor *reactor; /* on a reactor thread: its task state, else NULL */
 };
 
 /*
  * The calling thread's scheduler, created on first use (stacks of stack_size bytes, 0 for
- * the default) and freed at thread exit or by roost_sched_thread_exit. NULL on ENOMEM.
+ * the default) and freed at thread exit or by roost__sched_thread_exit. NULL on ENOMEM.
  */
-struct roost_sched *roost_sched_self(size_t stack_size);
+struct roost_sched *roost__sched_self(size_t stack_size);
 
 /* The calling thread's scheduler if it has one; never creates. */
-struct roost_sched *roost_sched_peek(void);
+struct roost_sched *roost__sched_peek(void);
 
 /* Frees the calling thread's scheduler now (a reactor or pool thread on its way out). */
-void roost_sched_thread_exit(void);
+void roost__sched_thread_exit(void);
 
 /* Switches into t on this thread, from the scheduler's stack; returns when t suspends. */
-void roost_task_run(struct roost_task *t);
+void roost__task_run(struct roost_task *t);
 
 /* From the running task: switch out; `after` runs on the scheduler's stack once t is off it. */
-void roost_task_suspend(roost_after_switch_fn after);
+void roost__task_suspend(roost_after_switch_fn after);
 
 /* Where "here" is for a post: the thread's exclusive context, else its current one. */
-roost_ctx *roost_thread_runner(void);
+roost_ctx *roost__thread_runner(void);
 
 /* Resume a suspended task at target (NULL: where the caller is); inline only if allowed. */
-void roost_task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok);
+void roost__task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok);
 
 /*
  * Completes w from a source that only ever completes on the awaiting task's home reactor
  * (timers, ring ops): resumes inline in the reactor loop when resume=inline.
  */
-bool roost_complete_local(struct roost_waiter *w, int result);
+bool roost__complete_local(struct roost_waiter *w, int result);
 
 #endif

@@ -5,6 +5,7 @@ Usage: test_serve.py PATH/TO/roost
 Each test starts its own server on 127.0.0.1 with an ephemeral port; every wait is bounded.
 """
 import http.client
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,14 @@ import time
 import unittest
 
 ROOST = None
+
+# ROOST_TEST_TIME_SCALE: the one multiplier (a float, default 1) for every timeout and
+# deadline of the tests, for slow or crowded machines.
+TIME_SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
+
+
+def scaled(seconds):
+    return seconds * (TIME_SCALE if TIME_SCALE > 0 else 1)
 
 
 class Server:
@@ -32,17 +41,17 @@ class Server:
         self.port = int(m.group(1))
 
     def conn(self):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(10))
 
     def raw(self):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=scaled(10))
         return s
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=scaled(30))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -55,7 +64,7 @@ def read_responses(sock, count, deadline=10.0):
     """Reads count HTTP responses with Content-Length bodies from sock; returns (status, headers, body) tuples."""
     buf = b""
     out = []
-    end = time.time() + deadline
+    end = time.time() + scaled(deadline)
     while len(out) < count:
         while b"\r\n\r\n" not in buf:
             if time.time() > end:
@@ -83,7 +92,7 @@ def read_responses(sock, count, deadline=10.0):
 
 
 def closed_by_peer(sock, timeout):
-    sock.settimeout(timeout)
+    sock.settimeout(scaled(timeout))
     try:
         while True:
             data = sock.recv(4096)
@@ -142,7 +151,7 @@ class ServeTest(unittest.TestCase):
             self.skipTest("curl not installed")
         url = "http://127.0.0.1:%d" % self.server.port
         p = subprocess.run(["curl", "-sv", url + "/plaintext", url + "/json"],
-                           capture_output=True, text=True, timeout=20)
+                           capture_output=True, text=True, timeout=scaled(20))
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, 'Hello, World!{"message":"Hello, World!"}')
         self.assertRegex(p.stderr, r"Re-using existing connection|Reusing existing connection")
@@ -163,7 +172,7 @@ function get(path) { return new Promise((ok, bad) => {
   console.log(JSON.stringify([a, b])); agent.destroy();
 })().catch((e) => { console.error(e); process.exit(1); });
 """ % self.server.port
-        p = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=20)
+        p = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=scaled(20))
         self.assertEqual(p.returncode, 0, p.stderr)
         import json
         a, b = json.loads(p.stdout)
@@ -227,7 +236,7 @@ function get(path) { return new Promise((ok, bad) => {
     def test_expect_continue_and_chunked_body(self):
         s = self.server.raw()
         s.sendall(b"POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
-        s.settimeout(5)
+        s.settimeout(scaled(5))
         interim = s.recv(4096)
         self.assertTrue(interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), interim)
         s.sendall(b"hello")
@@ -277,21 +286,41 @@ function get(path) { return new Promise((ok, bad) => {
 
     def test_metrics_in_prometheus_text(self):
         c = self.server.conn()
+        c.request("GET", "/plaintext")
+        c.getresponse().read()
         c.request("GET", "/metrics")
         r = c.getresponse()
         body = r.read().decode()
         self.assertEqual(r.status, 200)
-        self.assertIn("# TYPE roost_ticks counter", body)
-        self.assertRegex(body, r'roost_cqes_reaped\{reactor="0"\} \d+')
-        self.assertRegex(body, r'roost_enters\{reactor="1"\} \d+')
-        # Every counter of every reactor, and nothing else: one HELP, one TYPE, 2 samples each.
+        self.assertIn("# TYPE roost_ticks_total counter", body)
+        self.assertRegex(body, r'roost_cqes_reaped_total\{reactor="0"\} \d+')
+        self.assertRegex(body, r'roost_enters_total\{reactor="1"\} \d+')
+        self.assertRegex(body, r'roost_build_info\{version="[0-9.]+"\} 1')
+        self.assertRegex(body, r'roost_http_requests_total\{class="2xx"\} [1-9]\d*')
+        self.assertIn("roost_http_connections_open 1\n", body)
+        # Prometheus naming: HELP then TYPE for every family, counters end in _total, every
+        # sample under the family declared before it (histograms: _bucket, _sum, _count).
         lines = body.strip().split("\n")
-        helps = [l for l in lines if l.startswith("# HELP ")]
-        samples = [l for l in lines if not l.startswith("#")]
-        self.assertGreaterEqual(len(helps), 18)
-        self.assertEqual(len(samples), 2 * len(helps))
-        for l in samples:
-            self.assertRegex(l, r'^roost_[a-z_]+\{reactor="[01]"\} \d+$')
+        families = {}
+        current = None
+        for i, l in enumerate(lines):
+            if l.startswith("# HELP "):
+                name = l.split()[2]
+                self.assertTrue(lines[i + 1].startswith("# TYPE %s " % name), l)
+                families[name] = lines[i + 1].split()[3]
+                current = name
+                if families[name] == "counter":
+                    self.assertTrue(name.endswith("_total"), name)
+            elif not l.startswith("#"):
+                self.assertRegex(l, r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$')
+                name = re.match(r"[a-z_]+", l).group(0)
+                if families[current] == "histogram":
+                    self.assertIn(name, [current + s for s in ("_bucket", "_sum", "_count")])
+                else:
+                    self.assertEqual(name, current)
+        self.assertEqual(families["roost_http_request_duration_seconds"], "histogram")
+        self.assertEqual(families["roost_http_connections_open"], "gauge")
+        self.assertGreaterEqual(len(families), 19 + 8)
         self.assertEqual(body[-1], "\n")
 
 
@@ -308,7 +337,7 @@ class TimeoutTest(unittest.TestCase):
                     for b in b"GET /plaintext HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
                         slow.sendall(bytes([b]))
                         time.sleep(0.2)
-                        if time.time() - start > 8:
+                        if time.time() - start > scaled(8):
                             break
                 except (BrokenPipeError, ConnectionResetError):
                     pass
@@ -324,7 +353,7 @@ class TimeoutTest(unittest.TestCase):
                 c.close()
                 time.sleep(0.1)
             self.assertTrue(closed_by_peer(slow, 6))
-            t.join(timeout=15)
+            t.join(timeout=scaled(15))
             slow.close()
         finally:
             self.assertEqual(server.stop(), 0)
@@ -349,8 +378,41 @@ class ShutdownTest(unittest.TestCase):
         self.assertEqual(statuses, [200] * 100)
         self.assertTrue(closed_by_peer(idle, 10))
         idle.close()
-        self.assertEqual(server.proc.wait(timeout=30), 0)
+        self.assertEqual(server.proc.wait(timeout=scaled(30)), 0)
         server.stop()
+
+
+class LogTest(unittest.TestCase):
+    def test_access_log_off_by_default_and_json_to_stdout(self):
+        quiet = Server()
+        c = quiet.conn()
+        c.request("GET", "/plaintext")
+        c.getresponse().read()
+        quiet.proc.send_signal(signal.SIGTERM)
+        out, err = quiet.proc.communicate(timeout=30)
+        self.assertEqual(quiet.proc.returncode, 0)
+        self.assertNotIn("/plaintext", out + err)
+        server = Server("--access-log", "-", "--access-log-format", "json", "--log-level", "info")
+        c = server.conn()
+        c.request("GET", "/plaintext?a=1")
+        c.getresponse().read()
+        c.request("DELETE", "/plaintext")
+        c.getresponse().read()
+        server.proc.send_signal(signal.SIGTERM)
+        out, _ = server.proc.communicate(timeout=30)
+        self.assertEqual(server.proc.returncode, 0)
+        lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+        self.assertEqual([(l["method"], l["target"], l["status"]) for l in lines],
+                         [("GET", "/plaintext?a=1", 200), ("DELETE", "/plaintext", 405)])
+        self.assertEqual(lines[0]["bytes"], 13)
+        self.assertEqual(lines[0]["remote"], "127.0.0.1")
+
+    def test_bad_log_flags_are_refused(self):
+        for flags in (["--log-level", "loud"], ["--access-log-format", "xml"]):
+            p = subprocess.run([ROOST, "serve", "--port", "0", *flags], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, flags)
+            self.assertIn("bad value", p.stderr)
 
 
 if __name__ == "__main__":

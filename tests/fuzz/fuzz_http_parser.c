@@ -9,7 +9,8 @@
  * runs on an exact-size copy) it checks the properties the unit tests promise:
  *   - a result is one of the documented statuses, and an accepted head is self-consistent;
  *   - every prefix of the input gets 0 or the same verdict (0 below head_len when accepted);
- *   - a chunked body decodes to the same bytes, status and end whatever the feeding step.
+ *   - a chunked body decodes to the same bytes, status and end however it is split
+ *     (fuzz_chunked.h).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,22 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_chunked.h"
 #include "http/parser.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
-
-static char *copy_of(const uint8_t *s, size_t n)
-{
-    char *b = malloc(n ? n : 1);
-    CHECK(b);
-    if (n)
-        memcpy(b, s, n);
-    return b;
-}
 
 static bool known_status(int r)
 {
@@ -66,71 +53,6 @@ static void check_request(const struct roost_http_request *q, const char *buf, s
     CHECK(q->head_len <= lim->max_head_bytes);
 }
 
-struct decoded {
-    int r;
-    bool done;
-    size_t consumed, out_n;
-};
-
-static void decode(const uint8_t *body, size_t n, size_t step, const struct roost_http_limits *lim,
-                   struct decoded *d, char *out)
-{
-    struct roost_http_chunked c;
-    roost_http_chunked_init(&c, lim);
-    size_t off = 0, avail = step < n ? step : n;
-    *d = (struct decoded){0};
-    for (;;) {
-        size_t wn = avail - off, used = 0;
-        char *w = copy_of(body + off, wn);
-        struct roost_http_str data;
-        bool done = false;
-        int r = roost_http_chunked_feed(&c, w, wn, &used, &data, &done);
-        CHECK(used <= wn);
-        if (r == 0 && data.n) {
-            CHECK(data.p >= w && data.p + data.n <= w + used);
-            CHECK(d->out_n + data.n <= n && d->out_n + data.n <= lim->max_body_bytes);
-            memcpy(out + d->out_n, data.p, data.n);
-            d->out_n += data.n;
-        }
-        free(w);
-        if (r) {
-            CHECK(r == -400 || r == -413 || r == -431);
-            d->r = r;
-            break;
-        }
-        CHECK(used > 0 || done || wn == 0);
-        off += used;
-        if (done) {
-            d->done = true;
-            break;
-        }
-        if (off == avail) {
-            if (avail == n)
-                break;
-            avail = avail + step < n ? avail + step : n;
-        }
-    }
-    d->consumed = off;
-}
-
-static void check_chunked(const uint8_t *body, size_t n, size_t step,
-                          const struct roost_http_limits *lim)
-{
-    char *a = malloc(n + 1), *b = malloc(n + 1);
-    CHECK(a && b);
-    struct decoded whole, pieces;
-    decode(body, n, n, lim, &whole, a);
-    decode(body, n, step, lim, &pieces, b);
-    CHECK(whole.r == pieces.r && whole.done == pieces.done);
-    if (whole.r == 0) {
-        CHECK(whole.out_n == pieces.out_n && memcmp(a, b, whole.out_n) == 0);
-        if (whole.done)
-            CHECK(whole.consumed == pieces.consumed);
-    }
-    free(a);
-    free(b);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -145,13 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t step = (size_t)(cfg >> 4) + 1;
 
     if (cfg & 2) { /* the input is a chunked body */
-        check_chunked(data, size, step, &lim);
+        fuzz_check_chunked(data, size, (uint32_t)step, &lim);
         return 0;
     }
 
     struct roost_http_request *q = malloc(sizeof(*q));
     CHECK(q);
-    char *buf = copy_of(data, size);
+    char *buf = fuzz_copy(data, size);
     int r = roost_http_parse_head(buf, size, &lim, q);
     CHECK(r >= 0 || known_status(r));
     if (r > 0) {
@@ -164,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(pq);
     size_t stride = size <= 512 ? 1 : size / 256;
     for (size_t k = 0; k < size; k += stride) {
-        char *pb = copy_of(data, k);
+        char *pb = fuzz_copy(data, k);
         int rk = roost_http_parse_head(pb, k, &lim, pq);
         if (r > 0)
             CHECK(k < (size_t)r ? rk == 0 : rk == r);
@@ -178,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (r > 0 && q->chunked)
-        check_chunked(data + r, size - (size_t)r, step, &lim);
+        fuzz_check_chunked(data + r, size - (size_t)r, (uint32_t)step, &lim);
     free(pq);
     free(q);
     free(buf);

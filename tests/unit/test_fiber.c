@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support.h"
 #include "task/fiber.h"
 
 #if defined(ROOST_SANITIZE_THREAD) && ROOST_SANITIZE_THREAD
@@ -63,10 +64,10 @@ static void ping_pong_entry(void *arg)
                          "movq $-1, %%r15\n\t" ::
                              : "rbx", "r12", "r13", "r14", "r15");
         x = x * 0.5 + 3.0; /* the fiber's own floating point between the thread's */
-        roost_fiber_switch(&pp->fiber, &pp->thread);
+        roost__fiber_switch(&pp->fiber, &pp->thread);
     }
     (void)x;
-    roost_fiber_switch_final(&pp->fiber, &pp->thread);
+    roost__fiber_switch_final(&pp->fiber, &pp->thread);
 }
 
 static void test_ping_pong_alternates_and_keeps_callee_saved_registers(void **state)
@@ -76,10 +77,10 @@ static void test_ping_pong_alternates_and_keeps_callee_saved_registers(void **st
     struct roost_stack stack;
     static struct ping_pong pp;
     memset(&pp, 0, sizeof(pp));
-    assert_int_equal(roost_stack_pool_init(&pool, 0, 1), 0);
-    assert_int_equal(roost_stack_alloc(&pool, &stack), 0);
-    roost_fiber_init_thread(&pp.thread);
-    assert_int_equal(roost_fiber_init(&pp.fiber, &stack, ping_pong_entry, &pp, "ping-pong"), 0);
+    assert_int_equal(roost__stack_pool_init(&pool, 0, 1), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &stack), 0);
+    roost__fiber_init_thread(&pp.thread);
+    assert_int_equal(roost__fiber_init(&pp.fiber, &stack, ping_pong_entry, &pp, "ping-pong"), 0);
 
     /* Six values live across every switch: more than fit in caller-saved registers, so the
      * compiler keeps them in rbx/rbp/r12-r15 (or spills them to this stack). */
@@ -92,7 +93,7 @@ static void test_ping_pong_alternates_and_keeps_callee_saved_registers(void **st
         pp.turn = SIDE_FIBER;
         __asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(g));
         acc = acc * 1.0000001 + 0.25;
-        roost_fiber_switch(&pp.thread, &pp.fiber);
+        roost__fiber_switch(&pp.thread, &pp.fiber);
         acc = acc * 0.9999999 - 0.125;
         __asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(e), "+r"(g));
         if (a != 0x1111 + (uint64_t)i || b != 0x2222 + 2 * (uint64_t)i ||
@@ -119,10 +120,10 @@ static void test_ping_pong_alternates_and_keeps_callee_saved_registers(void **st
     assert_true(acc == expect);
 
     pp.stop = true;
-    roost_fiber_switch(&pp.thread, &pp.fiber);
-    roost_fiber_destroy(&pp.fiber);
-    roost_stack_release(&pool, &stack);
-    roost_stack_pool_destroy(&pool);
+    roost__fiber_switch(&pp.thread, &pp.fiber);
+    roost__fiber_destroy(&pp.fiber);
+    roost__stack_release(&pool, &stack);
+    roost__stack_pool_destroy(&pool);
 }
 
 /* ---- MXCSR and x87 control word -------------------------------------------------------- */
@@ -156,10 +157,10 @@ static void fp_env_entry(void *arg)
     /* Round toward zero in this fiber only. */
     __builtin_ia32_ldmxcsr((__builtin_ia32_stmxcsr() & ~MXCSR_ROUND_MASK) | MXCSR_ROUND_ZERO);
     fpu_cw_set((uint16_t)((fpu_cw_get() & ~FPUCW_ROUND_MASK) | FPUCW_ROUND_ZERO));
-    roost_fiber_switch(&fc->fiber, &fc->thread);
+    roost__fiber_switch(&fc->fiber, &fc->thread);
     fc->fiber_mxcsr_on_resume = __builtin_ia32_stmxcsr();
     fc->fiber_fpucw_on_resume = fpu_cw_get();
-    roost_fiber_switch_final(&fc->fiber, &fc->thread);
+    roost__fiber_switch_final(&fc->fiber, &fc->thread);
 }
 
 static void test_mxcsr_and_x87_control_word_are_per_fiber(void **state)
@@ -169,26 +170,26 @@ static void test_mxcsr_and_x87_control_word_are_per_fiber(void **state)
     struct roost_stack stack;
     struct fp_env_case fc;
     memset(&fc, 0, sizeof(fc));
-    assert_int_equal(roost_stack_pool_init(&pool, 0, 1), 0);
-    assert_int_equal(roost_stack_alloc(&pool, &stack), 0);
-    roost_fiber_init_thread(&fc.thread);
-    assert_int_equal(roost_fiber_init(&fc.fiber, &stack, fp_env_entry, &fc, "fp-env"), 0);
+    assert_int_equal(roost__stack_pool_init(&pool, 0, 1), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &stack), 0);
+    roost__fiber_init_thread(&fc.thread);
+    assert_int_equal(roost__fiber_init(&fc.fiber, &stack, fp_env_entry, &fc, "fp-env"), 0);
 
     uint32_t mxcsr = __builtin_ia32_stmxcsr();
     uint16_t fpucw = fpu_cw_get();
-    roost_fiber_switch(&fc.thread, &fc.fiber);
+    roost__fiber_switch(&fc.thread, &fc.fiber);
     /* The fiber changed its rounding mode; the thread's must be untouched... */
     assert_int_equal(__builtin_ia32_stmxcsr(), mxcsr);
     assert_int_equal(fpu_cw_get(), fpucw);
-    roost_fiber_switch(&fc.thread, &fc.fiber);
+    roost__fiber_switch(&fc.thread, &fc.fiber);
     /* ...and the fiber must get its own back. */
     assert_int_equal(fc.fiber_mxcsr_on_resume & MXCSR_ROUND_MASK, MXCSR_ROUND_ZERO);
     assert_int_equal(fc.fiber_fpucw_on_resume & FPUCW_ROUND_MASK, FPUCW_ROUND_ZERO);
     assert_int_equal(__builtin_ia32_stmxcsr(), mxcsr);
 
-    roost_fiber_destroy(&fc.fiber);
-    roost_stack_release(&pool, &stack);
-    roost_stack_pool_destroy(&pool);
+    roost__fiber_destroy(&fc.fiber);
+    roost__stack_release(&pool, &stack);
+    roost__stack_pool_destroy(&pool);
 }
 
 /* ---- args and interleaving ----------------------------------------------------------- */
@@ -215,11 +216,11 @@ static void interleave_entry(void *arg)
     for (int round = 0; round < 3; round++) {
         il->log[il->log_len++] = me->id;
         if (il->direct && me->id == 'a')
-            roost_fiber_switch(self, &il->b);
+            roost__fiber_switch(self, &il->b);
         else
-            roost_fiber_switch(self, &il->thread);
+            roost__fiber_switch(self, &il->thread);
     }
-    roost_fiber_switch_final(self, &il->thread);
+    roost__fiber_switch_final(self, &il->thread);
 }
 
 static void run_interleave(bool direct, const char *expect_log)
@@ -231,31 +232,31 @@ static void run_interleave(bool direct, const char *expect_log)
     il.direct = direct;
     struct interleave_arg arg_a = {.il = &il, .id = 'a'};
     struct interleave_arg arg_b = {.il = &il, .id = 'b'};
-    assert_int_equal(roost_stack_pool_init(&pool, 0, 2), 0);
-    assert_int_equal(roost_stack_alloc(&pool, &sa), 0);
-    assert_int_equal(roost_stack_alloc(&pool, &sb), 0);
-    roost_fiber_init_thread(&il.thread);
-    assert_int_equal(roost_fiber_init(&il.a, &sa, interleave_entry, &arg_a, "a"), 0);
-    assert_int_equal(roost_fiber_init(&il.b, &sb, interleave_entry, &arg_b, "b"), 0);
+    assert_int_equal(roost__stack_pool_init(&pool, 0, 2), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &sa), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &sb), 0);
+    roost__fiber_init_thread(&il.thread);
+    assert_int_equal(roost__fiber_init(&il.a, &sa, interleave_entry, &arg_a, "a"), 0);
+    assert_int_equal(roost__fiber_init(&il.b, &sb, interleave_entry, &arg_b, "b"), 0);
 
     for (int round = 0; round < 4; round++) { /* the 4th round lets both finish */
-        roost_fiber_switch(&il.thread, &il.a);
+        roost__fiber_switch(&il.thread, &il.a);
         if (!direct)
-            roost_fiber_switch(&il.thread, &il.b);
-        assert_ptr_equal(roost_fiber_current(), &il.thread);
+            roost__fiber_switch(&il.thread, &il.b);
+        assert_ptr_equal(roost__fiber_current(), &il.thread);
     }
     if (direct) /* b is parked after its last hand-back; let it finish */
-        roost_fiber_switch(&il.thread, &il.b);
+        roost__fiber_switch(&il.thread, &il.b);
     assert_ptr_equal(arg_a.seen_arg, &arg_a);
     assert_ptr_equal(arg_b.seen_arg, &arg_b);
     il.log[il.log_len] = '\0';
     assert_string_equal(il.log, expect_log);
 
-    roost_fiber_destroy(&il.a);
-    roost_fiber_destroy(&il.b);
-    roost_stack_release(&pool, &sa);
-    roost_stack_release(&pool, &sb);
-    roost_stack_pool_destroy(&pool);
+    roost__fiber_destroy(&il.a);
+    roost__fiber_destroy(&il.b);
+    roost__stack_release(&pool, &sa);
+    roost__stack_release(&pool, &sb);
+    roost__stack_pool_destroy(&pool);
 }
 
 static void test_entry_gets_arg_and_two_fibers_interleave_via_thread(void **state)
@@ -296,7 +297,7 @@ static void align_entry(void *arg)
     /* A variadic callee spills xmm registers with movaps, which faults on a misaligned
      * stack: this is where a wrong initial frame would crash. */
     snprintf(ac->printed, sizeof(ac->printed), "%f %f %.3f", 1.5, -2.25, 3.0 / 7.0);
-    roost_fiber_switch_final(&ac->fiber, &ac->thread);
+    roost__fiber_switch_final(&ac->fiber, &ac->thread);
 }
 
 static void test_entry_stack_is_16_byte_aligned(void **state)
@@ -306,11 +307,11 @@ static void test_entry_stack_is_16_byte_aligned(void **state)
     struct roost_stack stack;
     struct align_case ac;
     memset(&ac, 0, sizeof(ac));
-    assert_int_equal(roost_stack_pool_init(&pool, 0, 1), 0);
-    assert_int_equal(roost_stack_alloc(&pool, &stack), 0);
-    roost_fiber_init_thread(&ac.thread);
-    assert_int_equal(roost_fiber_init(&ac.fiber, &stack, align_entry, &ac, "align"), 0);
-    roost_fiber_switch(&ac.thread, &ac.fiber);
+    assert_int_equal(roost__stack_pool_init(&pool, 0, 1), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &stack), 0);
+    roost__fiber_init_thread(&ac.thread);
+    assert_int_equal(roost__fiber_init(&ac.fiber, &stack, align_entry, &ac, "align"), 0);
+    roost__fiber_switch(&ac.thread, &ac.fiber);
 
     assert_int_equal(ac.aligned_local % 16, 0);
     assert_int_equal(ac.frame % 16, 0);
@@ -319,9 +320,9 @@ static void test_entry_stack_is_16_byte_aligned(void **state)
     assert_true(ac.frame > (uintptr_t)stack.lo && ac.frame < (uintptr_t)stack.hi);
     assert_string_equal(ac.printed, "1.500000 -2.250000 0.429");
 
-    roost_fiber_destroy(&ac.fiber);
-    roost_stack_release(&pool, &stack);
-    roost_stack_pool_destroy(&pool);
+    roost__fiber_destroy(&ac.fiber);
+    roost__stack_release(&pool, &stack);
+    roost__stack_pool_destroy(&pool);
 }
 
 /* ---- stack pool ---------------------------------------------------------------------- */
@@ -340,35 +341,35 @@ static void test_stack_pool_reuses_cached_stack(void **state)
     struct roost_stack s1, s2, s3;
     long page = sysconf(_SC_PAGESIZE);
 
-    assert_int_equal(roost_stack_pool_init(&pool, 0, 1), 0);
+    assert_int_equal(roost__stack_pool_init(&pool, 0, 1), 0);
     assert_int_equal(pool.stack_size, ROOST_STACK_DEFAULT);
-    assert_int_equal(roost_stack_alloc(&pool, &s1), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &s1), 0);
     assert_int_equal((char *)s1.hi - (char *)s1.lo, ROOST_STACK_DEFAULT);
     assert_int_equal((char *)s1.lo - (char *)s1.map, page);
     void *first = s1.map;
-    roost_stack_release(&pool, &s1);
+    roost__stack_release(&pool, &s1);
     assert_null(s1.map);
     assert_int_equal(pool.cached, 1);
-    assert_int_equal(roost_stack_alloc(&pool, &s2), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &s2), 0);
     assert_ptr_equal(s2.map, first); /* from the cache, not a new mapping */
     assert_int_equal(pool.cached, 0);
 
     /* Cache full (max 1): the second release unmaps. */
-    assert_int_equal(roost_stack_alloc(&pool, &s3), 0);
+    assert_int_equal(roost__stack_alloc(&pool, &s3), 0);
     void *second = s3.map;
     assert_ptr_not_equal(second, first);
-    roost_stack_release(&pool, &s2);
-    roost_stack_release(&pool, &s3);
+    roost__stack_release(&pool, &s2);
+    roost__stack_release(&pool, &s3);
     assert_int_equal(pool.cached, 1);
     assert_true(is_mapped(first));
     assert_false(is_mapped(second));
-    roost_stack_pool_destroy(&pool);
+    roost__stack_pool_destroy(&pool);
     assert_false(is_mapped(first));
 
     /* Sizes round up to whole pages. */
-    assert_int_equal(roost_stack_pool_init(&pool, 5000, 0), 0);
+    assert_int_equal(roost__stack_pool_init(&pool, 5000, 0), 0);
     assert_int_equal(pool.stack_size, 2 * (size_t)page);
-    roost_stack_pool_destroy(&pool);
+    roost__stack_pool_destroy(&pool);
 }
 
 /* ---- resident memory of idle fibers -------------------------------------------------- */
@@ -404,8 +405,8 @@ static void idle_entry(void *arg)
     struct roost_fiber *self = &ic->fibers[ia->index];
     ic->entered++;
     while (!ic->stop && !IDLE_FINISH_AT_ONCE) /* idle: parked until the thread says finish */
-        roost_fiber_switch(self, &ic->thread);
-    roost_fiber_switch_final(self, &ic->thread);
+        roost__fiber_switch(self, &ic->thread);
+    roost__fiber_switch_final(self, &ic->thread);
 }
 
 static size_t resident_bytes(void)
@@ -446,19 +447,19 @@ static void test_idle_fibers_stay_under_16k_resident(void **state)
     memset(stacks, 0xff, IDLE_FIBERS * sizeof(*stacks));
     memset(args, 0xff, IDLE_FIBERS * sizeof(*args));
     memset(ic.fibers, 0xff, IDLE_FIBERS * sizeof(*ic.fibers));
-    assert_int_equal(roost_stack_pool_init(&pool, 0, 0), 0);
-    roost_fiber_init_thread(&ic.thread);
+    assert_int_equal(roost__stack_pool_init(&pool, 0, 0), 0);
+    roost__fiber_init_thread(&ic.thread);
 
     size_t before = resident_bytes();
     for (unsigned i = 0; i < IDLE_FIBERS; i++)
-        assert_int_equal(roost_stack_alloc(&pool, &stacks[i]), 0);
+        assert_int_equal(roost__stack_alloc(&pool, &stacks[i]), 0);
     for (unsigned i = 0; i < IDLE_FIBERS; i++) {
         args[i] = (struct idle_arg){.ic = &ic, .index = i};
-        assert_int_equal(roost_fiber_init(&ic.fibers[i], &stacks[i], idle_entry, &args[i], "idle"),
+        assert_int_equal(roost__fiber_init(&ic.fibers[i], &stacks[i], idle_entry, &args[i], "idle"),
                          0);
-        roost_fiber_switch(&ic.thread, &ic.fibers[i]);
+        roost__fiber_switch(&ic.thread, &ic.fibers[i]);
         if (IDLE_FINISH_AT_ONCE)
-            roost_fiber_destroy(&ic.fibers[i]);
+            roost__fiber_destroy(&ic.fibers[i]);
     }
     size_t after = resident_bytes();
     assert_int_equal(ic.entered, IDLE_FIBERS);
@@ -481,12 +482,12 @@ static void test_idle_fibers_stay_under_16k_resident(void **state)
     ic.stop = true;
     for (unsigned i = 0; i < IDLE_FIBERS; i++) {
         if (!IDLE_FINISH_AT_ONCE) {
-            roost_fiber_switch(&ic.thread, &ic.fibers[i]);
-            roost_fiber_destroy(&ic.fibers[i]);
+            roost__fiber_switch(&ic.thread, &ic.fibers[i]);
+            roost__fiber_destroy(&ic.fibers[i]);
         }
-        roost_stack_release(&pool, &stacks[i]);
+        roost__stack_release(&pool, &stacks[i]);
     }
-    roost_stack_pool_destroy(&pool);
+    roost__stack_pool_destroy(&pool);
     free(ic.fibers);
     free(args);
     free(stacks);
@@ -505,7 +506,7 @@ static void reuse_entry(void *arg)
     volatile char scratch[512]; /* leave some frame behind on the stack */
     scratch[0] = (char)rc->ran;
     rc->ran += 1 + (unsigned)(scratch[0] & 0);
-    roost_fiber_switch_final(&rc->fiber, &rc->thread);
+    roost__fiber_switch_final(&rc->fiber, &rc->thread);
 }
 
 static void test_finished_fiber_stack_is_reused_by_next_fiber(void **state)
@@ -515,21 +516,21 @@ static void test_finished_fiber_stack_is_reused_by_next_fiber(void **state)
     struct roost_stack stack;
     struct reuse_case rc;
     memset(&rc, 0, sizeof(rc));
-    assert_int_equal(roost_stack_pool_init(&pool, 0, 1), 0);
-    roost_fiber_init_thread(&rc.thread);
+    assert_int_equal(roost__stack_pool_init(&pool, 0, 1), 0);
+    roost__fiber_init_thread(&rc.thread);
     void *map = NULL;
     for (unsigned i = 0; i < 1000; i++) {
-        assert_int_equal(roost_stack_alloc(&pool, &stack), 0);
+        assert_int_equal(roost__stack_alloc(&pool, &stack), 0);
         if (map == NULL)
             map = stack.map;
         assert_ptr_equal(stack.map, map);
-        assert_int_equal(roost_fiber_init(&rc.fiber, &stack, reuse_entry, &rc, "reuse"), 0);
-        roost_fiber_switch(&rc.thread, &rc.fiber);
-        roost_fiber_destroy(&rc.fiber);
-        roost_stack_release(&pool, &stack);
+        assert_int_equal(roost__fiber_init(&rc.fiber, &stack, reuse_entry, &rc, "reuse"), 0);
+        roost__fiber_switch(&rc.thread, &rc.fiber);
+        roost__fiber_destroy(&rc.fiber);
+        roost__stack_release(&pool, &stack);
     }
     assert_int_equal(rc.ran, 1000);
-    roost_stack_pool_destroy(&pool);
+    roost__stack_pool_destroy(&pool);
 }
 
 /* ---- crashes, in a child process ----------------------------------------------------- */
@@ -593,21 +594,21 @@ static void overflow_entry(void *arg)
 {
     (void)arg;
     recurse(0);
-    roost_fiber_switch_final(&child_fiber, &child_thread);
+    roost__fiber_switch_final(&child_fiber, &child_thread);
 }
 
 static void start_child_fiber(void (*entry)(void *), const char *name)
 {
     static struct roost_stack_pool pool;
     static struct roost_stack stack;
-    if (roost_fiber_overflow_guard_install() != 0 || roost_fiber_thread_altstack() != 0)
+    if (roost__fiber_overflow_guard_install() != 0 || roost__fiber_thread_altstack() != 0)
         _exit(4);
-    if (roost_stack_pool_init(&pool, 0, 0) != 0 || roost_stack_alloc(&pool, &stack) != 0)
+    if (roost__stack_pool_init(&pool, 0, 0) != 0 || roost__stack_alloc(&pool, &stack) != 0)
         _exit(5);
-    roost_fiber_init_thread(&child_thread);
-    if (roost_fiber_init(&child_fiber, &stack, entry, NULL, name) != 0)
+    roost__fiber_init_thread(&child_thread);
+    if (roost__fiber_init(&child_fiber, &stack, entry, NULL, name) != 0)
         _exit(6);
-    roost_fiber_switch(&child_thread, &child_fiber);
+    roost__fiber_switch(&child_thread, &child_fiber);
 }
 
 static void child_overflow(void)
@@ -633,7 +634,7 @@ static void wild_write_entry(void *arg)
     (void)arg;
     int *volatile wild = (int *)(uintptr_t)16;
     *wild = 1;
-    roost_fiber_switch_final(&child_fiber, &child_thread);
+    roost__fiber_switch_final(&child_fiber, &child_thread);
 }
 
 static void child_wild_write(void)

@@ -379,15 +379,15 @@ static int stage_stale_recv(void *arg)
     struct roost_reactor *r = roost_reactor_current();
     struct roost_net *net = net_get(r);
     st->tail_before = net->ring.br->tail;
-    struct roost_op *op = roost_op_alloc(r, ROOST_OP_RECV, must_not_run, NULL);
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_RECV], must_not_run, NULL);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     io_uring_prep_recv_multishot(sqe, st->fd, NULL, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = 0;
-    io_uring_sqe_set_data64(sqe, roost_op_user_data(op));
-    st->ud = roost_op_user_data(op);
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
+    st->ud = roost__op_user_data(op);
     /* Freed before its completion comes: that completion, with a buffer, is stale. */
-    roost_op_free(r, op);
+    roost__op_free(r, op);
     return 0;
 }
 
@@ -395,10 +395,10 @@ static int cancel_stale_recv(void *arg)
 {
     struct stale *st = arg;
     struct roost_reactor *r = roost_reactor_current();
-    struct io_uring_sqe *sqe = roost_reactor_sqe(r);
+    struct io_uring_sqe *sqe = roost__reactor_sqe(r);
     io_uring_prep_cancel64(sqe, st->ud, 0);
     io_uring_sqe_set_data64(sqe, 0);
-    st->tail_after = r->net->ring.br->tail;
+    st->tail_after = net_of(r)->ring.br->tail;
     return 0;
 }
 
@@ -538,7 +538,7 @@ static void runtime_stop_winds_open_connections_down(void **state)
             for (int i = 0; i < N; i++) {
                 char ch;
                 struct pollfd p = {.fd = fds[i], .events = POLLIN};
-                assert_int_equal(poll(&p, 1, 2000), 1);
+                assert_int_equal(poll(&p, 1, (int)test_scaled_ms(2000)), 1);
                 assert_true(recv(fds[i], &ch, 1, 0) <= 0);
                 close(fds[i]);
             }

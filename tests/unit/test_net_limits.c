@@ -19,7 +19,7 @@ static void classify(int *fds, int n, bool *served, bool *closed, unsigned timeo
     }
     char buf[16];
     size_t got[256] = {0};
-    uint64_t end = test_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t end = test_now_ns() + test_scaled_ms(timeout_ms) * 1000000u;
     for (;;) {
         int open = 0;
         for (int i = 0; i < n; i++) {

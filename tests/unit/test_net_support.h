@@ -197,7 +197,7 @@ static inline int test_drive(struct test_client *cs, int n, unsigned timeout_ms)
     static char chunk[65536];
     static char in[65536];
     struct pollfd *p = calloc((size_t)n, sizeof(*p));
-    uint64_t end = test_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t end = test_now_ns() + test_scaled_ms(timeout_ms) * 1000000u;
     for (;;) {
         int live = 0;
         for (int i = 0; i < n; i++) {
@@ -283,7 +283,7 @@ static inline bool test_echo_once(uint16_t port, size_t len, bool half_close, un
 /* Waits (bounded) until roost_listener_conn_count(l) == want. */
 static inline bool test_wait_conns(roost_listener *l, unsigned want, unsigned timeout_ms)
 {
-    uint64_t end = test_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t end = test_now_ns() + test_scaled_ms(timeout_ms) * 1000000u;
     while (roost_listener_conn_count(l) != want) {
         if (test_now_ns() > end)
             return false;
@@ -295,7 +295,7 @@ static inline bool test_wait_conns(roost_listener *l, unsigned want, unsigned ti
 /* Waits (bounded) until reactor i's counter `field` reaches want; returns its value. */
 #define test_wait_stat(rt, i, field, want, timeout_ms)                                             \
     ({                                                                                             \
-        uint64_t end_ = test_now_ns() + (uint64_t)(timeout_ms)*1000000u;                           \
+        uint64_t end_ = test_now_ns() + test_scaled_ms(timeout_ms) * 1000000u;                     \
         while (test_stats(rt, i).field < (want) && test_now_ns() < end_)                           \
             test_sleep_ms(1);                                                                      \
         test_stats(rt, i).field;                                                                   \

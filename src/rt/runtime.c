@@ -1,4 +1,9 @@
-/* The runtime: starts, stops and frees a set of reactors. */
+/*
+ * The runtime, the composition layer: creates the reactors (core) and the worker pool, and
+ * attaches the layers above the core to every reactor before its thread starts — the task
+ * layer, the pool, the network layer — each with its part of the configuration. The
+ * counters a user reads (roost_reactor_stats) are gathered here from each layer.
+ */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -8,9 +13,12 @@
 #include <roost/pool.h>
 #include <roost/runtime.h>
 
-#include "core/futex.h"
+#include "base/futex.h"
 #include "core/reactor.h"
 #include "core/thread.h"
+#include "net/net.h"
+#include "pool/pool.h"
+#include "task/task.h"
 
 struct roost_runtime {
     struct roost_config cfg;
@@ -26,9 +34,34 @@ roost_pool *roost_runtime_pool(roost_runtime *rt)
     return rt->pool;
 }
 
-roost_pool *roost_reactor_runtime_pool(struct roost_reactor *r)
+/* Each layer's part of the configuration, attached to reactor r. */
+static int attach_layers(roost_runtime *rt, struct roost_reactor *r)
 {
-    return r->rt ? r->rt->pool : NULL;
+    const struct roost_config *cfg = &rt->cfg;
+    int rc = roost__task_attach(r, cfg->stack_size, cfg->resume == ROOST_RESUME_INLINE);
+    if (rc < 0)
+        return rc;
+    rc = roost__pool_attach(r, rt->pool);
+    if (rc < 0)
+        return rc;
+    struct net_config net = {
+        .oneshot = cfg->recv == ROOST_RECV_ONESHOT,
+        .speculative = cfg->speculative,
+        .inline_budget = cfg->inline_budget,
+        .buf_count = cfg->buf_count,
+        .buf_size = cfg->buf_size,
+        .max_conns = cfg->max_conns,
+        .task_ctx = cfg->run_on == ROOST_RUN_ON_POOL ? roost_pool_ctx(rt->pool) : NULL,
+    };
+    return net_attach(r, &net);
+}
+
+int roost_reactor_stats(const roost_reactor *r, struct roost_stats *out)
+{
+    roost__reactor_core_stats(r, out);
+    roost__task_stats(r, out);
+    net_stats(r, out);
+    return 0;
 }
 
 static void pin(pthread_t thread, unsigned i)
@@ -45,7 +78,7 @@ static void pin(pthread_t thread, unsigned i)
 static void wait_started(struct roost_reactor *r)
 {
     while (!atomic_load_explicit(&r->started, memory_order_acquire))
-        roost_futex_wait(&r->started, 0);
+        roost__futex_wait(&r->started, 0);
 }
 
 int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
@@ -75,12 +108,25 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
         rc = -ENOMEM;
         goto fail_pool;
     }
+    struct roost__core_config core = {
+        .sq_entries = rt->cfg.sq_entries,
+        .inbox_budget = rt->cfg.inbox_budget,
+        .wake = rt->cfg.wake,
+        .affinity = rt->cfg.affinity,
+        .error_hook = rt->cfg.error_hook,
+        .error_hook_arg = rt->cfg.error_hook_arg,
+    };
     for (unsigned i = 0; i < rt->n; i++)
-        roost_reactor_init(&rt->reactors[i], rt, i, &rt->cfg);
+        roost__reactor_init(&rt->reactors[i], rt, i, &core);
+    for (unsigned i = 0; i < rt->n; i++) {
+        rc = attach_layers(rt, &rt->reactors[i]);
+        if (rc < 0)
+            goto fail_reactors;
+    }
 
     for (unsigned i = 0; i < rt->n; i++) {
         struct roost_reactor *r = &rt->reactors[i];
-        rc = -pthread_create(&r->thread, NULL, roost_reactor_thread_main, r);
+        rc = -pthread_create(&r->thread, NULL, roost__reactor_thread_main, r);
         if (rc < 0)
             goto fail_threads;
         rt->threads++;
@@ -98,6 +144,10 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
 fail_threads:
     roost_runtime_destroy(rt);
     return rc;
+fail_reactors:
+    for (unsigned i = 0; i < rt->n; i++)
+        roost__reactor_free(&rt->reactors[i]);
+    free(rt->reactors);
 fail_pool:
     roost_pool_destroy(rt->pool);
 fail_rt:
@@ -123,13 +173,13 @@ roost_reactor *roost_runtime_reactor(roost_runtime *rt, unsigned i)
 void roost_runtime_request_stop(roost_runtime *rt)
 {
     for (unsigned i = 0; i < rt->threads; i++)
-        roost_reactor_request_stop(&rt->reactors[i]);
+        roost__reactor_request_stop(&rt->reactors[i]);
 }
 
 static bool on_own_reactor(const roost_runtime *rt)
 {
-    struct roost_reactor *r = roost_thread_reactor();
-    return r && r->rt == rt;
+    struct roost_reactor *r = roost__thread_reactor();
+    return r && roost__reactor_owner(r) == rt;
 }
 
 int roost_runtime_wait(roost_runtime *rt)
@@ -160,7 +210,7 @@ void roost_runtime_destroy(roost_runtime *rt)
     /* Workers may still be finishing tasks that touch their reactors: join them first. */
     roost_pool_destroy(rt->pool);
     for (unsigned i = 0; i < rt->n; i++)
-        roost_reactor_free(&rt->reactors[i]);
+        roost__reactor_free(&rt->reactors[i]);
     free(rt->reactors);
     free(rt);
 }

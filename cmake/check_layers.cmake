@@ -31,6 +31,7 @@ set(public_run task)
 set(public_pool pool)
 set(public_net net)
 set(public_http http)
+set(public_http_client http)
 set(public_runtime rt)
 
 function(module_rank module out)

@@ -7,9 +7,13 @@
 #include <roost/ctx.h>
 #include <roost/http.h>
 #include <roost/log.h>
+#include <roost/http_client.h>
 #include <roost/net.h>
+#include <roost/pg.h>
 #include <roost/pool.h>
+#include <roost/pump.h>
 #include <roost/reactor.h>
+#include <roost/redis.h>
 #include <roost/run.h>
 #include <roost/runtime.h>
 #include <roost/stats.h>

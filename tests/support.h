@@ -84,6 +84,12 @@ static inline uint64_t test_scaled_ms(uint64_t ms)
 }
 
 /* A deadline timeout_ms (scaled) from now, in test_now_ns units. */
+/* A timeout of a test in ms, stretched by ROOST_TEST_TIME_SCALE, for APIs that take unsigned. */
+static inline unsigned test_ms(unsigned ms)
+{
+    return (unsigned)test_scaled_ms(ms);
+}
+
 static inline uint64_t test_deadline_ns(uint64_t timeout_ms)
 {
     return test_now_ns() + test_scaled_ms(timeout_ms) * 1000000u;

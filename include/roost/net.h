@@ -126,16 +126,35 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt);
 int roost_conn_shutdown(roost_conn *c, int how);
 
 /*
- * From a task on a reactor: connects to an IPv4 or IPv6 literal address (no name
- * resolution here) with TCP_NODELAY. The connection belongs to that reactor and to the
- * caller, who closes it with roost_conn_close. Returns 0 and *out, -EINVAL for a bad
- * address, -EPERM when not called from a task on a reactor (see roost_connect_on), or
- * -errno (-ECONNREFUSED, ...).
+ * From a task on a reactor: connects to host, an IPv4 or IPv6 literal ("[::1]" too) or a
+ * name, with TCP_NODELAY. A name is resolved with getaddrinfo on the worker pool (the task
+ * comes home afterwards) and cached on this reactor for the resolve TTL; its addresses,
+ * IPv4 and IPv6, are tried in the resolver's order until one connects. The connection
+ * belongs to that reactor and to the caller, who closes it with roost_conn_close.
+ * Returns 0 and *out, -EINVAL for an empty or over-long host, -ENOENT for a name that does
+ * not resolve, -EPERM when not called from a task on a reactor (see roost_connect_on),
+ * -ECANCELED, or -errno from the last address tried (-ECONNREFUSED, ...).
  */
 int roost_connect(const char *host, uint16_t port, roost_conn **out);
 
+/*
+ * As roost_connect, bounded: -ETIMEDOUT once timeout_ms (0: no bound) have passed over all
+ * addresses tried. The name lookup itself is not bounded by it.
+ */
+int roost_connect_timeout(const char *host, uint16_t port, uint64_t timeout_ms, roost_conn **out);
+
 /* As roost_connect, on reactor r, from any task (a pool task in run-on=pool mode). */
 int roost_connect_on(roost_reactor *r, const char *host, uint16_t port, roost_conn **out);
+
+/* As roost_connect_timeout, on reactor r, from any task. */
+int roost_connect_on_timeout(roost_reactor *r, const char *host, uint16_t port, uint64_t timeout_ms,
+                             roost_conn **out);
+
+/*
+ * How long a name resolved by roost_connect stays cached per reactor (default 30000 ms; 0
+ * turns the cache off). Process-wide, any thread; it applies to entries already cached too.
+ */
+void roost_resolve_set_ttl(uint64_t ms);
 
 /*
  * From a task: closes a connection from roost_connect (cancelling what is in flight and
@@ -143,6 +162,19 @@ int roost_connect_on(roost_reactor *r, const char *host, uint16_t port, roost_co
  * closes those when the handler returns.
  */
 void roost_conn_close(roost_conn *c);
+
+/*
+ * From a task on a reactor: waits until fd is ready for events (POLLIN, POLLOUT, ... from
+ * <poll.h>), through the reactor's ring (a one-shot IORING_OP_POLL_ADD), and resumes the
+ * task there. fd stays the caller's. Returns the ready events (> 0; POLLERR and POLLHUP are
+ * always reported), -ETIMEDOUT when timeout_ms (0: no limit) passed first, -ECANCELED when
+ * the task was cancelled, -ESHUTDOWN when the reactor is stopping, -EPERM when not called
+ * from a task on a reactor (see roost_fd_poll_on), -EBADF or another -errno.
+ */
+int roost_fd_poll(int fd, unsigned events, uint64_t timeout_ms);
+
+/* As roost_fd_poll, through reactor r's ring, from any task (a pool task in run-on=pool). */
+int roost_fd_poll_on(roost_reactor *r, int fd, unsigned events, uint64_t timeout_ms);
 
 /* The reactor whose ring serves c. */
 roost_reactor *roost_conn_reactor(const roost_conn *c);

@@ -17,8 +17,13 @@ static const struct {
      "the demo HTTP server: /plaintext /json /delay/:ms /offload /metrics"},
     {"bench", roost_cmd_bench, roost_cmd_bench_help,
      "the decomposition benchmark: starts roost serve, drives it, reports and gates"},
+    {"load", roost_cmd_load, roost_cmd_load_help,
+     "HTTP/1.1 load generator: requests/s, latency percentiles, errors by kind"},
     {"demo", roost_cmd_demo, NULL,
      "show continuation affinity: tasks sleep, offload, await threads"},
+    {"pump", roost_cmd_pump, roost_cmd_pump_help,
+     "consume a Redis stream with Proactor or Reactor performers"},
+    {"produce", roost_cmd_produce, roost_cmd_produce_help, "publish N messages to a Redis stream"},
 };
 
 static void usage(FILE *out)

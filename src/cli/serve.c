@@ -15,6 +15,7 @@
 #include <roost/http.h>
 
 #include "cli/commands.h"
+#include "cli/serve_db.h"
 
 static roost_runtime *runtime;
 
@@ -150,7 +151,13 @@ void roost_cmd_serve_help(void)
            "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
            "  --access-log PATH|-       one line per request to PATH or stdout (default off)\n"
            "  --access-log-format F     common (Common Log Format, default) or json\n"
-           "  --log-level L             error, warn (default), info or debug\n\n");
+           "  --log-level L             error, warn (default), info or debug\n"
+           "  --upstream URL            add GET /upstream: fetches URL (http://) with the client\n"
+           "  --pg URL                  PostgreSQL for /db, /queries, /fortunes, /updates, /async-db\n"
+           "                            (default: DATABASE_URL; none: no database endpoints)\n"
+           "  --pg-pool N               database connections in all (default DATABASE_MAX_CONN,\n"
+           "                            else 2 per reactor)\n"
+           "  --pg-client ring|offload  libpq on the reactors (default) or blocking on the pool\n\n");
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -171,6 +178,7 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     o.port = 8080;
     uint64_t grace_ms = 30000;
     enum roost_log_level level;
+    struct serve_db_opts db = {.url = getenv("DATABASE_URL")};
     for (int i = 1; i < argc; i++) {
         char flag[32];
         const char *eq = strchr(argv[i], '=');
@@ -213,6 +221,14 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
                 !strcmp(v, "json") ? ROOST_HTTP_ACCESS_LOG_JSON : ROOST_HTTP_ACCESS_LOG_COMMON;
         else if (!strcmp(flag, "--log-level") && (ok = roost_log_level_parse(v, &level) == 0))
             roost_log_set_level(level);
+        else if (!strcmp(flag, "--upstream"))
+            ok = roost_serve_upstream_flag(v) == 0;
+        else if (!strcmp(flag, "--pg"))
+            db.url = v;
+        else if (!strcmp(flag, "--pg-pool") && (ok = parse_u64(v, 65535, &n) && n > 0))
+            db.pool_size = (unsigned)n;
+        else if (!strcmp(flag, "--pg-client") && (ok = !strcmp(v, "ring") || !strcmp(v, "offload")))
+            db.offload = !strcmp(v, "offload");
         else if (ok) {
             fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
             return 2;
@@ -249,6 +265,8 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/", index_page, NULL);
+    if (rc == 0)
+        rc = serve_db_routes(router, &db);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot build the router: %s\n", strerror(-rc));
         return 1;
@@ -259,10 +277,20 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         roost_http_router_free(router);
         return 1;
     }
+    rc = serve_db_start(runtime);
+    if (rc < 0) {
+        fprintf(stderr, "roost serve: cannot set up the database client: %s\n", strerror(-rc));
+        roost_runtime_destroy(runtime);
+        roost_http_router_free(router);
+        return 1;
+    }
     roost_http_server *srv;
-    rc = roost_http_server_start(runtime, &o, router, &srv);
+    rc = roost_serve_upstream_start(runtime, router);
+    if (rc == 0)
+        rc = roost_http_server_start(runtime, &o, router, &srv);
     if (rc < 0) {
         fprintf(stderr, "roost serve: cannot listen on %s:%u: %s\n", o.host, o.port, strerror(-rc));
+        serve_db_stop();
         roost_runtime_destroy(runtime);
         roost_http_router_free(router);
         return 1;
@@ -280,6 +308,8 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc < 0)
         fprintf(stderr, "roost serve: some connections outlived the %llu ms grace\n",
                 (unsigned long long)grace_ms);
+    roost_serve_upstream_stop();
+    serve_db_stop();
     roost_runtime_stop(runtime);
     roost_http_server_free(srv);
     roost_runtime_destroy(runtime);

@@ -955,3 +955,152 @@ size_t roost_http_field_value_span(const char *s)
         n++;
     return n;
 }
+
+/* ---- responses -------------------------------------------------------------------------- */
+
+/* Content-Length of a response: 1*DIGIT, no list, no repeat (as content_length for requests). */
+static int response_content_length(cptr p, cptr end, const struct roost_http_limits *lim,
+                                   struct roost_http_response_head *res)
+{
+    uint64_t v = 0;
+    if (p == end || res->has_content_length)
+        return -400;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            return -400;
+        v = v * 10 + d;
+    }
+    res->has_content_length = true;
+    res->content_length = v;
+    return v > lim->max_body_bytes ? -413 : 0;
+}
+
+/* The fields a response's framing depends on; the rest are only collected. */
+static int response_field(cptr name, size_t name_n, cptr v, cptr ve,
+                          const struct roost_http_limits *lim, struct roost_http_response_head *res,
+                          struct head_state *st)
+{
+    if (TOKEN_EQ(name, name_n, "connection"))
+        return connection(v, ve, st);
+    if (TOKEN_EQ(name, name_n, "content-length"))
+        return st->te_seen ? -400 : response_content_length(v, ve, lim, res);
+    if (TOKEN_EQ(name, name_n, "transfer-encoding")) {
+        /* RFC 9112 §6.1: TE in HTTP/1.0 is faulty framing; with CL, a smuggling signature */
+        if (res->version_minor == 0 || res->has_content_length)
+            return -400;
+        st->te_seen = true;
+        return transfer_encoding(v, ve, st);
+    }
+    return 0;
+}
+
+int roost_http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                                   struct roost_http_response_head *res)
+{
+    if (!lim)
+        lim = &default_limits;
+    size_t max_head = lim->max_head_bytes < INT_MAX ? lim->max_head_bytes : INT_MAX;
+    unsigned max_headers =
+        lim->max_headers < ROOST_HTTP_MAX_HEADERS ? lim->max_headers : ROOST_HTTP_MAX_HEADERS;
+    cptr const start = (cptr)buf;
+    cptr const end = start + (len < max_head ? len : max_head);
+    cptr p = start;
+    struct head_state st = {0};
+    int r;
+
+    res->header_count = 0;
+    res->has_content_length = false;
+    res->content_length = 0;
+
+    /* status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF (RFC 9112 §4): the
+     * fixed-width prefix "HTTP/d.d ddd " is checked byte by byte so that a prefix gets the
+     * same verdict as the whole line. */
+    static const char shape[] = "HTTP/9.9 999 ";
+    for (int i = 0; i < 13; i++, p++) {
+        if (p == end)
+            goto more;
+        bool ok = shape[i] == '9' ? IS_DIGIT(*p) : *p == (unsigned char)shape[i];
+        if (!ok)
+            return -400;
+    }
+    if (start[5] != '1')
+        return -505;
+    res->version_minor = start[7] == '0' ? 0 : 1;
+    res->status = (start[9] - '0') * 100 + (start[10] - '0') * 10 + (start[11] - '0');
+    if (res->status < 100)
+        return -400;
+    cptr reason = p;
+    p = scan_field_value(p, end); /* reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ) */
+    if (p == end)
+        goto more;
+    if (*p != '\r')
+        return -400;
+    if (p + 1 == end)
+        goto more;
+    if (p[1] != '\n')
+        return -400;
+    res->reason = (struct roost_http_str){(const char *)reason, (size_t)(p - reason)};
+    p += 2;
+
+    /* field-line = field-name ":" OWS field-value OWS, RFC 9112 §5, exactly as in requests */
+    for (;;) {
+        if (p == end)
+            goto more;
+        if (*p == '\r') {
+            if (p + 1 == end)
+                goto more;
+            if (p[1] != '\n')
+                return -400;
+            p += 2;
+            break;
+        }
+        if (!(cls[*p] & C_TOKEN)) /* obs-fold, bare LF, empty name */
+            return -400;
+        if (res->header_count == max_headers)
+            return -431;
+        cptr name = p;
+        p = skip_token(p, end);
+        if (p == end)
+            goto more;
+        if (*p != ':')
+            return -400;
+        size_t name_n = (size_t)(p - name);
+        cptr v = skip_ows(p + 1, end);
+        p = scan_field_value(v, end);
+        if (p == end)
+            goto more;
+        if (*p != '\r') /* NUL, bare LF, other CTLs */
+            return -400;
+        if (p + 1 == end)
+            goto more;
+        if (p[1] != '\n')
+            return -400;
+        cptr ve = p;
+        while (ve > v && is_ows(ve[-1]))
+            ve--;
+        p += 2;
+        res->headers[res->header_count++] = (struct roost_http_header){
+            {(const char *)name, name_n}, {(const char *)v, (size_t)(ve - v)}};
+        if ((r = response_field(name, name_n, v, ve, lim, res, &st)) != 0)
+            return r;
+    }
+
+    res->chunked = false;
+    if (st.te_seen) {
+        /* §6.3 would read a body whose last coding is not chunked until close; a client
+         * that cannot decode the codings has no use for it, and strictness wins here. */
+        if (!st.te_chunked)
+            return -400;
+        if (st.te_unknown)
+            return -501;
+        res->chunked = true;
+    }
+    res->keep_alive =
+        res->version_minor == 1 ? !st.conn_close : st.conn_keep_alive && !st.conn_close;
+    res->head_len = (size_t)(p - start);
+    return (int)res->head_len;
+
+more:
+    return len >= max_head ? -431 : 0;
+}

@@ -126,3 +126,29 @@ size_t roost_http_token_span(const char *s);
 size_t roost_http_field_value_span(const char *s);
 
 #endif /* ROOST_HTTP_PARSER_H */
+
+/* ---- responses (for the HTTP client) ---- */
+
+/* A parsed response head: spans point into the parsed buffer, as for requests. */
+struct roost_http_response_head {
+    int status;                   /* 100..999 */
+    int version_minor;            /* 0 or 1 (HTTP/1.x, x > 1, is read as 1.1) */
+    struct roost_http_str reason; /* may be empty */
+    struct roost_http_header headers[ROOST_HTTP_MAX_HEADERS];
+    unsigned header_count;
+    bool keep_alive; /* RFC 9112 §9.3, as for requests */
+    bool chunked;    /* Transfer-Encoding: chunked; decode with roost_http_chunked_* */
+    bool has_content_length;
+    uint64_t content_length;
+    size_t head_len; /* bytes from buf[0] to the end of the blank line */
+};
+
+/* Parse a response head (RFC 9112 §4 status-line, then field lines as for requests, just as
+ * strictly) from buf[0..len). Returns head_len (> 0) when complete and valid, 0 when more bytes
+ * are needed, or -STATUS: -400 malformed (status line, fields, CL with TE, duplicate CL,
+ * Transfer-Encoding whose last coding is not chunked or in an HTTP/1.0 response), -413 a
+ * Content-Length over lim->max_body_bytes, -431 a head over max_head_bytes or max_headers, -501
+ * a transfer coding other than chunked, -505 an HTTP major version other than 1. Which
+ * responses have a body (HEAD, 1xx, 204, 304) is the caller's to decide. */
+int roost_http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                                   struct roost_http_response_head *res);

@@ -56,8 +56,9 @@ static bool net_draining(struct roost_reactor *r, void *arg)
             for (uint32_t j = 0; j < NET_CONN_CHUNK; j++)
                 if (net->chunks[i][j].in_use)
                     net_conn_abort(&net->chunks[i][j]);
+        net_polls_abort(net);
     }
-    bool busy = net->nconns > 0 || net->lsocks;
+    bool busy = net->nconns > 0 || net->lsocks || net->npolls;
     if (busy && roost__now_ns() < net->drain_deadline_ns)
         return true;
     if (busy)

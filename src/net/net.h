@@ -146,6 +146,14 @@ struct net_req {
             int fd;
             bool taken; /* the reactor owns fd (and closes it on failure) */
         } conn;
+        struct {
+            int fd;
+            unsigned events;
+            uint64_t timeout_ms;
+            struct roost_op *op; /* the poll in flight */
+            struct roost_timer timer;
+            struct net_req *prev, *next; /* the reactor's list of polls in flight */
+        } poll;
     };
 };
 
@@ -232,6 +240,11 @@ void net_unpark_some(struct roost_net *net, unsigned n);
 /* Returns c's queued ring buffers to the ring (close). */
 void net_recv_drop_queue(struct roost_conn *c);
 
+/* ---- poll (poll.c) ------------------------------------------------------------------------- */
+
+/* Reactor stopping: cancels every poll in flight (they complete with -ESHUTDOWN). */
+void net_polls_abort(struct roost_net *net);
+
 /* ---- per-reactor state (net.c) ----------------------------------------------------------------
  */
 
@@ -258,6 +271,9 @@ struct roost_net {
     bool unpark_scheduled;
 
     struct net_lsock *lsocks;
+
+    struct net_req *polls; /* roost_fd_poll requests in flight */
+    unsigned npolls;
 
     bool draining;
     uint64_t drain_deadline_ns;

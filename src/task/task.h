@@ -31,6 +31,10 @@ static inline _Atomic bool *roost__waiter_cancel_requested(struct roost_waiter *
     return (_Atomic bool *)&w->_cancel_requested;
 }
 
+/* True once the waiter's task has suspended on it (tests force the "completed after the
+ * suspension" interleaving with it instead of a timed sleep). */
+bool roost__waiter_suspended(struct roost_waiter *w);
+
 /* join_state bits: who of finish, join and detach came first. */
 enum {
     ROOST_TASK_DONE = 1u << 0,

@@ -44,6 +44,12 @@ void roost_waiter_init(struct roost_waiter *w)
     w->source = NULL;
 }
 
+bool roost__waiter_suspended(struct roost_waiter *w)
+{
+    unsigned s = atomic_load_explicit(roost__waiter_state(w), memory_order_acquire);
+    return (s & PHASE_MASK) == PHASE_SUSPENDED;
+}
+
 void roost_waiter_set_cancel(struct roost_waiter *w, roost_waiter_cancel_fn fn, void *source)
 {
     w->cancel = fn;

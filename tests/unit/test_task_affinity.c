@@ -4,9 +4,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "support.h"
+#include "task/task.h"
 
 static roost_runtime *rt;
 static roost_reactor *home; /* reactor 1 of 2, so "on R" is not the default */
@@ -39,7 +41,11 @@ static int slow_pool_probe(void *arg)
     return pool_probe(arg);
 }
 
-/* A plain pthread completes a waiter after a short delay. */
+/*
+ * A plain pthread completes a waiter once its task has suspended on it: completing earlier
+ * would let the await finish synchronously where the task is, which is not the interleaving
+ * these tests are about.
+ */
 struct remote {
     struct roost_waiter *w;
     int result;
@@ -49,7 +55,9 @@ struct remote {
 static void *remote_complete(void *arg)
 {
     struct remote *rm = arg;
-    test_sleep_ms(2);
+    uint64_t end = test_deadline_ns(10000);
+    while (!roost__waiter_suspended(rm->w) && test_now_ns() < end)
+        sched_yield();
     roost_complete(rm->w, rm->result);
     return NULL;
 }

@@ -14,8 +14,10 @@ packages=(gcc make cmake pkg-config liburing-dev libcmocka-dev libuv1-dev curl p
     libhiredis-dev redis-server libpq-dev postgresql)
 # The public headers are checked from C++ with both compilers (test api_cxx_headers).
 packages+=(g++ clang)
+# wrk and gnuplot-nox: the `roost bench` test drives load with wrk and draws PNG figures.
+packages+=(wrk gnuplot-nox)
 if [[ "${1:-}" == "--bench" ]]; then
-    packages+=(wrk nghttp2-client h2o libcjson-dev)
+    packages+=(nghttp2-client h2o libcjson-dev)
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
     packages+=(clang libclang-rt-14-dev) # libFuzzer's runtime (make fuzz)

@@ -16,6 +16,8 @@ static const struct {
 } commands[] = {
     {"serve", roost_cmd_serve, roost_cmd_serve_help,
      "the demo HTTP server: /plaintext /json /delay/:ms /offload /metrics"},
+    {"bench", roost_cmd_bench, roost_cmd_bench_help,
+     "the decomposition benchmark: starts roost serve, drives it, reports and gates"},
     {"load", roost_cmd_load, roost_cmd_load_help,
      "HTTP/1.1 load generator: requests/s, latency percentiles, errors by kind"},
     {"demo", roost_cmd_demo, NULL,

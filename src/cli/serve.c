@@ -100,6 +100,31 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
+/* The cheapest offload: a round trip through the pool with no work, so that `roost bench`
+ * measures the hop itself rather than the hashing. */
+static int nothing(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int offload0(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    static const char ok[] = "offloaded\n";
+    int rc = roost_offload(nothing, NULL);
+    return rc < 0 ? rc : reply(res, "text/plain", ok, sizeof(ok) - 1);
+}
+
+/* One yield per request: the task goes through its context's queue once before answering. */
+static int yield(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    static const char ok[] = "yielded\n";
+    int rc = roost_yield();
+    return rc < 0 ? rc : reply(res, "text/plain", ok, sizeof(ok) - 1);
+}
+
 static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -109,6 +134,8 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /json        {\"message\":\"Hello, World!\"}\n"
         "GET /delay/:ms   sleeps ms milliseconds on the reactor, then answers\n"
         "GET /offload     hashes on the worker pool, answers from the home reactor\n"
+        "GET /offload0    an empty job on the worker pool (the hop alone)\n"
+        "GET /yield       yields once to the task's context, then answers\n"
         "GET /metrics     server and reactor counters, Prometheus text format\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
@@ -242,6 +269,10 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         rc = roost_http_route(router, "GET", "/delay/:ms", delay, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/offload", offload, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/offload0", offload0, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/yield", yield, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)

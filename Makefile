@@ -1,5 +1,6 @@
 # The two commands a user needs: `make run` and `make test`. Both install missing Debian
-# packages first (scripts/install-deps.sh), then configure and build with CMake.
+# packages first (scripts/install-deps.sh: no apt-get when nothing is missing, never with
+# ROOST_NO_APT=1), then configure and build with CMake.
 #
 #   make test              build and run every test
 #   make test SAN=address  the same under ASan+UBSan (build-address/)

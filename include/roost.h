@@ -19,6 +19,7 @@
 #include <roost/stats.h>
 #include <roost/task.h>
 #include <roost/timer.h>
+#include <roost/version.h>
 #include <roost/waiter.h>
 #include <roost/work.h>
 

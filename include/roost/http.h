@@ -65,6 +65,7 @@ struct roost_http_server_opts {
     size_t max_output_bytes;    /* responses buffered before they are sent and before more
                                    pipelined requests are read (default 64 KiB) */
     const char *server_name;    /* the Server header (default "roost") */
+    bool reuse_port;            /* share the port with other processes (roost_listen_opts) */
     /* Access log, one line per request: NULL (default) for none, "-" for standard output,
      * else a file opened for appending. Lines are written by a background thread, never by a
      * reactor; if it falls behind by more than 4 MiB per reactor, lines are dropped. */

@@ -2,6 +2,7 @@
 #ifndef ROOST_NET_H
 #define ROOST_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -37,6 +38,8 @@ struct roost_listen_opts {
     uint16_t port;      /* 0: an ephemeral port, the same on every reactor */
     int backlog;        /* 0: 1024 */
     unsigned max_conns; /* open connections per reactor; 0: the max-conns switch (10000) */
+    bool reuse_port;    /* share host:port with other processes that opted in too; without
+                           it, a port another socket listens on fails with -EADDRINUSE */
 };
 
 /*

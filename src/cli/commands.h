@@ -5,6 +5,8 @@
 #include <roost/config.h>
 #include <roost/http.h>
 
+int roost_cmd_bench(const struct roost_config *cfg, int argc, char **argv);
+void roost_cmd_bench_help(void);
 int roost_cmd_demo(const struct roost_config *cfg, int argc, char **argv);
 int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv);
 int roost_cmd_load(const struct roost_config *cfg, int argc, char **argv);

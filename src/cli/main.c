@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <roost/config.h>
+#include <roost/version.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -15,6 +16,8 @@ static const struct {
 } commands[] = {
     {"serve", roost_cmd_serve, roost_cmd_serve_help,
      "the demo HTTP server: /plaintext /json /delay/:ms /offload /metrics"},
+    {"bench", roost_cmd_bench, roost_cmd_bench_help,
+     "the decomposition benchmark: starts roost serve, drives it, reports and gates"},
     {"load", roost_cmd_load, roost_cmd_load_help,
      "HTTP/1.1 load generator: requests/s, latency percentiles, errors by kind"},
     {"demo", roost_cmd_demo, NULL,
@@ -26,7 +29,8 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: roost COMMAND [switches]\n\ncommands:\n");
+    fprintf(out, "usage: roost COMMAND [flags] [switches]   (roost COMMAND --help for its flags)\n"
+                 "       roost --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n");
@@ -34,6 +38,11 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        /* The library's version: the command is linked statically, so it is also the headers'. */
+        printf("roost %s\n", roost_version());
+        return 0;
+    }
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         usage(stdout);

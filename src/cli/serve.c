@@ -6,15 +6,18 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <roost.h>
 #include <roost/http.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/serve_arena.h"
 #include "cli/serve_db.h"
 
@@ -98,6 +101,31 @@ static int offload(roost_http_req *req, roost_http_res *res, void *arg)
     return rc ? rc : reply(res, "text/plain", body, (size_t)n);
 }
 
+/* The cheapest offload: a round trip through the pool with no work, so that `roost bench`
+ * measures the hop itself rather than the hashing. */
+static int nothing(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int offload0(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    static const char ok[] = "offloaded\n";
+    int rc = roost_offload(nothing, NULL);
+    return rc < 0 ? rc : reply(res, "text/plain", ok, sizeof(ok) - 1);
+}
+
+/* One yield per request: the task goes through its context's queue once before answering. */
+static int yield(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    static const char ok[] = "yielded\n";
+    int rc = roost_yield();
+    return rc < 0 ? rc : reply(res, "text/plain", ok, sizeof(ok) - 1);
+}
+
 static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -107,117 +135,128 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /json        {\"message\":\"Hello, World!\"}\n"
         "GET /delay/:ms   sleeps ms milliseconds on the reactor, then answers\n"
         "GET /offload     hashes on the worker pool, answers from the home reactor\n"
+        "GET /offload0    an empty job on the worker pool (the hop alone)\n"
+        "GET /yield       yields once to the task's context, then answers\n"
         "GET /metrics     server and reactor counters, Prometheus text format\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
 }
 
+/* `roost serve`'s own flags: the HTTP server's options, then the process's. */
+struct serve_flags {
+    struct roost_http_server_opts http;
+    uint64_t grace_ms;
+    enum roost_log_level log_level;
+    const char *upstream;
+    struct serve_db_opts db;
+};
+
+/*
+ * X(name, field, kind, default, min, max, values, help), as ROOST_CONFIG_SWITCHES; adding a
+ * flag is one line here (see src/cli/options.h). Timeouts start at 1 ms: 0 would mean "the
+ * library's default" to the server, which is not what a user writing 0 asks for.
+ */
+#define ROOST_SERVE_FLAGS(X)                                                                       \
+    X("host", http.host, ROOST_OPT_TEXT, "127.0.0.1", 0, 0, "ADDR",                                \
+      "listen address, an IPv4 or IPv6 literal")                                                   \
+    X("port", http.port, ROOST_OPT_COUNT, "8080", 0, 65535, "N",                                   \
+      "listen port; 0 picks a free one (printed at start)")                                        \
+    X("reuse-port", http.reuse_port, ROOST_OPT_BOOL, "off", 0, 1, "on|off",                        \
+      "share the port with other processes started with it (else: address in use)")                \
+    X("max-head-bytes", http.max_head_bytes, ROOST_OPT_BYTES, "8k", 64, 1u << 20, "BYTES",         \
+      "request line + header fields; larger heads get 431")                                        \
+    X("max-body-bytes", http.max_body_bytes, ROOST_OPT_BYTES, "1m", 0, 1ull << 34, "BYTES",        \
+      "request bodies; larger ones get 413")                                                       \
+    X("header-timeout-ms", http.header_timeout_ms, ROOST_OPT_COUNT, "10000", 1, 86400000, "MS",    \
+      "a request head must arrive within this of its first byte, else 408")                        \
+    X("idle-timeout-ms", http.idle_timeout_ms, ROOST_OPT_COUNT, "60000", 1, 86400000, "MS",        \
+      "how long a keep-alive connection may wait for its next request")                            \
+    X("body-timeout-ms", http.body_timeout_ms, ROOST_OPT_COUNT, "10000", 1, 86400000, "MS",        \
+      "a request body must make progress within this, else 408")                                   \
+    X("send-timeout-ms", http.send_timeout_ms, ROOST_OPT_COUNT, "30000", 1, 86400000, "MS",        \
+      "a send that makes no progress this long closes the connection")                             \
+    X("grace-ms", grace_ms, ROOST_OPT_COUNT, "30000", 0, 86400000, "MS",                           \
+      "on SIGTERM/SIGINT/SIGHUP: how long in-flight requests may take")                            \
+    X("access-log", http.access_log, ROOST_OPT_TEXT, NULL, 0, 0, "PATH|-",                         \
+      "one line per request, to PATH or standard output (-)")                                      \
+    X("access-log-format", http.access_log_format, ROOST_OPT_ENUM, "common", 0, 1, "common|json",  \
+      "Common Log Format or one JSON object per line")                                             \
+    X("log-level", log_level, ROOST_OPT_ENUM, "warn", 0, 3, "error|warn|info|debug",               \
+      "messages less severe than this are dropped")                                                \
+    X("upstream", upstream, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                     \
+      "add GET /upstream: fetches URL (http://) with the client")                                  \
+    X("pg", db.url, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                             \
+      "PostgreSQL for /db, /queries, /fortunes, /updates, /async-db (default DATABASE_URL)")       \
+    X("pg-pool", db.pool_size, ROOST_OPT_COUNT, NULL, 1, 65535, "N",                               \
+      "database connections in all (default DATABASE_MAX_CONN, else 2 per reactor)")               \
+    X("pg-client", db.offload, ROOST_OPT_ENUM, "ring", 0, 1, "ring|offload",                       \
+      "libpq on the reactors, or blocking on the worker pool")
+
+#define SERVE_OPTION_(...) ROOST_OPTION(struct serve_flags, __VA_ARGS__),
+static const struct roost_option serve_options[] = {ROOST_SERVE_FLAGS(SERVE_OPTION_)};
+#undef SERVE_OPTION_
+#define SERVE_OPTION_COUNT (sizeof(serve_options) / sizeof(serve_options[0]))
+
 void roost_cmd_serve_help(void)
 {
-    printf("  --host ADDR               listen address (default 127.0.0.1)\n"
-           "  --port N                  listen port (default 8080; 0 picks one)\n"
-           "  --max-head-bytes N        request head limit, above -> 431 (default 8192)\n"
-           "  --max-body-bytes N        request body limit, above -> 413 (default 1048576)\n"
-           "  --header-timeout-ms N     a head must arrive within N ms (default 10000)\n"
-           "  --idle-timeout-ms N       keep-alive idle limit (default 60000)\n"
-           "  --body-timeout-ms N       body progress limit, else 408 (default 10000)\n"
-           "  --send-timeout-ms N       send progress limit, else close (default 30000)\n"
-           "  --grace-ms N              shutdown grace for in-flight requests (default 30000)\n"
-           "  --access-log PATH|-       one line per request to PATH or stdout (default off)\n"
-           "  --access-log-format F     common (Common Log Format, default) or json\n"
-           "  --log-level L             error, warn (default), info or debug\n"
-           "  --upstream URL            add GET /upstream: fetches URL (http://) with the client\n"
-           "  --pg URL                  PostgreSQL for /db, /queries, /fortunes, /updates, /async-db\n"
-           "                            (default: DATABASE_URL; none: no database endpoints)\n"
-           "  --pg-pool N               database connections in all (default DATABASE_MAX_CONN,\n"
-           "                            else 2 per reactor)\n"
-           "  --pg-client ring|offload  libpq on the reactors (default) or blocking on the pool\n\n");
+    printf("serve flags (also as environment variables ROOST_<NAME>, e.g. ROOST_PORT):\n");
+    roost_cli_options_help(serve_options, SERVE_OPTION_COUNT);
+    printf("\nSIGTERM, SIGINT and SIGHUP stop gracefully (exit 0, also when the grace\n"
+           "runs out); a second one exits at once (exit 1).\n\n");
 }
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
+/*
+ * The stop signals are blocked in every thread (threads inherit the mask) and taken with
+ * sigwait: the first one starts the graceful stop on the main thread; this thread takes
+ * the next one and ends the process at once, whatever the stop is waiting for.
+ */
+static void *exit_on_second_signal(void *arg)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *end || errno || v > max || s[0] == '-')
-        return false;
-    *out = v;
-    return true;
+    const sigset_t *set = arg;
+    int sig = 0;
+    if (sigwait(set, &sig) == 0) {
+        static const char msg[] = "roost serve: second stop signal, exiting now\n";
+        (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        _exit(1);
+    }
+    return NULL;
 }
 
 int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
 {
-    struct roost_http_server_opts o;
-    roost_http_server_opts_init(&o);
-    o.port = 8080;
-    uint64_t grace_ms = 30000;
-    enum roost_log_level level;
-    struct serve_db_opts db = {.url = getenv("DATABASE_URL")};
-    for (int i = 1; i < argc; i++) {
-        char flag[32];
-        const char *eq = strchr(argv[i], '=');
-        const char *v;
-        if (eq) {
-            snprintf(flag, sizeof(flag), "%.*s", (int)(eq - argv[i]), argv[i]);
-            v = eq + 1;
-        } else if (i + 1 < argc) {
-            snprintf(flag, sizeof(flag), "%s", argv[i]);
-            v = argv[++i];
-        } else {
-            fprintf(stderr, "roost serve: %s needs a value (see --help)\n", argv[i]);
-            return 2;
-        }
-        uint64_t n = 0;
-        bool ok = true;
-        if (!strcmp(flag, "--host"))
-            o.host = v;
-        else if (!strcmp(flag, "--port") && (ok = parse_u64(v, 65535, &n)))
-            o.port = (uint16_t)n;
-        else if (!strcmp(flag, "--max-head-bytes") && (ok = parse_u64(v, 1 << 20, &n)))
-            o.max_head_bytes = n;
-        else if (!strcmp(flag, "--max-body-bytes") && (ok = parse_u64(v, 1ull << 34, &n)))
-            o.max_body_bytes = n;
-        else if (!strcmp(flag, "--header-timeout-ms") && (ok = parse_u64(v, 86400000, &n)))
-            o.header_timeout_ms = n;
-        else if (!strcmp(flag, "--idle-timeout-ms") && (ok = parse_u64(v, 86400000, &n)))
-            o.idle_timeout_ms = n;
-        else if (!strcmp(flag, "--body-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
-            o.body_timeout_ms = n;
-        else if (!strcmp(flag, "--send-timeout-ms") && (ok = parse_u64(v, 86400000, &n) && n))
-            o.send_timeout_ms = n;
-        else if (!strcmp(flag, "--grace-ms") && (ok = parse_u64(v, 86400000, &n)))
-            grace_ms = n;
-        else if (!strcmp(flag, "--access-log"))
-            o.access_log = v;
-        else if (!strcmp(flag, "--access-log-format") &&
-                 (ok = !strcmp(v, "common") || !strcmp(v, "json")))
-            o.access_log_format =
-                !strcmp(v, "json") ? ROOST_HTTP_ACCESS_LOG_JSON : ROOST_HTTP_ACCESS_LOG_COMMON;
-        else if (!strcmp(flag, "--log-level") && (ok = roost_log_level_parse(v, &level) == 0))
-            roost_log_set_level(level);
-        else if (!strcmp(flag, "--upstream"))
-            ok = roost_serve_upstream_flag(v) == 0;
-        else if (!strcmp(flag, "--pg"))
-            db.url = v;
-        else if (!strcmp(flag, "--pg-pool") && (ok = parse_u64(v, 65535, &n) && n > 0))
-            db.pool_size = (unsigned)n;
-        else if (!strcmp(flag, "--pg-client") && (ok = !strcmp(v, "ring") || !strcmp(v, "offload")))
-            db.offload = !strcmp(v, "offload");
-        else if (ok) {
-            fprintf(stderr, "roost serve: unknown flag %s (see --help)\n", flag);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "roost serve: bad value for %s: %s\n", flag, v);
-            return 2;
-        }
+    struct serve_flags f;
+    memset(&f, 0, sizeof(f));
+    roost_http_server_opts_init(&f.http);
+    f.db.url = getenv("DATABASE_URL"); /* --pg (or ROOST_PG) overrides it */
+    size_t bad = 0;
+    if (roost_options_defaults(serve_options, SERVE_OPTION_COUNT, &f, &bad) < 0) {
+        /* A line of ROOST_SERVE_FLAGS whose default is outside its own range. */
+        fprintf(stderr, "roost serve: the default '%s' of --%s is not accepted by its flag\n",
+                serve_options[bad].def, serve_options[bad].name);
+        return 2;
+    }
+    argc = roost_cli_options("roost serve", serve_options, SERVE_OPTION_COUNT, &f, argc, argv);
+    if (argc < 0)
+        return 2;
+    if (argc > 1) {
+        fprintf(stderr, "roost serve: unknown flag or argument %s (see roost serve --help)\n",
+                argv[1]);
+        return 2;
+    }
+    struct roost_http_server_opts o = f.http;
+    struct serve_db_opts db = f.db;
+    roost_log_set_level(f.log_level);
+    if (f.upstream && roost_serve_upstream_flag(f.upstream) < 0) {
+        fprintf(stderr, "roost serve: --upstream '%s': not an http:// URL\n", f.upstream);
+        return 2;
     }
 
     /* Every thread inherits this mask; the main thread takes the signals with sigwait. */
-    sigset_t stop;
+    static sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -231,6 +270,10 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
         rc = roost_http_route(router, "GET", "/delay/:ms", delay, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/offload", offload, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/offload0", offload0, NULL);
+    if (rc == 0)
+        rc = roost_http_route(router, "GET", "/yield", yield, NULL);
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
@@ -274,12 +317,26 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop, &sig);
-    printf("roost serve: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    printf("roost serve: %s, shutting down (grace %llu ms)\n",
+           sig == SIGINT   ? "SIGINT"
+           : sig == SIGHUP ? "SIGHUP"
+                           : "SIGTERM",
+           (unsigned long long)f.grace_ms);
     fflush(stdout);
-    rc = roost_http_server_shutdown(srv, grace_ms);
-    if (rc < 0)
-        fprintf(stderr, "roost serve: some connections outlived the %llu ms grace\n",
-                (unsigned long long)grace_ms);
+    pthread_t second;
+    if (pthread_create(&second, NULL, exit_on_second_signal, &stop) == 0)
+        pthread_detach(second);
+    rc = roost_http_server_shutdown(srv, f.grace_ms);
+    if (rc < 0) {
+        /*
+         * The grace is the whole wait: stopping the runtime now would give the handlers
+         * still running another drain period. Their clients see the connection close.
+         */
+        fprintf(stderr, "roost serve: requests still running after the %llu ms grace, exiting\n",
+                (unsigned long long)f.grace_ms);
+        fflush(stdout);
+        _exit(0); /* the stop went as configured: the grace is the operator's limit */
+    }
     roost_serve_upstream_stop();
     serve_db_stop();
     roost_runtime_stop(runtime);

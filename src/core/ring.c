@@ -25,6 +25,9 @@
 #define IORING_SETUP_DEFER_TASKRUN (1U << 13)
 #endif
 
+/* The kernel's IORING_MAX_CQ_ENTRIES (not exported by its headers). */
+#define RING_MAX_CQ_ENTRIES 65536u
+
 int roost__ring_setup(struct roost_reactor *r)
 {
     /*
@@ -52,9 +55,13 @@ int roost__ring_setup(struct roost_reactor *r)
     for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
         struct io_uring_params p;
         memset(&p, 0, sizeof(p));
-        /* A CQ 4x the SQ: multishot ops post many CQEs per SQE. */
+        /*
+         * A CQ 4x the SQ: multishot ops post many CQEs per SQE. The kernel refuses a CQ
+         * above 65536 entries (twice its largest SQ), so the largest SQs get that.
+         */
         p.flags = tiers[i].flags | IORING_SETUP_CQSIZE;
-        p.cq_entries = r->sq_entries * 4;
+        p.cq_entries =
+            r->sq_entries <= RING_MAX_CQ_ENTRIES / 4 ? r->sq_entries * 4 : RING_MAX_CQ_ENTRIES;
         rc = io_uring_queue_init_params(r->sq_entries, &r->ring, &p);
         if (rc == 0) {
             r->ring_mode = tiers[i].name;

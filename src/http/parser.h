@@ -125,7 +125,6 @@ size_t roost_http_token_span(const char *s);
  * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
 size_t roost_http_field_value_span(const char *s);
 
-#endif /* ROOST_HTTP_PARSER_H */
 
 /* ---- responses (for the HTTP client) ---- */
 
@@ -152,3 +151,5 @@ struct roost_http_response_head {
  * responses have a body (HEAD, 1xx, 204, 304) is the caller's to decide. */
 int roost_http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
                                    struct roost_http_response_head *res);
+
+#endif /* ROOST_HTTP_PARSER_H */

@@ -239,6 +239,12 @@ static int append_status_line(struct http_conn *hc, int status)
 static int append_head(struct http_conn *hc, roost_http_res *res, const char *framing,
                        size_t framing_len)
 {
+    /*
+     * Whether the connection stays open is decided here, as the head is written: a stop
+     * that began while the handler ran still reaches this response's Connection header.
+     */
+    if (atomic_load_explicit(&hc->srv->draining, memory_order_relaxed))
+        res->close = true;
     roost_http_count_status(hc->counters, res->status);
     int rc = append_status_line(hc, res->status);
     if (rc == 0 && res->headers.len)
@@ -707,7 +713,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
         .hc = hc,
         .status = 200,
         .head_only = str_eq(req->head.method, "HEAD"),
-        .close = !req->head.keep_alive || atomic_load(&srv->draining),
+        .close = !req->head.keep_alive, /* or a stop begun before the head (append_head) */
         .http10 = req->head.version_minor == 0,
         .headers = {hc->res_headers.p, 0, hc->res_headers.cap},
         .body = {hc->res_body.p, 0, hc->res_body.cap},
@@ -928,6 +934,7 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         .host = srv->opts.host,
         .port = srv->opts.port,
         .max_conns = srv->opts.max_conns,
+        .reuse_port = srv->opts.reuse_port,
     };
     int rc = roost_listen(rt, &lo, on_conn, srv, &srv->listener);
     if (rc < 0) {

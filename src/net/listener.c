@@ -197,6 +197,28 @@ void net_listeners_stop_all(struct roost_net *net)
     }
 }
 
+static int setup_run(void *arg)
+{
+    return net_setup(arg);
+}
+
+/*
+ * Sets up every reactor's net state before anything listens, so that a reactor that
+ * cannot (its buffer ring did not fit in memory) fails roost_listen instead of leaving
+ * that reactor silently not accepting. From a reactor thread the other reactors cannot be
+ * waited for (-EDEADLK): their arm step then sets up, and reports, on their own.
+ */
+static int setup_reactors(roost_runtime *rt, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        roost_reactor *r = roost_runtime_reactor(rt, i);
+        int rc = roost_ctx_send(roost_reactor_ctx(r), setup_run, r);
+        if (rc < 0 && rc != -EDEADLK)
+            return rc;
+    }
+    return 0;
+}
+
 /* ---- public ------------------------------------------------------------------------------ */
 
 static int parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -224,8 +246,18 @@ int net_parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
     return parse_addr(host, port, ss, len);
 }
 
+/*
+ * One listening socket. Sharing a port needs SO_REUSEPORT on every socket that binds it,
+ * so the reactors' sockets carry it; but the first socket of a listener binds WITHOUT it
+ * unless the caller opted in (exclusive): the kernel then refuses the bind with EADDRINUSE
+ * if any other socket holds the address, roost's or not. Once bound, the option is set
+ * before listen(), so the other reactors' sockets (and processes that opted in) can join.
+ * A socket that only bound the address without listening (SO_REUSEADDR lets two such
+ * sockets coexist) is caught by listen() failing with EADDRINUSE. Nothing is probed and
+ * released, so there is no window where another process can slip in.
+ */
 static int open_listen_socket(const struct sockaddr_storage *ss, socklen_t len, int backlog,
-                              uint16_t *port)
+                              bool exclusive, uint16_t *port)
 {
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -233,8 +265,10 @@ static int open_listen_socket(const struct sockaddr_storage *ss, socklen_t len, 
     int one = 1;
     int rc;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-        bind(fd, (const struct sockaddr *)ss, len) < 0 || listen(fd, backlog) < 0) {
+        (!exclusive && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+        bind(fd, (const struct sockaddr *)ss, len) < 0 ||
+        (exclusive && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+        listen(fd, backlog) < 0) {
         rc = -errno;
         goto close_fd;
     }
@@ -265,6 +299,9 @@ int roost_listen(roost_runtime *rt, const struct roost_listen_opts *o, roost_con
     if (!h)
         return -EINVAL;
     unsigned n = roost_runtime_reactor_count(rt);
+    rc = setup_reactors(rt, n);
+    if (rc < 0)
+        return rc;
     roost_listener *l = calloc(1, sizeof(*l) + n * sizeof(l->ls[0]));
     if (!l)
         return -ENOMEM;
@@ -279,10 +316,14 @@ int roost_listen(roost_runtime *rt, const struct roost_listen_opts *o, roost_con
     for (unsigned i = 0; i < n; i++)
         l->ls[i].fd = -1;
 
-    /* The first socket picks the port (when 0); the others share it through SO_REUSEPORT. */
+    /*
+     * The first socket picks the port (when 0) and, unless the caller opted in to sharing,
+     * claims it exclusively; the others share it through SO_REUSEPORT.
+     */
+    bool share = o && o->reuse_port;
     for (unsigned i = 0; i < n; i++) {
         uint16_t port;
-        rc = open_listen_socket(&ss, sslen, backlog, &port);
+        rc = open_listen_socket(&ss, sslen, backlog, i == 0 && !share, &port);
         if (rc < 0)
             goto close_socks;
         struct net_lsock *ls = &l->ls[i];

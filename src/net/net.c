@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <roost/log.h>
@@ -161,23 +162,39 @@ void net_stats(const struct roost_reactor *r, struct roost_stats *out)
 #undef NET_COPY_
 }
 
-struct roost_net *net_get(struct roost_reactor *r)
+int net_setup(struct roost_reactor *r)
 {
     struct roost_net *net = net_of(r);
-    if (!net || net->ready)
-        return net;
+    if (!net)
+        return -ENOMEM;
+    if (net->ready)
+        return 0;
     /* First use, on the reactor thread: the buffer ring is registered with its ring. */
     if (!net->oneshot) {
         int rc = net_bufring_init(net, net->buf_count, net->buf_size);
-        if (rc < 0) {
-            /* A kernel without provided buffer rings (before 5.19): receive one-shot. */
+        if (rc == -EINVAL || rc == -EOPNOTSUPP) {
+            /* The kernel refused the registration: no provided buffer rings before 5.19. */
             roost_log(ROOST_LOG_WARN,
-                      "reactor %u: no provided buffer ring (%d), receiving one-shot", r->id, rc);
+                      "reactor %u: the kernel refused a provided buffer ring (%s); "
+                      "receiving one-shot (--recv oneshot)",
+                      r->id, strerror(-rc));
             net->oneshot = true;
+        } else if (rc < 0) {
+            /* Anything else (ENOMEM mapping buf-count x buf-size) is the caller's to see. */
+            roost_log(ROOST_LOG_ERROR,
+                      "reactor %u: cannot set up its provided buffer ring of %u x %u bytes "
+                      "(--buf-count x --buf-size): %s",
+                      r->id, net->buf_count, net->buf_size, strerror(-rc));
+            return rc;
         } else {
             net->have_ring = true;
         }
     }
     net->ready = true;
-    return net;
+    return 0;
+}
+
+struct roost_net *net_get(struct roost_reactor *r)
+{
+    return net_setup(r) == 0 ? net_of(r) : NULL;
 }

@@ -307,6 +307,13 @@ struct net_config {
  */
 int net_attach(struct roost_reactor *r, const struct net_config *cfg);
 
+/*
+ * Creates r's net state (on r's thread) if it has none: its provided buffer ring unless
+ * receiving one-shot. Returns 0 or -errno (-ENOMEM: the buffers could not be mapped),
+ * after saying on stderr what failed.
+ */
+int net_setup(struct roost_reactor *r);
+
 /* r's net state, its buffer ring set up on first use. NULL if not attached or on ENOMEM. */
 struct roost_net *net_get(struct roost_reactor *r);
 

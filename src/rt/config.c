@@ -1,27 +1,44 @@
-/* Configuration: defaults, and one name per switch for flags and environment variables. */
+/*
+ * Configuration: the runtime switches of ROOST_CONFIG_SWITCHES, and the machinery every
+ * table of struct roost_option shares (the CLI's serve flags use it too): strict parsing,
+ * range checks, environment variables, range texts for help and error messages.
+ */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <roost/config.h>
 
+#define CONFIG_OPTION_(...) ROOST_OPTION(struct roost_config, __VA_ARGS__),
+static const struct roost_option config_options[] = {ROOST_CONFIG_SWITCHES(CONFIG_OPTION_)};
+#undef CONFIG_OPTION_
+
+/* A range that does not fit its field would be silently truncated: refuse to build. */
+#define CONFIG_FITS_(name, field, kind, def, min, max, values, help)                               \
+    _Static_assert(sizeof(((struct roost_config *)0)->field) >= 8 ||                               \
+                       (unsigned long long)(max) <                                                 \
+                           1ull << (8 * sizeof(((struct roost_config *)0)->field)),                \
+                   "the range of " name " does not fit its field");
+ROOST_CONFIG_SWITCHES(CONFIG_FITS_)
+#undef CONFIG_FITS_
+
+#define CONFIG_COUNT (sizeof(config_options) / sizeof(config_options[0]))
+
+const struct roost_option *roost_config_options(size_t *count)
+{
+    *count = CONFIG_COUNT;
+    return config_options;
+}
+
 void roost_config_init(struct roost_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->reactors = 0;
-    cfg->sq_entries = 256;
-    cfg->inbox_budget = 4096;
-    cfg->resume = ROOST_RESUME_INLINE;
-    cfg->run_on = ROOST_RUN_ON_REACTOR;
-    cfg->wake = ROOST_WAKE_COALESCED;
-    cfg->affinity = true;
-    cfg->speculative = true;
-    cfg->inline_budget = 2;
-    cfg->recv = ROOST_RECV_MULTISHOT;
-    cfg->buf_count = 1024;
-    cfg->buf_size = 4096;
-    cfg->max_conns = 10000;
+    /* Cannot fail: test_core_config checks every default of the table. */
+    (void)roost_options_defaults(config_options, CONFIG_COUNT, cfg, NULL);
 }
 
 const char *roost_resume_name(enum roost_resume v)
@@ -44,149 +61,269 @@ const char *roost_recv_name(enum roost_recv v)
     return v == ROOST_RECV_ONESHOT ? "oneshot" : "multishot";
 }
 
-static int parse_bool(const char *v, bool *out)
+/* ---- option machinery ---------------------------------------------------------------- */
+
+static bool all_digits(const char *v, size_t n)
 {
-    if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes"))
-        *out = true;
-    else if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
-        *out = false;
-    else
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+    return true;
+}
+
+/*
+ * Digits only: strtoull would take leading spaces, a sign and "0x", which a switch must
+ * refuse (" 19180" and "+19180" are typos, not ports). Overflow is -ERANGE.
+ */
+static int parse_digits(const char *v, size_t n, unsigned long long *out)
+{
+    if (!all_digits(v, n))
         return -EINVAL;
+    unsigned long long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(v[i] - '0');
+        if (x > (ULLONG_MAX - d) / 10)
+            return -ERANGE;
+        x = x * 10 + d;
+    }
+    *out = x;
     return 0;
 }
 
-/* A decimal count in [min, max]; size suffixes k/m for stack-size style values. */
-static int parse_size(const char *v, unsigned long long min, unsigned long long max,
-                      unsigned long long *out)
+static int parse_bytes(const char *v, unsigned long long *out)
 {
-    if (!isdigit((unsigned char)v[0]))
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno)
-        return -EINVAL;
-    if (*end == 'k' || *end == 'K') {
-        n *= 1024;
-        end++;
-    } else if (*end == 'm' || *end == 'M') {
-        n *= 1024 * 1024;
-        end++;
+    size_t n = strlen(v);
+    unsigned shift = 0;
+    if (n > 1) {
+        switch (v[n - 1]) {
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'm':
+        case 'M':
+            shift = 20;
+            break;
+        case 'g':
+        case 'G':
+            shift = 30;
+            break;
+        }
     }
-    if (*end || n < min || n > max)
-        return -EINVAL;
-    *out = n;
+    unsigned long long x;
+    int rc = parse_digits(v, shift ? n - 1 : n, &x);
+    if (rc < 0)
+        return rc;
+    if (x > ULLONG_MAX >> shift)
+        return -ERANGE;
+    *out = x << shift;
     return 0;
 }
+
+static int parse_bool(const char *v, unsigned long long *out)
+{
+    static const char *const yes[] = {"on", "1", "true", "yes"};
+    static const char *const no[] = {"off", "0", "false", "no"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (!strcmp(v, yes[i])) {
+            *out = 1;
+            return 0;
+        }
+        if (!strcmp(v, no[i])) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* The index of v among the '|'-separated names, as the enum's value. */
+static int parse_enum(const char *names, const char *v, unsigned long long *out)
+{
+    size_t vn = strlen(v);
+    unsigned long long i = 0;
+    for (const char *p = names;; i++) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t)(bar - p) : strlen(p);
+        if (n == vn && vn && !memcmp(p, v, n)) {
+            *out = i;
+            return 0;
+        }
+        if (!bar)
+            return -EINVAL;
+        p = bar + 1;
+    }
+}
+
+static void store(const struct roost_option *o, void *base, unsigned long long v)
+{
+    char *field = (char *)base + o->offset;
+    switch (o->size) {
+    case 1: {
+        uint8_t x = (uint8_t)v;
+        memcpy(field, &x, 1);
+        break;
+    }
+    case 2: {
+        uint16_t x = (uint16_t)v;
+        memcpy(field, &x, 2);
+        break;
+    }
+    case 4: {
+        uint32_t x = (uint32_t)v;
+        memcpy(field, &x, 4);
+        break;
+    }
+    default: {
+        uint64_t x = v;
+        memcpy(field, &x, 8);
+        break;
+    }
+    }
+}
+
+int roost_option_set(const struct roost_option *o, void *base, const char *value)
+{
+    if (!value)
+        return -EINVAL;
+    unsigned long long v = 0;
+    int rc;
+    switch (o->kind) {
+    case ROOST_OPT_TEXT:
+        if (!*value)
+            return -EINVAL;
+        memcpy((char *)base + o->offset, &value, sizeof(value));
+        return 0;
+    case ROOST_OPT_BOOL:
+        rc = parse_bool(value, &v);
+        break;
+    case ROOST_OPT_ENUM:
+        rc = parse_enum(o->values, value, &v);
+        break;
+    case ROOST_OPT_BYTES:
+        rc = parse_bytes(value, &v);
+        break;
+    case ROOST_OPT_COUNT:
+    case ROOST_OPT_POW2:
+    default:
+        rc = parse_digits(value, strlen(value), &v);
+        break;
+    }
+    if (rc < 0)
+        return rc;
+    if (o->kind == ROOST_OPT_COUNT || o->kind == ROOST_OPT_POW2 || o->kind == ROOST_OPT_BYTES) {
+        if (v < o->min || v > o->max)
+            return -ERANGE;
+        if (o->kind == ROOST_OPT_POW2 && (v & (v - 1)))
+            return -ERANGE;
+    }
+    store(o, base, v);
+    return 0;
+}
+
+const struct roost_option *roost_option_find(const struct roost_option *opts, size_t n,
+                                             const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(opts[i].name) == len && !memcmp(opts[i].name, name, len))
+            return &opts[i];
+    return NULL;
+}
+
+/* 16384 -> "16k": sizes read as they are written on the command line. */
+static int bytes_text(unsigned long long v, char *buf, size_t len)
+{
+    static const char suffix[] = {'g', 'm', 'k'};
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned shift = 30 - 10 * i;
+        if (v && v % (1ull << shift) == 0)
+            return snprintf(buf, len, "%llu%c", v >> shift, suffix[i]);
+    }
+    return snprintf(buf, len, "%llu", v);
+}
+
+int roost_option_range(const struct roost_option *o, char *buf, size_t len)
+{
+    char lo[24], hi[24];
+    switch (o->kind) {
+    case ROOST_OPT_COUNT:
+        return snprintf(buf, len, "%llu..%llu", o->min, o->max);
+    case ROOST_OPT_POW2:
+        return snprintf(buf, len, "%llu..%llu, a power of two", o->min, o->max);
+    case ROOST_OPT_BYTES:
+        bytes_text(o->min, lo, sizeof(lo));
+        bytes_text(o->max, hi, sizeof(hi));
+        return snprintf(buf, len, "%s..%s bytes", lo, hi);
+    case ROOST_OPT_TEXT: /* its placeholder ("ADDR"), the names ("on|off") otherwise */
+    case ROOST_OPT_BOOL:
+    case ROOST_OPT_ENUM:
+    default:
+        return snprintf(buf, len, "%s", o->values);
+    }
+}
+
+int roost_options_defaults(const struct roost_option *opts, size_t n, void *base, size_t *bad)
+{
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!opts[i].def)
+            continue; /* a TEXT option that is unset by default keeps what base has */
+        int rc = roost_option_set(&opts[i], base, opts[i].def);
+        if (rc < 0 && first == 0) {
+            first = rc;
+            if (bad)
+                *bad = i;
+        }
+    }
+    return first;
+}
+
+int roost_option_env_name(const struct roost_option *o, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "ROOST_%s", o->name);
+    for (size_t i = 6; i < len && buf[i]; i++)
+        buf[i] = buf[i] == '-' ? '_' : (char)toupper((unsigned char)buf[i]);
+    return n;
+}
+
+int roost_options_from_env(const struct roost_option *opts, size_t n, void *base, size_t *bad)
+{
+    for (size_t i = 0; i < n; i++) {
+        char var[64];
+        roost_option_env_name(&opts[i], var, sizeof(var));
+        const char *v = getenv(var);
+        if (!v)
+            continue;
+        int rc = roost_option_set(&opts[i], base, v);
+        if (rc < 0) {
+            if (bad)
+                *bad = i;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- roost_config ---------------------------------------------------------------------- */
 
 int roost_config_set(struct roost_config *cfg, const char *name, const char *value)
 {
-    unsigned long long n;
-    int rc;
-    if (!strcmp(name, "resume")) {
-        if (!strcmp(value, "inline"))
-            cfg->resume = ROOST_RESUME_INLINE;
-        else if (!strcmp(value, "posted"))
-            cfg->resume = ROOST_RESUME_POSTED;
-        else
-            return -EINVAL;
-    } else if (!strcmp(name, "run-on")) {
-        if (!strcmp(value, "reactor"))
-            cfg->run_on = ROOST_RUN_ON_REACTOR;
-        else if (!strcmp(value, "pool"))
-            cfg->run_on = ROOST_RUN_ON_POOL;
-        else
-            return -EINVAL;
-    } else if (!strcmp(name, "wake")) {
-        if (!strcmp(value, "coalesced"))
-            cfg->wake = ROOST_WAKE_COALESCED;
-        else if (!strcmp(value, "per-item"))
-            cfg->wake = ROOST_WAKE_PER_ITEM;
-        else
-            return -EINVAL;
-    } else if (!strcmp(name, "affinity")) {
-        return parse_bool(value, &cfg->affinity);
-    } else if (!strcmp(name, "speculative")) {
-        return parse_bool(value, &cfg->speculative);
-    } else if (!strcmp(name, "pin-threads")) {
-        return parse_bool(value, &cfg->pin_threads);
-    } else if (!strcmp(name, "inline-budget")) {
-        if ((rc = parse_size(value, 0, 1u << 20, &n)) < 0)
-            return rc;
-        cfg->inline_budget = (unsigned)n;
-    } else if (!strcmp(name, "reactors")) {
-        if ((rc = parse_size(value, 0, 1024, &n)) < 0)
-            return rc;
-        cfg->reactors = (unsigned)n;
-    } else if (!strcmp(name, "sq-entries")) {
-        if ((rc = parse_size(value, 2, 32768, &n)) < 0)
-            return rc;
-        cfg->sq_entries = (unsigned)n;
-    } else if (!strcmp(name, "inbox-budget")) {
-        if ((rc = parse_size(value, 1, 1u << 30, &n)) < 0)
-            return rc;
-        cfg->inbox_budget = (unsigned)n;
-    } else if (!strcmp(name, "pool-threads")) {
-        if ((rc = parse_size(value, 0, 1024, &n)) < 0)
-            return rc;
-        cfg->pool_threads = (unsigned)n;
-    } else if (!strcmp(name, "stack-size")) {
-        if ((rc = parse_size(value, 0, 1ull << 30, &n)) < 0)
-            return rc;
-        cfg->stack_size = (size_t)n;
-    } else if (!strcmp(name, "recv")) {
-        if (!strcmp(value, "multishot"))
-            cfg->recv = ROOST_RECV_MULTISHOT;
-        else if (!strcmp(value, "oneshot"))
-            cfg->recv = ROOST_RECV_ONESHOT;
-        else
-            return -EINVAL;
-    } else if (!strcmp(name, "buf-count")) {
-        /* The kernel wants a power of two, at most 32768 (16-bit buffer ids). */
-        if ((rc = parse_size(value, 1, 32768, &n)) < 0)
-            return rc;
-        if (n & (n - 1))
-            return -EINVAL;
-        cfg->buf_count = (unsigned)n;
-    } else if (!strcmp(name, "buf-size")) {
-        if ((rc = parse_size(value, 64, 1u << 20, &n)) < 0)
-            return rc;
-        cfg->buf_size = (unsigned)n;
-    } else if (!strcmp(name, "max-conns")) {
-        if ((rc = parse_size(value, 1, 1u << 24, &n)) < 0)
-            return rc;
-        cfg->max_conns = (unsigned)n;
-    } else {
-        return -ENOENT;
-    }
-    return 0;
+    const struct roost_option *o =
+        roost_option_find(config_options, CONFIG_COUNT, name, strlen(name));
+    return o ? roost_option_set(o, cfg, value) : -ENOENT;
 }
 
 int roost_config_from_env(struct roost_config *cfg, const char **bad)
 {
     /* The variable of switch "run-on" is ROOST_RUN_ON, and so on. */
-    static const char *const names[] = {
-        "resume",   "run-on",     "wake",         "affinity",     "speculative", "inline-budget",
-        "reactors", "sq-entries", "inbox-budget", "pool-threads", "stack-size",  "pin-threads",
-        "recv",     "buf-count",  "buf-size",     "max-conns",
-    };
     static _Thread_local char var[64];
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        size_t k = 0;
-        for (const char *c = "ROOST_"; *c; c++)
-            var[k++] = *c;
-        for (const char *c = names[i]; *c; c++)
-            var[k++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
-        var[k] = 0;
-        const char *v = getenv(var);
-        if (!v)
-            continue;
-        int rc = roost_config_set(cfg, names[i], v);
-        if (rc < 0) {
-            if (bad)
-                *bad = var;
-            return rc;
-        }
+    size_t i = 0;
+    int rc = roost_options_from_env(config_options, CONFIG_COUNT, cfg, &i);
+    if (rc < 0 && bad) {
+        roost_option_env_name(&config_options[i], var, sizeof(var));
+        *bad = var;
     }
-    return 0;
+    return rc;
 }

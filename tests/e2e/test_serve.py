@@ -412,7 +412,8 @@ class LogTest(unittest.TestCase):
             p = subprocess.run([ROOST, "serve", "--port", "0", *flags], capture_output=True,
                                text=True, timeout=30)
             self.assertEqual(p.returncode, 2, flags)
-            self.assertIn("bad value", p.stderr)
+            self.assertIn("%s '%s'" % (flags[0], flags[1]), p.stderr)
+            self.assertIn("accepted:", p.stderr)
 
 
 if __name__ == "__main__":

@@ -42,13 +42,13 @@ static inline void roost_http_count_status(struct roost_http_counters *k, int st
 }
 
 /* Adds one request that took ns from its head to its response to the histogram. */
-void roost_http_count_latency(struct roost_http_counters *k, uint64_t ns);
+void http_count_latency(struct roost_http_counters *k, uint64_t ns);
 
 /* The server a request arrived at, and that server's counters of reactor i (i below
  * roost_runtime_reactor_count of its runtime). */
-roost_http_server *roost_http_req_server(const roost_http_req *req);
-roost_runtime *roost_http_server_runtime(const roost_http_server *s);
-const struct roost_http_counters *roost_http_server_counters(const roost_http_server *s,
+roost_http_server *http_req_server(const roost_http_req *req);
+roost_runtime *http_server_runtime(const roost_http_server *s);
+const struct roost_http_counters *http_server_counters(const roost_http_server *s,
                                                              unsigned i);
 
 #endif

@@ -101,7 +101,7 @@ static void *writer(void *arg)
 }
 
 int http_access_log_open(const char *path, enum roost_http_access_log_format format,
-                          unsigned nshards, struct roost_access_log **out)
+                         unsigned nshards, struct roost_access_log **out)
 {
     struct roost_access_log *l = calloc(1, sizeof(*l));
     if (!l)
@@ -156,7 +156,7 @@ static const char *stamp(struct shard *s, enum roost_http_access_log_format form
 }
 
 void http_access_log_add(struct roost_access_log *l, unsigned shard,
-                          const struct roost_access_entry *e)
+                         const struct roost_access_entry *e)
 {
     struct shard *s = &l->shards[shard];
     char line[512];

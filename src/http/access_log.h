@@ -24,11 +24,11 @@ struct roost_access_entry {
 /* Opens path ("-": standard output) for appending and starts the writer thread; nshards is
  * the number of reactors. 0 and *out, or -errno. */
 int http_access_log_open(const char *path, enum roost_http_access_log_format format,
-                          unsigned nshards, struct roost_access_log **out);
+                         unsigned nshards, struct roost_access_log **out);
 
 /* Appends one line to shard (the calling reactor's id). Never blocks on I/O. */
 void http_access_log_add(struct roost_access_log *l, unsigned shard,
-                          const struct roost_access_entry *e);
+                         const struct roost_access_entry *e);
 
 /* Lines dropped because a shard was full (the writer could not keep up). */
 uint64_t http_access_log_dropped(const struct roost_access_log *l);

@@ -441,7 +441,7 @@ static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_h
 }
 
 int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                          struct roost_http_request *req)
+                    struct roost_http_request *req)
 {
     if (!lim)
         lim = &default_limits;
@@ -719,8 +719,8 @@ void http_chunked_init(struct roost_http_chunked *c, const struct roost_http_lim
     };
 }
 
-int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
-                            size_t *consumed, struct roost_http_str *data, bool *done)
+int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len, size_t *consumed,
+                      struct roost_http_str *data, bool *done)
 {
     cptr const start = (cptr)buf;
     cptr p = start, end = start + len;
@@ -996,7 +996,7 @@ static int response_field(cptr name, size_t name_n, cptr v, cptr ve,
 }
 
 int http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                                   struct roost_http_response_head *res)
+                             struct roost_http_response_head *res)
 {
     if (!lim)
         lim = &default_limits;

@@ -86,7 +86,7 @@ struct roost_http_request {
  * -431, -501 or -505. An error is reported as soon as the bytes seen prove it, and a prefix of
  * a request never gets a different verdict than the whole. lim may be NULL for the defaults. */
 int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                          struct roost_http_request *req);
+                    struct roost_http_request *req);
 
 /* Chunked body decoder state (RFC 9112 §7.1): one per request body, owned by the connection,
  * no pointers into any buffer. Initialize with http_chunked_init before each body. */
@@ -114,8 +114,8 @@ void http_chunked_init(struct roost_http_chunked *c, const struct roost_http_lim
  * call, so loop while *consumed > 0), and *done is true once the final CRLF has been consumed:
  * bytes after it belong to the next request and are not consumed. Chunk extensions are
  * syntax-checked and ignored; trailer fields are checked like header fields and discarded. */
-int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
-                            size_t *consumed, struct roost_http_str *data, bool *done);
+int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len, size_t *consumed,
+                      struct roost_http_str *data, bool *done);
 
 /* Bytes at the start of the C string s that may be in a token (RFC 9110 §5.6.2), as a field
  * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
@@ -124,7 +124,6 @@ size_t http_token_span(const char *s);
 /* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
  * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
 size_t http_field_value_span(const char *s);
-
 
 /* ---- responses (for the HTTP client) ---- */
 
@@ -150,6 +149,6 @@ struct roost_http_response_head {
  * a transfer coding other than chunked, -505 an HTTP major version other than 1. Which
  * responses have a body (HEAD, 1xx, 204, 304) is the caller's to decide. */
 int http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                                   struct roost_http_response_head *res);
+                             struct roost_http_response_head *res);
 
 #endif /* ROOST_HTTP_PARSER_H */

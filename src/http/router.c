@@ -154,8 +154,8 @@ static bool path_matches(const struct route *rt, struct roost_str path, struct r
     return p == end;
 }
 
-int http_router_match(const roost_http_router *r, struct roost_str method,
-                            struct roost_str path, struct roost_http_match *m)
+int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,
+                      struct roost_http_match *m)
 {
     bool path_seen = false;
     const struct route *get_route = NULL;
@@ -277,8 +277,7 @@ static void allow_add(char *buf, size_t cap, size_t *len, const char *method)
     buf[*len] = 0;
 }
 
-size_t http_router_allow(const roost_http_router *r, struct roost_str path, char *buf,
-                               size_t cap)
+size_t http_router_allow(const roost_http_router *r, struct roost_str path, char *buf, size_t cap)
 {
     size_t len = 0;
     if (cap)

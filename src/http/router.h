@@ -35,14 +35,13 @@ bool http_path_is_normal(const char *raw, size_t n);
  * (the server answers it). path.p NULL: every method routed anywhere (for "OPTIONS *").
  * Returns the length; a list that does not fit is cut after its last whole method.
  */
-size_t http_router_allow(const roost_http_router *r, struct roost_str path, char *buf,
-                               size_t cap);
+size_t http_router_allow(const roost_http_router *r, struct roost_str path, char *buf, size_t cap);
 
 /*
  * Finds the route for method and path. Returns 0 and fills *m, 404 when no route has this
  * path, 405 when only other methods' routes do. HEAD falls back to GET routes.
  */
-int http_router_match(const roost_http_router *r, struct roost_str method,
-                            struct roost_str path, struct roost_http_match *m);
+int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,
+                      struct roost_http_match *m);
 
 #endif

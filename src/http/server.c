@@ -74,7 +74,7 @@ struct http_conn {
     _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
-    char peer[48]; /* the client's address, for the access log only */
+    char peer[48];                            /* the client's address, for the access log only */
     struct http_conn *prev, *next;
 };
 
@@ -232,7 +232,7 @@ static int append_status_line(struct http_conn *hc, int status)
     int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
                      reason(status), hc->srv->server_name, date);
     return http_bytes_append(&hc->out, line,
-                              (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+                             (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* Status line, the server's headers and the handler's: everything up to the blank line. */
@@ -576,8 +576,7 @@ static long read_body(struct http_conn *hc, roost_http_req *req)
     while (!done) {
         size_t consumed = 0;
         struct roost_http_str data = {0};
-        int rc =
-            http_chunked_feed(&ch, in_p(hc) + off, in_n(hc) - off, &consumed, &data, &done);
+        int rc = http_chunked_feed(&ch, in_p(hc) + off, in_n(hc) - off, &consumed, &data, &done);
         if (rc < 0)
             return rc;
         if (data.n && http_bytes_append(&hc->body, data.p, data.n) < 0)
@@ -923,7 +922,7 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         pthread_mutex_init(&srv->per_reactor[i].lock, NULL);
     if (srv->opts.access_log) {
         int arc = http_access_log_open(srv->opts.access_log, srv->opts.access_log_format,
-                                        srv->nreactors, &srv->access_log);
+                                       srv->nreactors, &srv->access_log);
         if (arc < 0) {
             free(srv->per_reactor);
             free(srv);

@@ -70,8 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         struct roost_http_match match;
         struct roost_str path = {out, (size_t)n};
-        int r = http_router_match(router(), (struct roost_str){method, strlen(method)}, path,
-                                        &match);
+        int r =
+            http_router_match(router(), (struct roost_str){method, strlen(method)}, path, &match);
         CHECK(r == 0 || r == 404 || r == 405);
         if (r == 0) {
             CHECK(match.handler == h && match.nparams <= ROOST_HTTP_MAX_PARAMS);

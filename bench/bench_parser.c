@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (uint64_t i = 0; i < iterations; i++)
-        sum += roost_http_parse_head(head, n, NULL, &req);
+        sum += http_parse_head(head, n, NULL, &req);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (sum != (long long)n * (long long)iterations) {
         fprintf(stderr, "bench_parser: a parse failed\n");

@@ -203,11 +203,11 @@ static int receive(struct lconn *lc)
     if (lc->tail.len == 0) { /* the common case: frame the receive buffer in place */
         rc = frame(lc, b.data, b.len, &used, now);
         if (rc == 0 && used < b.len)
-            rc = roost_bytes_append(&lc->tail, b.data + used, b.len - used);
-    } else if ((rc = roost_bytes_append(&lc->tail, b.data, b.len)) == 0) {
+            rc = http_bytes_append(&lc->tail, b.data + used, b.len - used);
+    } else if ((rc = http_bytes_append(&lc->tail, b.data, b.len)) == 0) {
         rc = frame(lc, lc->tail.p, lc->tail.len, &used, now);
         if (rc == 0)
-            roost_bytes_consume(&lc->tail, used);
+            http_bytes_consume(&lc->tail, used);
     }
     roost_conn_release(lc->c, &b);
     return rc;
@@ -726,7 +726,7 @@ int roost_cmd_load(const struct roost_config *cfg_in, int argc, char **argv)
         free(conns_g[i].iov);
         free(conns_g[i].sent_ns);
         free(conns_g[i].which);
-        roost_bytes_free(&conns_g[i].tail);
+        http_bytes_free(&conns_g[i].tail);
     }
     free(conns_g);
     for (unsigned i = 0; i < L.ntmpls; i++)

@@ -96,12 +96,12 @@ static void *writer(void *arg)
     }
     pthread_mutex_unlock(&l->mu);
     drain(l, &spare);
-    roost_bytes_free(&spare);
+    http_bytes_free(&spare);
     return NULL;
 }
 
-int roost_access_log_open(const char *path, enum roost_http_access_log_format format,
-                          unsigned nshards, struct roost_access_log **out)
+int http_access_log_open(const char *path, enum roost_http_access_log_format format,
+                         unsigned nshards, struct roost_access_log **out)
 {
     struct roost_access_log *l = calloc(1, sizeof(*l));
     if (!l)
@@ -132,7 +132,7 @@ int roost_access_log_open(const char *path, enum roost_http_access_log_format fo
     int rc = pthread_create(&l->writer, NULL, writer, l);
     if (rc != 0) {
         l->writer = 0;
-        roost_access_log_close(l);
+        http_access_log_close(l);
         return -rc;
     }
     *out = l;
@@ -155,8 +155,8 @@ static const char *stamp(struct shard *s, enum roost_http_access_log_format form
     return s->stamp;
 }
 
-void roost_access_log_add(struct roost_access_log *l, unsigned shard,
-                          const struct roost_access_entry *e)
+void http_access_log_add(struct roost_access_log *l, unsigned shard,
+                         const struct roost_access_entry *e)
 {
     struct shard *s = &l->shards[shard];
     char line[512];
@@ -190,7 +190,7 @@ void roost_access_log_add(struct roost_access_log *l, unsigned shard,
     size_t len = n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1;
     pthread_mutex_lock(&s->mu);
     int rc =
-        s->buf.len + len > ACCESS_LOG_SHARD_CAP ? -ENOSPC : roost_bytes_append(&s->buf, line, len);
+        s->buf.len + len > ACCESS_LOG_SHARD_CAP ? -ENOSPC : http_bytes_append(&s->buf, line, len);
     pthread_mutex_unlock(&s->mu);
     if (rc < 0)
         atomic_store_explicit(&s->dropped,
@@ -198,7 +198,7 @@ void roost_access_log_add(struct roost_access_log *l, unsigned shard,
                               memory_order_relaxed);
 }
 
-uint64_t roost_access_log_dropped(const struct roost_access_log *l)
+uint64_t http_access_log_dropped(const struct roost_access_log *l)
 {
     uint64_t n = 0;
     for (unsigned i = 0; i < l->nshards; i++)
@@ -206,7 +206,7 @@ uint64_t roost_access_log_dropped(const struct roost_access_log *l)
     return n;
 }
 
-void roost_access_log_close(struct roost_access_log *l)
+void http_access_log_close(struct roost_access_log *l)
 {
     if (!l)
         return;
@@ -218,7 +218,7 @@ void roost_access_log_close(struct roost_access_log *l)
         pthread_join(l->writer, NULL);
     }
     for (unsigned i = 0; i < l->nshards; i++) {
-        roost_bytes_free(&l->shards[i].buf);
+        http_bytes_free(&l->shards[i].buf);
         pthread_mutex_destroy(&l->shards[i].mu);
     }
     pthread_mutex_destroy(&l->mu);

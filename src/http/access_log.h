@@ -23,18 +23,18 @@ struct roost_access_entry {
 
 /* Opens path ("-": standard output) for appending and starts the writer thread; nshards is
  * the number of reactors. 0 and *out, or -errno. */
-int roost_access_log_open(const char *path, enum roost_http_access_log_format format,
-                          unsigned nshards, struct roost_access_log **out);
+int http_access_log_open(const char *path, enum roost_http_access_log_format format,
+                         unsigned nshards, struct roost_access_log **out);
 
 /* Appends one line to shard (the calling reactor's id). Never blocks on I/O. */
-void roost_access_log_add(struct roost_access_log *l, unsigned shard,
-                          const struct roost_access_entry *e);
+void http_access_log_add(struct roost_access_log *l, unsigned shard,
+                         const struct roost_access_entry *e);
 
 /* Lines dropped because a shard was full (the writer could not keep up). */
-uint64_t roost_access_log_dropped(const struct roost_access_log *l);
+uint64_t http_access_log_dropped(const struct roost_access_log *l);
 
 /* Writes what is buffered, stops the writer and closes the file. After every reactor has
  * stopped adding. */
-void roost_access_log_close(struct roost_access_log *l);
+void http_access_log_close(struct roost_access_log *l);
 
 #endif

@@ -12,7 +12,7 @@ struct roost_bytes {
 };
 
 /* Makes room for n more bytes. 0 or -ENOMEM. */
-static inline int roost_bytes_reserve(struct roost_bytes *b, size_t n)
+static inline int http_bytes_reserve(struct roost_bytes *b, size_t n)
 {
     if (b->len + n <= b->cap)
         return 0;
@@ -27,11 +27,11 @@ static inline int roost_bytes_reserve(struct roost_bytes *b, size_t n)
     return 0;
 }
 
-static inline int roost_bytes_append(struct roost_bytes *b, const void *data, size_t n)
+static inline int http_bytes_append(struct roost_bytes *b, const void *data, size_t n)
 {
     if (n == 0) /* data and b->p may both be NULL: no pointer arithmetic on them */
         return 0;
-    int rc = roost_bytes_reserve(b, n);
+    int rc = http_bytes_reserve(b, n);
     if (rc < 0)
         return rc;
     memcpy(b->p + b->len, data, n);
@@ -39,19 +39,19 @@ static inline int roost_bytes_append(struct roost_bytes *b, const void *data, si
     return 0;
 }
 
-static inline int roost_bytes_append_str(struct roost_bytes *b, const char *s)
+static inline int http_bytes_append_str(struct roost_bytes *b, const char *s)
 {
-    return roost_bytes_append(b, s, strlen(s));
+    return http_bytes_append(b, s, strlen(s));
 }
 
 /* Drops the first n bytes. */
-static inline void roost_bytes_consume(struct roost_bytes *b, size_t n)
+static inline void http_bytes_consume(struct roost_bytes *b, size_t n)
 {
     memmove(b->p, b->p + n, b->len - n);
     b->len -= n;
 }
 
-static inline void roost_bytes_free(struct roost_bytes *b)
+static inline void http_bytes_free(struct roost_bytes *b)
 {
     free(b->p);
     b->p = NULL;

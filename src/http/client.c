@@ -119,8 +119,8 @@ int roost_http_client_create(roost_runtime *rt, const struct roost_http_client_o
 static void conn_close(struct client_conn *cc)
 {
     roost_conn_close(cc->c);
-    roost_bytes_free(&cc->in);
-    roost_bytes_free(&cc->out);
+    http_bytes_free(&cc->in);
+    http_bytes_free(&cc->out);
     free(cc);
 }
 
@@ -199,13 +199,13 @@ static int conn_open(roost_http_client *c, const struct http_url *u, uint64_t de
     if (!r) /* a pool task: spread over the reactors */
         r = roost_runtime_reactor(c->rt, atomic_fetch_add(&c->next_reactor, 1) % c->nreactors);
     struct client_conn *cc = calloc(1, sizeof(*cc));
-    if (!cc || roost_bytes_reserve(&cc->in, 4096) < 0) {
+    if (!cc || http_bytes_reserve(&cc->in, 4096) < 0) {
         free(cc);
         return -ENOMEM;
     }
     int rc = roost_connect_on_timeout(r, u->host, u->port, t, &cc->c);
     if (rc < 0) {
-        roost_bytes_free(&cc->in);
+        http_bytes_free(&cc->in);
         free(cc);
         return rc;
     }
@@ -250,17 +250,17 @@ static int append_head(struct roost_bytes *b, const char *method, const struct h
                        const struct roost_http_client_req *req)
 {
     b->len = 0;
-    int rc = roost_bytes_append_str(b, method);
-    rc = rc ? rc : roost_bytes_append(b, " ", 1);
-    rc = rc ? rc : roost_bytes_append_str(b, u->target);
-    rc = rc ? rc : roost_bytes_append_str(b, " HTTP/1.1\r\nHost: ");
-    rc = rc ? rc : roost_bytes_append_str(b, u->authority);
-    rc = rc ? rc : roost_bytes_append(b, "\r\n", 2);
+    int rc = http_bytes_append_str(b, method);
+    rc = rc ? rc : http_bytes_append(b, " ", 1);
+    rc = rc ? rc : http_bytes_append_str(b, u->target);
+    rc = rc ? rc : http_bytes_append_str(b, " HTTP/1.1\r\nHost: ");
+    rc = rc ? rc : http_bytes_append_str(b, u->authority);
+    rc = rc ? rc : http_bytes_append(b, "\r\n", 2);
     for (size_t i = 0; rc == 0 && i < req->nheaders; i++) {
-        rc = roost_bytes_append_str(b, req->headers[i].name);
-        rc = rc ? rc : roost_bytes_append(b, ": ", 2);
-        rc = rc ? rc : roost_bytes_append_str(b, req->headers[i].value);
-        rc = rc ? rc : roost_bytes_append(b, "\r\n", 2);
+        rc = http_bytes_append_str(b, req->headers[i].name);
+        rc = rc ? rc : http_bytes_append(b, ": ", 2);
+        rc = rc ? rc : http_bytes_append_str(b, req->headers[i].value);
+        rc = rc ? rc : http_bytes_append(b, "\r\n", 2);
     }
     char framing[64];
     int n = 0;
@@ -271,7 +271,7 @@ static int append_head(struct roost_bytes *b, const char *method, const struct h
         n = snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n\r\n", req->body_len);
     else
         n = snprintf(framing, sizeof(framing), "\r\n");
-    return rc ? rc : roost_bytes_append(b, framing, (size_t)n);
+    return rc ? rc : http_bytes_append(b, framing, (size_t)n);
 }
 
 static int send_request(struct client_conn *cc, const struct roost_http_client_req *req)
@@ -384,7 +384,7 @@ static int exchange(roost_http_client *c, struct client_conn *cc, const char *me
                 break;
         }
         if (off)
-            roost_bytes_consume(&cc->in, off);
+            http_bytes_consume(&cc->in, off);
         off = 0;
         uint64_t wait = 0;
         if (deadline && !(wait = ms_left(deadline)))
@@ -400,7 +400,7 @@ static int exchange(roost_http_client *c, struct client_conn *cc, const char *me
         if (n < 0)
             return n == -EPIPE ? -ECONNRESET : n;
         *got = true;
-        rc = roost_bytes_append(&cc->in, b.data, b.len);
+        rc = http_bytes_append(&cc->in, b.data, b.len);
         roost_conn_release(cc->c, &b);
         if (rc < 0)
             return rc;
@@ -563,8 +563,8 @@ static int close_pools(void *arg)
             if (in_task) {
                 conn_close(cc);
             } else { /* the runtime is gone and closed the sockets */
-                roost_bytes_free(&cc->in);
-                roost_bytes_free(&cc->out);
+                http_bytes_free(&cc->in);
+                http_bytes_free(&cc->out);
                 free(cc);
             }
         }

@@ -32,7 +32,7 @@ int http_reader_feed(struct http_reader *rd, const char *buf, size_t len, size_t
     *used = 0;
     switch (rd->state) {
     case HTTP_RD_HEAD: {
-        int n = roost_http_parse_response_head(buf, len, rd->lim, &rd->head);
+        int n = http_parse_response_head(buf, len, rd->lim, &rd->head);
         if (n < 0)
             return parse_error(n);
         if (n == 0)
@@ -48,7 +48,7 @@ int http_reader_feed(struct http_reader *rd, const char *buf, size_t len, size_t
         if (rd->head_request || s == 204 || s == 304) {
             rd->state = HTTP_RD_DONE;
         } else if (rd->head.chunked) {
-            roost_http_chunked_init(&rd->ch, rd->lim);
+            http_chunked_init(&rd->ch, rd->lim);
             rd->state = HTTP_RD_CHUNKED;
         } else if (rd->head.has_content_length) {
             rd->left = rd->head.content_length;
@@ -71,7 +71,7 @@ int http_reader_feed(struct http_reader *rd, const char *buf, size_t len, size_t
     }
     case HTTP_RD_CHUNKED: {
         bool done = false;
-        int rc = roost_http_chunked_feed(&rd->ch, buf, len, used, span, &done);
+        int rc = http_chunked_feed(&rd->ch, buf, len, used, span, &done);
         if (rc < 0)
             return parse_error(rc);
         if (done)

@@ -9,7 +9,7 @@ static _Thread_local struct {
 } cache;
 
 /* Not inlined: a handler's task may migrate, so no TLS address is kept across calls. */
-__attribute__((noinline)) const char *roost_http_date(void)
+__attribute__((noinline)) const char *http_date(void)
 {
     time_t now = time(NULL);
     if (now != cache.second || !cache.text[0]) {

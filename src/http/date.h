@@ -3,6 +3,6 @@
 #define ROOST_HTTP_DATE_H
 
 /* The current time as an IMF-fixdate (RFC 9110 §5.6.7), 29 characters, NUL-terminated. */
-const char *roost_http_date(void);
+const char *http_date(void);
 
 #endif

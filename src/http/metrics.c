@@ -23,7 +23,7 @@ static const uint64_t latency_bounds[] = {
 #undef ROOST_HTTP_BOUND_
 };
 
-void roost_http_count_latency(struct roost_http_counters *k, uint64_t ns)
+void http_count_latency(struct roost_http_counters *k, uint64_t ns)
 {
     size_t i = 0;
     while (i < sizeof(latency_bounds) / sizeof(latency_bounds[0]) && ns > latency_bounds[i])
@@ -42,7 +42,7 @@ static void sum_counters(const roost_http_server *s, unsigned n, struct roost_ht
 {
     *t = (struct roost_http_counters){0};
     for (unsigned i = 0; i < n; i++) {
-        const struct roost_http_counters *k = roost_http_server_counters(s, i);
+        const struct roost_http_counters *k = http_server_counters(s, i);
         /* closed before accepted: a connection is counted accepted before it can close, so
          * the open gauge read this way never goes below zero */
         t->closed += load(&k->closed);
@@ -70,7 +70,7 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char 
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (o->rc == 0)
-        o->rc = roost_bytes_append(&o->b, line, (size_t)n < sizeof(line) ? (size_t)n : 0);
+        o->rc = http_bytes_append(&o->b, line, (size_t)n < sizeof(line) ? (size_t)n : 0);
 }
 
 static void family(struct out *o, const char *name, const char *type, const char *help)
@@ -129,8 +129,8 @@ static void reactor_families(struct out *o, roost_runtime *rt)
 int roost_http_metrics(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)arg;
-    const roost_http_server *s = roost_http_req_server(req);
-    roost_runtime *rt = roost_http_server_runtime(s);
+    const roost_http_server *s = http_req_server(req);
+    roost_runtime *rt = http_server_runtime(s);
     struct out o = {0};
     family(&o, "roost_build_info", "gauge", "the roost library serving, by version");
     put(&o, "roost_build_info{version=\"%s\"} 1\n", ROOST_VERSION);
@@ -143,6 +143,6 @@ int roost_http_metrics(roost_http_req *req, roost_http_res *res, void *arg)
         rc = roost_http_res_header(res, "Content-Type", "text/plain; version=0.0.4");
     if (rc == 0)
         rc = roost_http_res_body(res, o.b.p, o.b.len);
-    roost_bytes_free(&o.b);
+    http_bytes_free(&o.b);
     return rc;
 }

@@ -13,8 +13,9 @@
     X(250000)                                                                                      \
     X(500000)                                                                                      \
     X(1000000)                                                                                     \
-    X(2500000) X(5000000) X(10000000) X(25000000) X(50000000) X(100000000) X(250000000)            \
-        X(500000000) X(1000000000) X(2500000000) X(5000000000) X(10000000000)
+    X(2500000)                                                                                     \
+    X(5000000) X(10000000) X(25000000) X(50000000) X(100000000) X(250000000) X(500000000)          \
+        X(1000000000) X(2500000000) X(5000000000) X(10000000000)
 #define ROOST_HTTP_COUNT_BOUND_(ns) +1
 #define ROOST_HTTP_LATENCY_BUCKETS (0 ROOST_HTTP_LATENCY_BOUNDS(ROOST_HTTP_COUNT_BOUND_) + 1)
 
@@ -42,13 +43,12 @@ static inline void roost_http_count_status(struct roost_http_counters *k, int st
 }
 
 /* Adds one request that took ns from its head to its response to the histogram. */
-void roost_http_count_latency(struct roost_http_counters *k, uint64_t ns);
+void http_count_latency(struct roost_http_counters *k, uint64_t ns);
 
 /* The server a request arrived at, and that server's counters of reactor i (i below
  * roost_runtime_reactor_count of its runtime). */
-roost_http_server *roost_http_req_server(const roost_http_req *req);
-roost_runtime *roost_http_server_runtime(const roost_http_server *s);
-const struct roost_http_counters *roost_http_server_counters(const roost_http_server *s,
-                                                             unsigned i);
+roost_http_server *http_req_server(const roost_http_req *req);
+roost_runtime *http_server_runtime(const roost_http_server *s);
+const struct roost_http_counters *http_server_counters(const roost_http_server *s, unsigned i);
 
 #endif

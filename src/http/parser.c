@@ -440,8 +440,8 @@ static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_h
     }
 }
 
-int roost_http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                          struct roost_http_request *req)
+int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                    struct roost_http_request *req)
 {
     if (!lim)
         lim = &default_limits;
@@ -707,7 +707,7 @@ enum {
     CH_DONE,
 };
 
-void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim)
+void http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim)
 {
     if (!lim)
         lim = &default_limits;
@@ -719,8 +719,8 @@ void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_ht
     };
 }
 
-int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
-                            size_t *consumed, struct roost_http_str *data, bool *done)
+int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len, size_t *consumed,
+                      struct roost_http_str *data, bool *done)
 {
     cptr const start = (cptr)buf;
     cptr p = start, end = start + len;
@@ -940,7 +940,7 @@ fail:
     return err;
 }
 
-size_t roost_http_token_span(const char *s)
+size_t http_token_span(const char *s)
 {
     size_t n = 0;
     while (cls[(unsigned char)s[n]] & C_TOKEN) /* NUL is no tchar: stops there */
@@ -948,7 +948,7 @@ size_t roost_http_token_span(const char *s)
     return n;
 }
 
-size_t roost_http_field_value_span(const char *s)
+size_t http_field_value_span(const char *s)
 {
     size_t n = 0;
     while (cls[(unsigned char)s[n]] & C_FIELD) /* NUL is no field byte: stops there */
@@ -995,8 +995,8 @@ static int response_field(cptr name, size_t name_n, cptr v, cptr ve,
     return 0;
 }
 
-int roost_http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                                   struct roost_http_response_head *res)
+int http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                             struct roost_http_response_head *res)
 {
     if (!lim)
         lim = &default_limits;

@@ -54,7 +54,7 @@ enum roost_http_target_form {
     ROOST_HTTP_TARGET_ASTERISK,  /* "*", OPTIONS only */
 };
 
-/* A parsed request head. Short-lived: filled by roost_http_parse_head, its spans point into the
+/* A parsed request head. Short-lived: filled by http_parse_head, its spans point into the
  * buffer that was parsed. Fields are meaningful only after a positive return. */
 struct roost_http_request {
     struct roost_http_str method; /* a token, case-sensitive (RFC 9110 §9.1) */
@@ -85,11 +85,11 @@ struct roost_http_request {
  * bytes are needed; or -STATUS, the status to answer before closing: -400, -413, -414, -417,
  * -431, -501 or -505. An error is reported as soon as the bytes seen prove it, and a prefix of
  * a request never gets a different verdict than the whole. lim may be NULL for the defaults. */
-int roost_http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                          struct roost_http_request *req);
+int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                    struct roost_http_request *req);
 
 /* Chunked body decoder state (RFC 9112 §7.1): one per request body, owned by the connection,
- * no pointers into any buffer. Initialize with roost_http_chunked_init before each body. */
+ * no pointers into any buffer. Initialize with http_chunked_init before each body. */
 struct roost_http_chunked {
     uint64_t remaining; /* chunk-data bytes still to come in the current chunk */
     uint64_t size;      /* chunk-size being read */
@@ -104,7 +104,7 @@ struct roost_http_chunked {
 };
 
 /* Prepare c to decode one chunked body under lim (NULL for the defaults). Cannot fail. */
-void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim);
+void http_chunked_init(struct roost_http_chunked *c, const struct roost_http_limits *lim);
 
 /* Feed buf[0..len) to the decoder. Returns 0, or -STATUS on a framing error (-400 malformed,
  * including a chunk size over 16 hex digits and chunk extensions over max_head_bytes in total;
@@ -114,17 +114,16 @@ void roost_http_chunked_init(struct roost_http_chunked *c, const struct roost_ht
  * call, so loop while *consumed > 0), and *done is true once the final CRLF has been consumed:
  * bytes after it belong to the next request and are not consumed. Chunk extensions are
  * syntax-checked and ignored; trailer fields are checked like header fields and discarded. */
-int roost_http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
-                            size_t *consumed, struct roost_http_str *data, bool *done);
+int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len, size_t *consumed,
+                      struct roost_http_str *data, bool *done);
 
 /* Bytes at the start of the C string s that may be in a token (RFC 9110 §5.6.2), as a field
  * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
-size_t roost_http_token_span(const char *s);
+size_t http_token_span(const char *s);
 
 /* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
  * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
-size_t roost_http_field_value_span(const char *s);
-
+size_t http_field_value_span(const char *s);
 
 /* ---- responses (for the HTTP client) ---- */
 
@@ -149,7 +148,7 @@ struct roost_http_response_head {
  * Content-Length over lim->max_body_bytes, -431 a head over max_head_bytes or max_headers, -501
  * a transfer coding other than chunked, -505 an HTTP major version other than 1. Which
  * responses have a body (HEAD, 1xx, 204, 304) is the caller's to decide. */
-int roost_http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                                   struct roost_http_response_head *res);
+int http_parse_response_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                             struct roost_http_response_head *res);
 
 #endif /* ROOST_HTTP_PARSER_H */

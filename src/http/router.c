@@ -154,8 +154,8 @@ static bool path_matches(const struct route *rt, struct roost_str path, struct r
     return p == end;
 }
 
-int roost_http_router_match(const roost_http_router *r, struct roost_str method,
-                            struct roost_str path, struct roost_http_match *m)
+int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,
+                      struct roost_http_match *m)
 {
     bool path_seen = false;
     const struct route *get_route = NULL;
@@ -194,7 +194,7 @@ static int hex_digit(unsigned char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-bool roost_http_path_is_normal(const char *raw, size_t n)
+bool http_path_is_normal(const char *raw, size_t n)
 {
     /* one pass: a "%", or a segment that is exactly "." or ".." */
     for (size_t i = 0; i < n; i++) {
@@ -209,7 +209,7 @@ bool roost_http_path_is_normal(const char *raw, size_t n)
     return true;
 }
 
-int roost_http_path_normalize(const char *raw, size_t n, char *out)
+int http_path_normalize(const char *raw, size_t n, char *out)
 {
     if (n == 0 || raw[0] != '/')
         return -EINVAL;
@@ -277,8 +277,7 @@ static void allow_add(char *buf, size_t cap, size_t *len, const char *method)
     buf[*len] = 0;
 }
 
-size_t roost_http_router_allow(const roost_http_router *r, struct roost_str path, char *buf,
-                               size_t cap)
+size_t http_router_allow(const roost_http_router *r, struct roost_str path, char *buf, size_t cap)
 {
     size_t len = 0;
     if (cap)

@@ -23,11 +23,11 @@ struct roost_http_match {
  * climbs above the root, a bad escape, or an escape that decodes to "/" (%2F would split a
  * segment after routing decided where segments are), NUL, CR or LF.
  */
-int roost_http_path_normalize(const char *raw, size_t n, char *out);
+int http_path_normalize(const char *raw, size_t n, char *out);
 
-/* True when roost_http_path_normalize would return raw unchanged (no "%", no dot-segment):
+/* True when http_path_normalize would return raw unchanged (no "%", no dot-segment):
  * the common case, which then needs no copy. */
-bool roost_http_path_is_normal(const char *raw, size_t n);
+bool http_path_is_normal(const char *raw, size_t n);
 
 /*
  * Writes the Allow field value for path into buf (cap bytes, NUL-terminated): the methods of
@@ -35,14 +35,13 @@ bool roost_http_path_is_normal(const char *raw, size_t n);
  * (the server answers it). path.p NULL: every method routed anywhere (for "OPTIONS *").
  * Returns the length; a list that does not fit is cut after its last whole method.
  */
-size_t roost_http_router_allow(const roost_http_router *r, struct roost_str path, char *buf,
-                               size_t cap);
+size_t http_router_allow(const roost_http_router *r, struct roost_str path, char *buf, size_t cap);
 
 /*
  * Finds the route for method and path. Returns 0 and fills *m, 404 when no route has this
  * path, 405 when only other methods' routes do. HEAD falls back to GET routes.
  */
-int roost_http_router_match(const roost_http_router *r, struct roost_str method,
-                            struct roost_str path, struct roost_http_match *m);
+int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,
+                      struct roost_http_match *m);
 
 #endif

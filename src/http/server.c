@@ -74,7 +74,7 @@ struct http_conn {
     _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
-    char peer[48]; /* the client's address, for the access log only */
+    char peer[48];                            /* the client's address, for the access log only */
     struct http_conn *prev, *next;
 };
 
@@ -215,7 +215,7 @@ __attribute__((noinline)) static struct head_cache *head_cache(void)
 
 static int append_status_line(struct http_conn *hc, int status)
 {
-    const char *date = roost_http_date();
+    const char *date = http_date();
     if (status == 200) {
         struct head_cache *c = head_cache();
         if (c->srv != hc->srv || strcmp(c->date_copy, date) != 0) {
@@ -226,13 +226,13 @@ static int append_status_line(struct http_conn *hc, int status)
             c->srv = hc->srv;
             snprintf(c->date_copy, sizeof(c->date_copy), "%s", date);
         }
-        return roost_bytes_append(&hc->out, c->text, c->len);
+        return http_bytes_append(&hc->out, c->text, c->len);
     }
     char line[256];
     int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
                      reason(status), hc->srv->server_name, date);
-    return roost_bytes_append(&hc->out, line,
-                              (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    return http_bytes_append(&hc->out, line,
+                             (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* Status line, the server's headers and the handler's: everything up to the blank line. */
@@ -248,15 +248,15 @@ static int append_head(struct http_conn *hc, roost_http_res *res, const char *fr
     roost_http_count_status(hc->counters, res->status);
     int rc = append_status_line(hc, res->status);
     if (rc == 0 && res->headers.len)
-        rc = roost_bytes_append(&hc->out, res->headers.p, res->headers.len);
+        rc = http_bytes_append(&hc->out, res->headers.p, res->headers.len);
     if (rc == 0)
-        rc = roost_bytes_append(&hc->out, framing, framing_len);
+        rc = http_bytes_append(&hc->out, framing, framing_len);
     if (rc == 0 && res->close)
-        rc = roost_bytes_append_str(&hc->out, "Connection: close\r\n");
+        rc = http_bytes_append_str(&hc->out, "Connection: close\r\n");
     else if (rc == 0 && res->http10)
-        rc = roost_bytes_append_str(&hc->out, "Connection: keep-alive\r\n");
+        rc = http_bytes_append_str(&hc->out, "Connection: keep-alive\r\n");
     if (rc == 0)
-        rc = roost_bytes_append(&hc->out, "\r\n", 2);
+        rc = http_bytes_append(&hc->out, "\r\n", 2);
     return rc;
 }
 
@@ -286,7 +286,7 @@ static int append_response(struct http_conn *hc, roost_http_res *res)
     size_t flen = bodiless ? 0 : content_length_line(framing, res->body.len);
     int rc = append_head(hc, res, framing, flen);
     if (rc == 0 && !res->head_only && !bodiless && res->body.len)
-        rc = roost_bytes_append(&hc->out, res->body.p, res->body.len);
+        rc = http_bytes_append(&hc->out, res->body.p, res->body.len);
     return rc;
 }
 
@@ -343,10 +343,10 @@ int roost_http_res_header(roost_http_res *res, const char *name, const char *val
         return -EINVAL;
     /* A CR or LF in a value would end the field early and let the rest inject a header (or a
      * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. */
-    size_t nn = roost_http_token_span(name), vn = roost_http_field_value_span(value);
+    size_t nn = http_token_span(name), vn = http_field_value_span(value);
     if (nn == 0 || name[nn] || value[vn] || server_owned(name, nn))
         return -EINVAL;
-    int rc = roost_bytes_reserve(&res->headers, nn + vn + 4);
+    int rc = http_bytes_reserve(&res->headers, nn + vn + 4);
     if (rc < 0)
         return rc;
     char *p = res->headers.p + res->headers.len;
@@ -362,7 +362,7 @@ int roost_http_res_body(roost_http_res *res, const void *data, size_t len)
 {
     res->body.len = 0;
     res->has_body = true;
-    return roost_bytes_append(&res->body, data, len);
+    return http_bytes_append(&res->body, data, len);
 }
 
 int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
@@ -382,14 +382,14 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         if (!res->http10) {
             char size[32];
             int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-            rc = roost_bytes_append(&hc->out, size, (size_t)n);
+            rc = http_bytes_append(&hc->out, size, (size_t)n);
         }
         if (rc == 0)
-            rc = roost_bytes_append(&hc->out, data, len);
+            rc = http_bytes_append(&hc->out, data, len);
         if (rc == 0)
             res->streamed += len;
         if (rc == 0 && !res->http10)
-            rc = roost_bytes_append(&hc->out, "\r\n", 2);
+            rc = http_bytes_append(&hc->out, "\r\n", 2);
     }
     if (rc == 0)
         rc = flush(hc);
@@ -518,7 +518,7 @@ static int receive(struct http_conn *hc, uint64_t deadline_ms)
     if (n <= 0)
         return n;
     roost_http_count(&hc->counters->bytes_received, buf.len);
-    int rc = roost_bytes_append(&hc->in, buf.data, buf.len);
+    int rc = http_bytes_append(&hc->in, buf.data, buf.len);
     roost_conn_release(hc->c, &buf);
     return rc < 0 ? rc : n;
 }
@@ -551,7 +551,7 @@ static long read_body(struct http_conn *hc, roost_http_req *req)
         bool have_all = !req->head.chunked && in_n(hc) - head_len >= req->head.content_length;
         if (!have_all) {
             /* Answer what is queued first, then invite the body (RFC 9110 §10.1.1). */
-            int rc = roost_bytes_append_str(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            int rc = http_bytes_append_str(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
             if (rc == 0)
                 rc = flush(hc);
             if (rc < 0)
@@ -569,18 +569,17 @@ static long read_body(struct http_conn *hc, roost_http_req *req)
         return (long)need;
     }
     struct roost_http_chunked ch;
-    roost_http_chunked_init(&ch, lim);
+    http_chunked_init(&ch, lim);
     hc->body.len = 0;
     size_t off = head_len;
     bool done = false;
     while (!done) {
         size_t consumed = 0;
         struct roost_http_str data = {0};
-        int rc =
-            roost_http_chunked_feed(&ch, in_p(hc) + off, in_n(hc) - off, &consumed, &data, &done);
+        int rc = http_chunked_feed(&ch, in_p(hc) + off, in_n(hc) - off, &consumed, &data, &done);
         if (rc < 0)
             return rc;
-        if (data.n && roost_bytes_append(&hc->body, data.p, data.n) < 0)
+        if (data.n && http_bytes_append(&hc->body, data.p, data.n) < 0)
             return -ENOMEM;
         off += consumed;
         if (!done && consumed == 0) {
@@ -608,14 +607,14 @@ static bool str_eq(struct roost_http_str s, const char *lit)
 static int decode_path(struct http_conn *hc, roost_http_req *req)
 {
     struct roost_str raw = str_of(req->head.path);
-    if (roost_http_path_is_normal(raw.p, raw.n)) { /* the common case: no copy */
+    if (http_path_is_normal(raw.p, raw.n)) { /* the common case: no copy */
         req->path = raw;
         return 0;
     }
     hc->path.len = 0;
-    if (roost_bytes_reserve(&hc->path, raw.n) < 0)
+    if (http_bytes_reserve(&hc->path, raw.n) < 0)
         return -ENOMEM;
-    int n = roost_http_path_normalize(raw.p, raw.n, hc->path.p);
+    int n = http_path_normalize(raw.p, raw.n, hc->path.p);
     if (n < 0)
         return -400;
     req->path = (struct roost_str){hc->path.p, (size_t)n};
@@ -626,7 +625,7 @@ static int decode_path(struct http_conn *hc, roost_http_req *req)
 static int add_allow(struct http_conn *hc, roost_http_res *res, struct roost_str path)
 {
     char allow[256];
-    roost_http_router_allow(hc->srv->router, path, allow, sizeof(allow));
+    http_router_allow(hc->srv->router, path, allow, sizeof(allow));
     return roost_http_res_header(res, "Allow", allow);
 }
 
@@ -653,7 +652,7 @@ static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_r
     int rc = decode_path(hc, req);
     if (rc < 0)
         return rc == -400 ? 400 : rc;
-    rc = roost_http_router_match(hc->srv->router, str_of(req->head.method), req->path, &req->match);
+    rc = http_router_match(hc->srv->router, str_of(req->head.method), req->path, &req->match);
     if (rc == 405) {
         /* RFC 9110 §15.5.6: a 405 lists the methods the path has. An OPTIONS the application
          * did not route itself is answered the same way, with 200 (§9.3.7). */
@@ -676,7 +675,7 @@ static void access_log(struct http_conn *hc, const roost_http_req *req, int stat
         e.target = str_of(req->head.target);
         e.version_minor = req->head.version_minor;
     }
-    roost_access_log_add(hc->srv->access_log, roost_reactor_id(roost_conn_reactor(hc->c)), &e);
+    http_access_log_add(hc->srv->access_log, roost_reactor_id(roost_conn_reactor(hc->c)), &e);
 }
 
 /*
@@ -697,7 +696,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
             if (srv->access_log) {
                 /* the head's spans still point into the buffer reading the body replaced */
                 if (in_p(hc) != base)
-                    roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req->head);
+                    http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req->head);
                 access_log(hc, req, (int)-used, 0, now_ns() - t0);
             }
         }
@@ -705,7 +704,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
     }
     if (in_p(hc) != base) {
         /* Reading the body moved the input: re-point the head's spans (stateless). */
-        roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req->head);
+        http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req->head);
         if (!req->head.chunked)
             req->body.p = in_p(hc) + req->head.head_len;
     }
@@ -737,11 +736,11 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
         rc = append_response(hc, &res);
     else if (rc == 0 && !res.failed && !res.http10 && !res.head_only &&
              !status_bodiless(res.status))
-        rc = roost_bytes_append(&hc->out, "0\r\n\r\n", 5);
+        rc = http_bytes_append(&hc->out, "0\r\n\r\n", 5);
     bool close = res.close || res.failed || rc < 0;
     *now = now_ns();
     uint64_t ns = *now - t0;
-    roost_http_count_latency(hc->counters, ns);
+    http_count_latency(hc->counters, ns);
     if (srv->access_log) {
         bool no_body = res.head_only || status_bodiless(res.status);
         access_log(hc, req, res.status,
@@ -793,7 +792,7 @@ static void serve_conn(struct http_conn *hc)
                 now = now_ns();
             if (!deadline)
                 deadline = now / 1000000u + srv->opts.header_timeout_ms;
-            int rc = roost_http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req.head);
+            int rc = http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req.head);
             if (rc == 0)
                 break;
             if (rc < 0) {
@@ -872,12 +871,12 @@ static int on_conn(roost_conn *c, void *arg)
     conn_link(&hc);
     serve_conn(&hc);
     conn_unlink(&hc);
-    roost_bytes_free(&hc.in);
-    roost_bytes_free(&hc.out);
-    roost_bytes_free(&hc.body);
-    roost_bytes_free(&hc.path);
-    roost_bytes_free(&hc.res_headers);
-    roost_bytes_free(&hc.res_body);
+    http_bytes_free(&hc.in);
+    http_bytes_free(&hc.out);
+    http_bytes_free(&hc.body);
+    http_bytes_free(&hc.path);
+    http_bytes_free(&hc.res_headers);
+    http_bytes_free(&hc.res_body);
     roost_http_count(&hc.counters->closed, 1);
     atomic_fetch_sub(&srv->live, 1);
     return 0;
@@ -922,8 +921,8 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     for (unsigned i = 0; i < srv->nreactors; i++)
         pthread_mutex_init(&srv->per_reactor[i].lock, NULL);
     if (srv->opts.access_log) {
-        int arc = roost_access_log_open(srv->opts.access_log, srv->opts.access_log_format,
-                                        srv->nreactors, &srv->access_log);
+        int arc = http_access_log_open(srv->opts.access_log, srv->opts.access_log_format,
+                                       srv->nreactors, &srv->access_log);
         if (arc < 0) {
             free(srv->per_reactor);
             free(srv);
@@ -940,7 +939,7 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     if (rc < 0) {
         for (unsigned i = 0; i < srv->nreactors; i++)
             pthread_mutex_destroy(&srv->per_reactor[i].lock);
-        roost_access_log_close(srv->access_log);
+        http_access_log_close(srv->access_log);
         free(srv->per_reactor);
         free(srv);
         return rc;
@@ -949,17 +948,17 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     return 0;
 }
 
-roost_http_server *roost_http_req_server(const roost_http_req *req)
+roost_http_server *http_req_server(const roost_http_req *req)
 {
     return req->hc->srv;
 }
 
-roost_runtime *roost_http_server_runtime(const roost_http_server *s)
+roost_runtime *http_server_runtime(const roost_http_server *s)
 {
     return s->rt;
 }
 
-const struct roost_http_counters *roost_http_server_counters(const roost_http_server *s, unsigned i)
+const struct roost_http_counters *http_server_counters(const roost_http_server *s, unsigned i)
 {
     return &s->per_reactor[i].counters;
 }
@@ -1010,7 +1009,7 @@ void roost_http_server_free(roost_http_server *s)
     roost_listener_free(s->listener);
     for (unsigned i = 0; i < s->nreactors; i++)
         pthread_mutex_destroy(&s->per_reactor[i].lock);
-    roost_access_log_close(s->access_log); /* writes what the reactors left buffered */
+    http_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);
     free(s);
 }

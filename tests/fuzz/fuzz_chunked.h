@@ -27,7 +27,7 @@ static inline void decode(const uint8_t *body, size_t n, uint32_t seed, bool who
                           const struct roost_http_limits *lim, struct decoded *d, char *out)
 {
     struct roost_http_chunked c;
-    roost_http_chunked_init(&c, lim);
+    http_chunked_init(&c, lim);
     *d = (struct decoded){0};
     size_t off = 0, avail = whole ? n : (n ? 1 + next_rand(&seed) % n : 0);
     for (;;) {
@@ -35,7 +35,7 @@ static inline void decode(const uint8_t *body, size_t n, uint32_t seed, bool who
         char *w = fuzz_copy(body + off, wn);
         struct roost_http_str data;
         bool done = false;
-        int r = roost_http_chunked_feed(&c, w, wn, &used, &data, &done);
+        int r = http_chunked_feed(&c, w, wn, &used, &data, &done);
         CHECK(used <= wn);
         if (r == 0 && data.n) {
             CHECK(data.p >= w && data.p + data.n <= w + used);
@@ -48,7 +48,7 @@ static inline void decode(const uint8_t *body, size_t n, uint32_t seed, bool who
             CHECK(r == -400 || r == -413 || r == -431);
             size_t again = 0;
             bool done2 = true;
-            CHECK(roost_http_chunked_feed(&c, "0", 1, &again, &data, &done2) == r);
+            CHECK(http_chunked_feed(&c, "0", 1, &again, &data, &done2) == r);
             CHECK(again == 0 && !done2);
             d->r = r;
             break;

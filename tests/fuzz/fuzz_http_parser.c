@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct roost_http_request *q = malloc(sizeof(*q));
     CHECK(q);
     char *buf = fuzz_copy(data, size);
-    int r = roost_http_parse_head(buf, size, &lim, q);
+    int r = http_parse_head(buf, size, &lim, q);
     CHECK(r >= 0 || known_status(r));
     if (r > 0) {
         CHECK((size_t)r == q->head_len);
@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t stride = size <= 512 ? 1 : size / 256;
     for (size_t k = 0; k < size; k += stride) {
         char *pb = fuzz_copy(data, k);
-        int rk = roost_http_parse_head(pb, k, &lim, pq);
+        int rk = http_parse_head(pb, k, &lim, pq);
         if (r > 0)
             CHECK(k < (size_t)r ? rk == 0 : rk == r);
         else

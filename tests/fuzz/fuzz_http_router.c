@@ -1,7 +1,7 @@
 /* libFuzzer target: path decoding and normalisation, then routing (src/http/router.c).
  *
- * The input is a path. roost_http_path_normalize must never grow it, must leave no "." or
- * ".." segment, must agree with roost_http_path_is_normal about leaving it unchanged, and
+ * The input is a path. http_path_normalize must never grow it, must leave no "." or
+ * ".." segment, must agree with http_path_is_normal about leaving it unchanged, and
  * must be idempotent on its own output (when that output holds no "%", which decoding would
  * read again). The normalised path is then matched against a fixed router: a match's params
  * lie inside the path, 404/405 as documented, and the Allow list always ends in OPTIONS.
@@ -58,20 +58,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *raw = fuzz_copy(data, size);
     char *out = malloc(size ? size : 1), *again = malloc(size ? size : 1);
     CHECK(out && again);
-    int n = roost_http_path_normalize(raw, size, out);
+    int n = http_path_normalize(raw, size, out);
     CHECK(n == -EINVAL || (n >= 1 && (size_t)n <= size));
     if (n > 0) {
         CHECK(out[0] == '/' && !has_dot_segment(out, (size_t)n));
-        bool normal = roost_http_path_is_normal(raw, size);
+        bool normal = http_path_is_normal(raw, size);
         CHECK(normal == ((size_t)n == size && memcmp(out, raw, size) == 0));
         if (!memchr(out, '%', (size_t)n)) {
-            int m = roost_http_path_normalize(out, (size_t)n, again);
+            int m = http_path_normalize(out, (size_t)n, again);
             CHECK(m == n && memcmp(again, out, (size_t)n) == 0);
         }
         struct roost_http_match match;
         struct roost_str path = {out, (size_t)n};
-        int r = roost_http_router_match(router(), (struct roost_str){method, strlen(method)}, path,
-                                        &match);
+        int r =
+            http_router_match(router(), (struct roost_str){method, strlen(method)}, path, &match);
         CHECK(r == 0 || r == 404 || r == 405);
         if (r == 0) {
             CHECK(match.handler == h && match.nparams <= ROOST_HTTP_MAX_PARAMS);
@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       match.params[i].value.p + match.params[i].value.n <= out + n);
         }
         char allow[64];
-        size_t an = roost_http_router_allow(router(), path, allow, sizeof(allow));
+        size_t an = http_router_allow(router(), path, allow, sizeof(allow));
         CHECK(an < sizeof(allow) && strlen(allow) == an);
         CHECK(an >= 7 && !strcmp(allow + an - 7, "OPTIONS"));
     }

@@ -100,7 +100,7 @@ static int ok_lim(const char *s, size_t n, const struct roost_http_limits *lim,
                   struct roost_http_request *req)
 {
     char *buf = keep(copy_of(s, n));
-    int r = roost_http_parse_head(buf, n, lim, req);
+    int r = http_parse_head(buf, n, lim, req);
     if (r <= 0)
         print_error("request \"%.*s\": got %d, want success\n", (int)n, s, r);
     assert_true(r > 0);
@@ -109,7 +109,7 @@ static int ok_lim(const char *s, size_t n, const struct roost_http_limits *lim,
     for (size_t k = 0; k <= n; k++) {
         struct roost_http_request q;
         char *pb = copy_of(s, k);
-        int rk = roost_http_parse_head(pb, k, lim, &q);
+        int rk = http_parse_head(pb, k, lim, &q);
         if ((k < (size_t)r && rk != 0) || (k >= (size_t)r && rk != r))
             print_error("request \"%.*s\": prefix %zu gave %d\n", (int)n, s, k, rk);
         if (k < (size_t)r) {
@@ -129,7 +129,7 @@ static void bad_lim(const char *s, size_t n, const struct roost_http_limits *lim
     struct roost_http_request req;
     for (size_t k = 0; k <= n; k++) {
         char *pb = copy_of(s, k);
-        int rk = roost_http_parse_head(pb, k, lim, &req);
+        int rk = http_parse_head(pb, k, lim, &req);
         free(pb);
         if (rk != -status && (k == n || rk != 0))
             print_error("request \"%.*s\": prefix %zu of %zu gave %d, want -%d\n", (int)n, s, k, n,
@@ -687,14 +687,14 @@ static void test_head_limit_431_as_soon_as_known(void **state)
     char *s = big_request(9000, "\r\n");
     bad_lim(s, strlen(s), NULL, 431);
     /* The 8192nd byte without the end of the head is enough; the 8191st is not. */
-    assert_int_equal(roost_http_parse_head(s, 8192, NULL, &r), -431);
-    assert_int_equal(roost_http_parse_head(s, 8191, NULL, &r), 0);
+    assert_int_equal(http_parse_head(s, 8192, NULL, &r), -431);
+    assert_int_equal(http_parse_head(s, 8191, NULL, &r), 0);
     free(s);
     /* An endless stream of leading CRLFs is a head too. */
     char crlf[8200];
     for (size_t i = 0; i < sizeof(crlf); i += 2)
         memcpy(crlf + i, "\r\n", 2);
-    assert_int_equal(roost_http_parse_head(crlf, sizeof(crlf), NULL, &r), -431);
+    assert_int_equal(http_parse_head(crlf, sizeof(crlf), NULL, &r), -431);
 }
 
 static void test_head_limit_exact_fit_accepted(void **state)
@@ -747,12 +747,12 @@ static void test_null_limits_are_defaults(void **state)
     struct roost_http_limits def = ROOST_HTTP_LIMITS_DEFAULT;
     struct roost_http_request a, b;
     char *s = big_request(8000, "Content-Length: 1048576\r\n\r\n");
-    assert_int_equal(roost_http_parse_head(s, strlen(s), NULL, &a),
-                     roost_http_parse_head(s, strlen(s), &def, &b));
+    assert_int_equal(http_parse_head(s, strlen(s), NULL, &a),
+                     http_parse_head(s, strlen(s), &def, &b));
     assert_true(a.head_len > 8000);
     free(s);
     s = big_request(8200, "\r\n");
-    assert_int_equal(roost_http_parse_head(s, strlen(s), NULL, &a), -431);
+    assert_int_equal(http_parse_head(s, strlen(s), NULL, &a), -431);
     free(s);
 }
 
@@ -772,7 +772,7 @@ static void decode(const char *body, size_t n, size_t step, const struct roost_h
                    struct decoded *d)
 {
     struct roost_http_chunked c;
-    roost_http_chunked_init(&c, lim);
+    http_chunked_init(&c, lim);
     size_t off = 0, avail = step < n ? step : n;
     *d = (struct decoded){.out = malloc(n + 1)};
     assert_non_null(d->out);
@@ -781,7 +781,7 @@ static void decode(const char *body, size_t n, size_t step, const struct roost_h
         char *w = copy_of(body + off, wn);
         struct roost_http_str data;
         bool done = false;
-        int r = roost_http_chunked_feed(&c, w, wn, &used, &data, &done);
+        int r = http_chunked_feed(&c, w, wn, &used, &data, &done);
         if (r == 0) {
             assert_true(used <= wn);
             if (data.n) {
@@ -991,15 +991,15 @@ static void test_chunked_stops_at_end_of_body(void **state)
     const char *s = "4\r\nWiki\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
     chunked_ok_lim(s, strlen(s), "Wiki", 4, 14, NULL);
     struct roost_http_chunked c;
-    roost_http_chunked_init(&c, NULL);
+    http_chunked_init(&c, NULL);
     size_t used;
     struct roost_http_str data;
     bool done;
-    assert_int_equal(roost_http_chunked_feed(&c, s, strlen(s), &used, &data, &done), 0);
+    assert_int_equal(http_chunked_feed(&c, s, strlen(s), &used, &data, &done), 0);
     assert_true(done); /* the last data and the end of the body in one call */
     assert_int_equal(used, 14);
     assert_true(str_is(data, "Wiki"));
-    assert_int_equal(roost_http_chunked_feed(&c, s + 14, strlen(s) - 14, &used, &data, &done), 0);
+    assert_int_equal(http_chunked_feed(&c, s + 14, strlen(s) - 14, &used, &data, &done), 0);
     assert_true(done);
     assert_int_equal(used, 0);
     assert_int_equal(data.n, 0);
@@ -1010,15 +1010,15 @@ static void test_chunked_one_span_per_call(void **state)
     (void)state;
     const char *s = "2\r\nab\r\n3;x\r\ncde\r\n0\r\n\r\n";
     struct roost_http_chunked c;
-    roost_http_chunked_init(&c, NULL);
+    http_chunked_init(&c, NULL);
     size_t used;
     struct roost_http_str data;
     bool done;
-    assert_int_equal(roost_http_chunked_feed(&c, s, strlen(s), &used, &data, &done), 0);
+    assert_int_equal(http_chunked_feed(&c, s, strlen(s), &used, &data, &done), 0);
     assert_true(str_is(data, "ab"));
     assert_false(done);
     assert_int_equal(used, 12); /* through "3;x\r\n", stopping before the next data */
-    assert_int_equal(roost_http_chunked_feed(&c, s + 12, strlen(s) - 12, &used, &data, &done), 0);
+    assert_int_equal(http_chunked_feed(&c, s + 12, strlen(s) - 12, &used, &data, &done), 0);
     assert_true(str_is(data, "cde"));
     assert_true(done);
     assert_int_equal(12 + used, strlen(s));
@@ -1028,12 +1028,12 @@ static void test_chunked_error_is_sticky(void **state)
 {
     (void)state;
     struct roost_http_chunked c;
-    roost_http_chunked_init(&c, NULL);
+    http_chunked_init(&c, NULL);
     size_t used;
     struct roost_http_str data;
     bool done;
-    assert_int_equal(roost_http_chunked_feed(&c, "x", 1, &used, &data, &done), -400);
-    assert_int_equal(roost_http_chunked_feed(&c, "0\r\n\r\n", 5, &used, &data, &done), -400);
+    assert_int_equal(http_chunked_feed(&c, "x", 1, &used, &data, &done), -400);
+    assert_int_equal(http_chunked_feed(&c, "0\r\n\r\n", 5, &used, &data, &done), -400);
     assert_int_equal(used, 0);
     assert_false(done);
 }
@@ -1053,32 +1053,32 @@ static void test_pipelined_three_requests(void **state)
     struct roost_http_request r;
     size_t off = 0;
 
-    int h = roost_http_parse_head(buf + off, n - off, NULL, &r);
+    int h = http_parse_head(buf + off, n - off, NULL, &r);
     assert_int_equal(h, 28);
     assert_true(str_is(r.method, "GET") && str_is(r.path, "/a"));
     assert_false(r.has_content_length || r.chunked);
     off += (size_t)h;
 
-    h = roost_http_parse_head(buf + off, n - off, NULL, &r);
+    h = http_parse_head(buf + off, n - off, NULL, &r);
     assert_true(h > 0);
     assert_true(str_is(r.method, "POST") && str_is(r.path, "/b"));
     assert_int_equal(r.content_length, 5);
     assert_memory_equal(buf + off + h, "hello", 5);
     off += (size_t)h + r.content_length;
 
-    h = roost_http_parse_head(buf + off, n - off, NULL, &r);
+    h = http_parse_head(buf + off, n - off, NULL, &r);
     assert_true(h > 0);
     assert_true(str_is(r.path, "/c") && r.chunked);
     off += (size_t)h;
     struct roost_http_chunked c;
-    roost_http_chunked_init(&c, NULL);
+    http_chunked_init(&c, NULL);
     char body[16];
     size_t body_n = 0;
     bool done = false;
     while (!done) {
         size_t used;
         struct roost_http_str data;
-        assert_int_equal(roost_http_chunked_feed(&c, buf + off, n - off, &used, &data, &done), 0);
+        assert_int_equal(http_chunked_feed(&c, buf + off, n - off, &used, &data, &done), 0);
         assert_true(used > 0 || done);
         assert_true(body_n + data.n <= sizeof(body));
         memcpy(body + body_n, data.p ? data.p : "", data.n);
@@ -1090,7 +1090,7 @@ static void test_pipelined_three_requests(void **state)
 
     /* the fourth request is not complete yet */
     assert_memory_equal(buf + off, "GET /d", 6);
-    assert_int_equal(roost_http_parse_head(buf + off, n - off, NULL, &r), 0);
+    assert_int_equal(http_parse_head(buf + off, n - off, NULL, &r), 0);
 }
 
 static const char *const valid_requests[] = {

@@ -1,5 +1,5 @@
 /*
- * roost_http_parse_response_head: the status line and fields of a response, as strict as the
+ * http_parse_response_head: the status line and fields of a response, as strict as the
  * request parser, and a prefix of a response never gets a different verdict than the whole.
  */
 #include <string.h>
@@ -10,7 +10,7 @@
 
 static int parse(const char *s, struct roost_http_response_head *h)
 {
-    return roost_http_parse_response_head(s, strlen(s), NULL, h);
+    return http_parse_response_head(s, strlen(s), NULL, h);
 }
 
 /* Every proper prefix needs more bytes or gets the whole's error. */
@@ -19,7 +19,7 @@ static void assert_prefixes_agree(const char *s)
     struct roost_http_response_head h;
     int whole = parse(s, &h);
     for (size_t n = 0; n < strlen(s); n++) {
-        int r = roost_http_parse_response_head(s, n, NULL, &h);
+        int r = http_parse_response_head(s, n, NULL, &h);
         if (r != 0 && r != whole)
             fail_msg("prefix %zu of %s: %d, whole %d", n, s, r, whole);
     }
@@ -92,12 +92,12 @@ static void limits_give_431_and_413(void **state)
     struct roost_http_limits lim = {.max_head_bytes = 32, .max_body_bytes = 10, .max_headers = 2};
     struct roost_http_response_head h;
     const char *s = "HTTP/1.1 200 OK\r\nX-Long: aaaaaaaaaaaaaaaaaaaa\r\n\r\n";
-    assert_int_equal(roost_http_parse_response_head(s, strlen(s), &lim, &h), -431);
+    assert_int_equal(http_parse_response_head(s, strlen(s), &lim, &h), -431);
     lim.max_head_bytes = 1024;
     s = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n";
-    assert_int_equal(roost_http_parse_response_head(s, strlen(s), &lim, &h), -413);
+    assert_int_equal(http_parse_response_head(s, strlen(s), &lim, &h), -413);
     s = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
-    assert_int_equal(roost_http_parse_response_head(s, strlen(s), &lim, &h), -431);
+    assert_int_equal(http_parse_response_head(s, strlen(s), &lim, &h), -431);
 }
 
 int main(void)

@@ -33,11 +33,11 @@ literal_and_param_routes_match(void **state)
     assert_int_equal(roost_http_route(r, "GET", "/", h1, NULL), 0);
 
     struct roost_http_match m;
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("/plaintext"), &m), 0);
+    assert_int_equal(http_router_match(r, S("GET"), S("/plaintext"), &m), 0);
     assert_ptr_equal(m.handler, h1);
     assert_int_equal(m.nparams, 0);
 
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("/users/42/posts/abc"), &m), 0);
+    assert_int_equal(http_router_match(r, S("GET"), S("/users/42/posts/abc"), &m), 0);
     assert_ptr_equal(m.handler, h2);
     assert_ptr_equal(m.arg, (void *)7);
     assert_int_equal(m.nparams, 2);
@@ -46,7 +46,7 @@ literal_and_param_routes_match(void **state)
     assert_memory_equal(m.params[1].name.p, "post", 4);
     assert_memory_equal(m.params[1].value.p, "abc", 3);
 
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("/"), &m), 0);
+    assert_int_equal(http_router_match(r, S("GET"), S("/"), &m), 0);
     assert_ptr_equal(m.handler, h1);
     roost_http_router_free(r);
 }
@@ -58,11 +58,11 @@ static void near_misses_are_404(void **state)
     assert_int_equal(roost_http_router_create(&r), 0);
     assert_int_equal(roost_http_route(r, "GET", "/users/:id", h1, NULL), 0);
     struct roost_http_match m;
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("/users"), &m), 404);
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("/users/"), &m), 404);
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("/users/1/x"), &m), 404);
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("/usersx/1"), &m), 404);
-    assert_int_equal(roost_http_router_match(r, S("GET"), S("*"), &m), 404);
+    assert_int_equal(http_router_match(r, S("GET"), S("/users"), &m), 404);
+    assert_int_equal(http_router_match(r, S("GET"), S("/users/"), &m), 404);
+    assert_int_equal(http_router_match(r, S("GET"), S("/users/1/x"), &m), 404);
+    assert_int_equal(http_router_match(r, S("GET"), S("/usersx/1"), &m), 404);
+    assert_int_equal(http_router_match(r, S("GET"), S("*"), &m), 404);
     roost_http_router_free(r);
 }
 
@@ -74,10 +74,10 @@ static void other_method_is_405_and_head_uses_get(void **state)
     assert_int_equal(roost_http_route(r, "GET", "/a", h1, NULL), 0);
     assert_int_equal(roost_http_route(r, NULL, "/any", h2, NULL), 0);
     struct roost_http_match m;
-    assert_int_equal(roost_http_router_match(r, S("POST"), S("/a"), &m), 405);
-    assert_int_equal(roost_http_router_match(r, S("HEAD"), S("/a"), &m), 0);
+    assert_int_equal(http_router_match(r, S("POST"), S("/a"), &m), 405);
+    assert_int_equal(http_router_match(r, S("HEAD"), S("/a"), &m), 0);
     assert_ptr_equal(m.handler, h1);
-    assert_int_equal(roost_http_router_match(r, S("DELETE"), S("/any"), &m), 0);
+    assert_int_equal(http_router_match(r, S("DELETE"), S("/any"), &m), 0);
     assert_ptr_equal(m.handler, h2);
     roost_http_router_free(r);
 }
@@ -98,7 +98,7 @@ static void bad_patterns_are_refused(void **state)
 static void norm_is(const char *raw, const char *want)
 {
     char out[256];
-    int n = roost_http_path_normalize(raw, strlen(raw), out);
+    int n = http_path_normalize(raw, strlen(raw), out);
     if (!want) {
         if (n != -EINVAL)
             print_error("\"%s\" gave \"%.*s\", want refusal\n", raw, n > 0 ? n : 0, out);
@@ -110,7 +110,7 @@ static void norm_is(const char *raw, const char *want)
     assert_int_equal(n, (int)strlen(want));
     assert_memory_equal(out, want, (size_t)n);
     /* is_normal promises exactly "normalize would change nothing" */
-    assert_int_equal(roost_http_path_is_normal(raw, strlen(raw)), strcmp(raw, want) == 0);
+    assert_int_equal(http_path_is_normal(raw, strlen(raw)), strcmp(raw, want) == 0);
 }
 
 /* RFC 3986 §2.1, §6.2.2.2: percent-encoding is decoded before matching, any hex case. */
@@ -165,14 +165,14 @@ static void allow_lists_the_routed_methods_rfc9110_15_5_6(void **state)
     assert_int_equal(roost_http_route(r, "POST", "/b/:id", h1, NULL), 0);
     assert_int_equal(roost_http_route(r, "PATCH", "/c", h1, NULL), 0);
     char buf[128];
-    roost_http_router_allow(r, S("/a"), buf, sizeof(buf));
+    http_router_allow(r, S("/a"), buf, sizeof(buf));
     assert_string_equal(buf, "GET, HEAD, PUT, OPTIONS");
-    roost_http_router_allow(r, S("/b/7"), buf, sizeof(buf));
+    http_router_allow(r, S("/b/7"), buf, sizeof(buf));
     assert_string_equal(buf, "POST, OPTIONS");
-    roost_http_router_allow(r, (struct roost_str){NULL, 0}, buf, sizeof(buf));
+    http_router_allow(r, (struct roost_str){NULL, 0}, buf, sizeof(buf));
     assert_string_equal(buf, "GET, HEAD, PUT, POST, PATCH, OPTIONS");
     /* a list that does not fit ends after its last whole method */
-    size_t n = roost_http_router_allow(r, S("/a"), buf, 12);
+    size_t n = http_router_allow(r, S("/a"), buf, 12);
     assert_string_equal(buf, "GET, HEAD");
     assert_int_equal(n, 9);
     roost_http_router_free(r);

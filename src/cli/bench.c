@@ -138,6 +138,7 @@ static int start_roost(struct ctx *c, const struct bench_row *row, bool affinity
     /* The first line names the port: "roost serve: listening on http://127.0.0.1:N/ ...". */
     char line[256];
     size_t n = 0;
+    bool eof = false; /* the child closed its output: it is exiting */
     double end = bench_now() + 10 * c->scale;
     while (n < sizeof(line) - 1 && (n == 0 || line[n - 1] != '\n')) {
         struct pollfd pf = {s->out, POLLIN, 0};
@@ -145,8 +146,10 @@ static int start_roost(struct ctx *c, const struct bench_row *row, bool affinity
         if (left <= 0 || poll(&pf, 1, left) <= 0)
             break;
         ssize_t r = read(s->out, line + n, sizeof(line) - 1 - n);
-        if (r <= 0)
+        if (r <= 0) {
+            eof = r == 0;
             break;
+        }
         n += (size_t)r;
     }
     line[n] = 0;
@@ -157,6 +160,12 @@ static int start_roost(struct ctx *c, const struct bench_row *row, bool affinity
         /* bench_spawn's child exits 126 when it cannot be pinned, 127 when exec fails. */
         int st = 0;
         bool gone = waitpid(s->pid, &st, WNOHANG) == s->pid;
+        /* A child that closed its output is exiting but may not be reapable yet: wait for it
+         * (bounded), so the reason below is its exit status rather than a race. */
+        for (double until = bench_now() + 5 * c->scale; !gone && eof && bench_now() < until;) {
+            usleep(10000);
+            gone = waitpid(s->pid, &st, WNOHANG) == s->pid;
+        }
         const char *why = !gone || !WIFEXITED(st)  ? "no output (see logs/)"
                           : WEXITSTATUS(st) == 126 ? "it could not be pinned to --server-cpu"
                           : WEXITSTATUS(st) == 127 ? "it could not be executed"

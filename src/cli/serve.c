@@ -137,7 +137,10 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /offload     hashes on the worker pool, answers from the home reactor\n"
         "GET /offload0    an empty job on the worker pool (the hop alone)\n"
         "GET /yield       yields once to the task's context, then answers\n"
-        "GET /metrics     server and reactor counters, Prometheus text format\n\n"
+        "GET /metrics     server and reactor counters, Prometheus text format\n"
+        "GET /pipeline    ok (HttpArena)\n"
+        "GET|POST /baseline11?a=&b=  the sum of a, b (and the body's integer for POST)\n"
+        "GET /json/:count?m=  the first count (1..50) dataset items, total = price*quantity*m\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
 }

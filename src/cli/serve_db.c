@@ -253,14 +253,9 @@ static int db(roost_http_req *req, roost_http_res *res, void *arg)
     return send_json(res, w);
 }
 
-static int queries(roost_http_req *req, roost_http_res *res, void *arg)
+/* Answers with the n worlds as a JSON array (/queries, /updates). */
+static int send_worlds(roost_http_res *res, const struct world *xs, int n)
 {
-    (void)arg;
-    int n = query_count(req);
-    struct world xs[500];
-    int rc = fetch_worlds(xs, n);
-    if (rc < 0)
-        return rc;
     struct jw *w = writer();
     if (!w)
         return -ENOMEM;
@@ -269,6 +264,17 @@ static int queries(roost_http_req *req, roost_http_res *res, void *arg)
         world_json(w, &xs[i]);
     jw_arr_close(w);
     return send_json(res, w);
+}
+
+static int queries(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    int n = query_count(req);
+    struct world xs[500];
+    int rc = fetch_worlds(xs, n);
+    if (rc < 0)
+        return rc;
+    return send_worlds(res, xs, n);
 }
 
 static int by_id(const void *a, const void *b)
@@ -306,14 +312,7 @@ static int updates(roost_http_req *req, roost_http_res *res, void *arg)
         if (rc < 0)
             return rc;
     }
-    struct jw *w = writer();
-    if (!w)
-        return -ENOMEM;
-    jw_arr_open(w);
-    for (int i = 0; i < n; i++)
-        world_json(w, &xs[i]);
-    jw_arr_close(w);
-    return send_json(res, w);
+    return send_worlds(res, xs, n);
 }
 
 struct fortune {

@@ -44,6 +44,18 @@ void roost_http_router_free(roost_http_router *r);
 int roost_http_route(roost_http_router *r, const char *method, const char *pattern,
                      roost_http_handler h, void *arg);
 
+/*
+ * Adds a streaming route: as roost_http_route, except that the server does not read the
+ * request body before h runs. h reads it with roost_http_req_read as it arrives (Content-Length
+ * or chunked), with backpressure: nothing more is received from the socket until h asks, so a
+ * connection holds about one receive buffer whatever the body's size. Such a body is limited by
+ * max_stream_body_bytes, not max_body_bytes; Expect: 100-continue is answered at h's first read.
+ * A body h leaves unread is read and discarded after it returns if at most max_body_bytes remain,
+ * else the connection closes after the response. Returns as roost_http_route.
+ */
+int roost_http_route_stream(roost_http_router *r, const char *method, const char *pattern,
+                            roost_http_handler h, void *arg);
+
 /* Access log line formats. */
 enum roost_http_access_log_format {
     ROOST_HTTP_ACCESS_LOG_COMMON, /* Common Log Format: host - - [date] "request" status bytes */
@@ -71,6 +83,10 @@ struct roost_http_server_opts {
      * reactor; if it falls behind by more than 4 MiB per reactor, lines are dropped. */
     const char *access_log;
     enum roost_http_access_log_format access_log_format;
+    /* Bodies of streaming routes (roost_http_route_stream): a larger Content-Length is answered
+     * 413 before the handler runs, a chunked body that grows past it fails the handler's read
+     * with -EMSGSIZE. 0 (the default): no limit. */
+    uint64_t max_stream_body_bytes;
 };
 
 void roost_http_server_opts_init(struct roost_http_server_opts *o);
@@ -136,8 +152,26 @@ bool roost_http_req_header(const roost_http_req *req, const char *name, struct r
 /* A `:name` path parameter of the matched route, decoded (a segment of roost_http_req_path);
  * false if the route has none of that name. */
 bool roost_http_req_param(const roost_http_req *req, const char *name, struct roost_str *out);
-/* The whole request body (empty if none); read before the handler runs, within limits. */
+/* The whole request body (empty if none); read before the handler runs, within limits.
+ * Empty on a streaming route (roost_http_route_stream): read that body with roost_http_req_read. */
 struct roost_str roost_http_req_body(const roost_http_req *req);
+
+/*
+ * Reads the next piece of the request body, from the handler's task: on a streaming route it
+ * waits until body bytes arrive (on the connection's reactor: the handler is still there after
+ * the call) and sets *chunk to them, chunked framing removed; *chunk is borrowed until the next
+ * call or until the handler returns. On any other route the first call gives the whole body
+ * (roost_http_req_body). The first call on a request with Expect: 100-continue sends the
+ * interim 100 response, so read before writing the response.
+ * Returns the chunk's length (> 0), 0 at the end of the body (at once for a request without
+ * one, such as GET or HEAD), or -errno: -EPROTO for malformed chunked framing (the server then
+ * answers 400), -EMSGSIZE over max_stream_body_bytes (413) or trailers over the head limits
+ * (431), -ETIMEDOUT when no byte came within body_timeout_ms (408), -ECONNRESET when the peer
+ * closed before the body's end. After an error every later call returns the same error; the
+ * server answers the status given (if the handler has not started a roost_http_res_write
+ * response, whatever else it set) and closes the connection.
+ */
+int roost_http_req_read(roost_http_req *req, struct roost_str *chunk);
 
 /* ---- responses ---- */
 

@@ -51,4 +51,8 @@ roost_http_server *http_req_server(const roost_http_req *req);
 roost_runtime *http_server_runtime(const roost_http_server *s);
 const struct roost_http_counters *http_server_counters(const roost_http_server *s, unsigned i);
 
+/* Bytes the request's connection holds for its input: the input buffer's capacity plus the
+ * receive buffer a streamed body has borrowed (tests bound it under backpressure). */
+size_t http_req_buffered(const roost_http_req *req);
+
 #endif

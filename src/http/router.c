@@ -18,11 +18,13 @@ struct route {
     unsigned nsegs;
     roost_http_handler handler;
     void *arg;
+    bool stream; /* roost_http_route_stream: the handler reads the body itself */
 };
 
 struct roost_http_router {
     struct route *routes;
     unsigned n, cap;
+    unsigned nstream; /* streaming routes among them */
 };
 
 int roost_http_router_create(roost_http_router **out)
@@ -116,6 +118,22 @@ int roost_http_route(roost_http_router *r, const char *method, const char *patte
     return 0;
 }
 
+int roost_http_route_stream(roost_http_router *r, const char *method, const char *pattern,
+                            roost_http_handler h, void *arg)
+{
+    int rc = roost_http_route(r, method, pattern, h, arg);
+    if (rc == 0) {
+        r->routes[r->n - 1].stream = true;
+        r->nstream++;
+    }
+    return rc;
+}
+
+bool http_router_has_stream(const roost_http_router *r)
+{
+    return r->nstream > 0;
+}
+
 static bool str_is(struct roost_str s, const char *lit)
 {
     size_t n = strlen(lit);
@@ -170,6 +188,7 @@ int http_router_match(const roost_http_router *r, struct roost_str method, struc
             *m = cand;
             m->handler = rt->handler;
             m->arg = rt->arg;
+            m->stream = rt->stream;
             return 0;
         }
         if (!get_route && str_is(method, "HEAD") && !strcmp(rt->method, "GET")) {
@@ -181,6 +200,7 @@ int http_router_match(const roost_http_router *r, struct roost_str method, struc
         *m = get_match;
         m->handler = get_route->handler;
         m->arg = get_route->arg;
+        m->stream = get_route->stream;
         return 0;
     }
     return path_seen ? 405 : 404;

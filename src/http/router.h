@@ -9,6 +9,7 @@
 struct roost_http_match {
     roost_http_handler handler;
     void *arg;
+    bool stream; /* a roost_http_route_stream route: its body is not read before the handler */
     unsigned nparams;
     struct {
         struct roost_str name, value; /* value points into the (decoded) path matched */
@@ -43,5 +44,8 @@ size_t http_router_allow(const roost_http_router *r, struct roost_str path, char
  */
 int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,
                       struct roost_http_match *m);
+
+/* True when some route of r was added with roost_http_route_stream. */
+bool http_router_has_stream(const roost_http_router *r);
 
 #endif

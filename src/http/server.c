@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -61,6 +62,7 @@ struct roost_http_server {
     unsigned nreactors;
     struct reactor_conns *per_reactor;
     struct roost_access_log *access_log; /* NULL: off */
+    bool stream_routes;                  /* the router has roost_http_route_stream routes */
     _Atomic bool draining;
     _Atomic long live;
 };
@@ -78,12 +80,37 @@ struct http_conn {
     struct http_conn *prev, *next;
 };
 
+/*
+ * The body of a request on a streaming route, read by the handler (roost_http_req_read). Its
+ * bytes come first from the connection's input after the head (what arrived with it), then
+ * from one borrowed receive buffer at a time: the input buffer is not touched while the
+ * handler runs, so the head's spans stay valid, and nothing is received before the handler
+ * asks. Bytes of the last buffer past the body's end (the next pipelined request) join the
+ * input when the handler returns (stream_end).
+ */
+struct http_body_stream {
+    bool on;        /* this request's body is streamed */
+    bool continued; /* no 100 Continue owed (sent, or not asked for) */
+    bool done;      /* the body's end was read */
+    bool chunked;
+    int err;               /* sticky -errno of a failed read, 0 */
+    int status;            /* what the server answers for err (400, 408, 413, 431), or 0 */
+    uint64_t left;         /* Content-Length: bytes still to come */
+    uint64_t read;         /* decoded body bytes handed out */
+    size_t in_used;        /* bytes of the input (from in_p) that are head or body */
+    struct roost_buf buf;  /* borrowed receive buffer, len 0 when none */
+    size_t buf_used;       /* bytes of buf that are body (or framing) already taken */
+    struct roost_http_chunked ch;
+};
+
 struct roost_http_req {
     struct roost_http_request head;
     struct http_conn *hc;
     struct roost_http_match match;
     struct roost_str path; /* decoded and normalised: what the router matched */
     struct roost_str body;
+    size_t body_off; /* bytes of body roost_http_req_read gave (not a streaming route) */
+    struct http_body_stream stream;
 };
 
 struct roost_http_res {
@@ -536,6 +563,13 @@ static int receive_body(struct http_conn *hc)
     return n == 0 ? -ECONNRESET : n;
 }
 
+/* Answers what is queued first, then invites the body (RFC 9110 §10.1.1). 0 or -errno. */
+static int send_continue(struct http_conn *hc)
+{
+    int rc = http_bytes_append_str(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    return rc < 0 ? rc : flush(hc);
+}
+
 /*
  * Makes the whole body of the request at the front of the input available in req->body.
  * Returns bytes of the input the request occupies (head + body), or -STATUS / -errno.
@@ -545,18 +579,18 @@ static int receive_body(struct http_conn *hc)
 static long read_body(struct http_conn *hc, roost_http_req *req)
 {
     size_t head_len = req->head.head_len;
-    const struct roost_http_limits *lim = &hc->srv->limits;
+    /* With streaming routes the head was parsed under their (larger) limit: check ours. */
+    struct roost_http_limits body_lim = hc->srv->limits;
+    body_lim.max_body_bytes = hc->srv->opts.max_body_bytes;
+    const struct roost_http_limits *lim = &body_lim;
+    if (!req->head.chunked && req->head.content_length > lim->max_body_bytes)
+        return -413;
     bool need_body = req->head.chunked || req->head.content_length > 0;
     if (need_body && req->head.expect_continue) {
         bool have_all = !req->head.chunked && in_n(hc) - head_len >= req->head.content_length;
-        if (!have_all) {
-            /* Answer what is queued first, then invite the body (RFC 9110 §10.1.1). */
-            int rc = http_bytes_append_str(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
-            if (rc == 0)
-                rc = flush(hc);
-            if (rc < 0)
-                return rc;
-        }
+        int rc = have_all ? 0 : send_continue(hc);
+        if (rc < 0)
+            return rc;
     }
     if (!req->head.chunked) {
         size_t need = head_len + (size_t)req->head.content_length;
@@ -664,6 +698,232 @@ static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_r
     return rc;
 }
 
+/* ---- streamed request bodies (roost_http_route_stream) ---------------------------------- */
+
+/*
+ * Is the request at the front of the input for a streaming route? That must be known before
+ * its body is read, so it is routed early; only requests with a body, on a server that has
+ * such routes, pay for it.
+ */
+static bool wants_stream(struct http_conn *hc, roost_http_req *req)
+{
+    if (!hc->srv->stream_routes || !(req->head.chunked || req->head.content_length > 0))
+        return false;
+    if (req->head.target_form != ROOST_HTTP_TARGET_ORIGIN &&
+        req->head.target_form != ROOST_HTTP_TARGET_ABSOLUTE)
+        return false;
+    if (decode_path(hc, req) < 0)
+        return false; /* answered 400 after the body, as on any route */
+    return http_router_match(hc->srv->router, str_of(req->head.method), req->path, &req->match) ==
+               0 &&
+           req->match.stream;
+}
+
+/*
+ * Starts the body of the request at the front of the input: left for the handler on a
+ * streaming route, else read whole (read_body). Returns the bytes of the input the request
+ * occupies so far (stream_end counts a streamed body's), or -STATUS / -errno.
+ */
+static long body_begin(struct http_conn *hc, roost_http_req *req)
+{
+    req->body_off = 0;
+    req->stream.on = false;
+    if (!wants_stream(hc, req))
+        return read_body(hc, req);
+    uint64_t max = hc->srv->opts.max_stream_body_bytes;
+    if (!req->head.chunked && max && req->head.content_length > max)
+        return -413;
+    struct http_body_stream *s = &req->stream;
+    *s = (struct http_body_stream){
+        .on = true,
+        .continued = !req->head.expect_continue,
+        .chunked = req->head.chunked,
+        .left = req->head.content_length,
+        .in_used = req->head.head_len,
+    };
+    if (s->chunked) {
+        struct roost_http_limits lim = hc->srv->limits;
+        lim.max_body_bytes = max && max < SIZE_MAX ? (size_t)max : SIZE_MAX;
+        http_chunked_init(&s->ch, &lim);
+    }
+    return (long)req->head.head_len;
+}
+
+/* Records a failed read: every later read returns err; status is what the server answers. */
+static int stream_fail(struct http_body_stream *s, int err)
+{
+    switch (err) {
+    case -400:
+        s->status = 400;
+        err = -EPROTO;
+        break;
+    case -413:
+    case -431:
+        s->status = -err;
+        err = -EMSGSIZE;
+        break;
+    case -408:
+        s->status = 408;
+        err = -ETIMEDOUT;
+        break;
+    default:
+        s->status = 0; /* the peer is gone or the connection failed: nothing to answer */
+    }
+    s->err = err;
+    return err;
+}
+
+/*
+ * Receives the next buffer of a streamed body into s->buf, after giving the last one back.
+ * Each receive has body_timeout_ms (progress, as in receive_body). > 0, or -408 / -errno.
+ */
+static int stream_receive(struct http_conn *hc, struct http_body_stream *s)
+{
+    roost_conn_release(hc->c, &s->buf);
+    s->buf = (struct roost_buf){0};
+    s->buf_used = 0;
+    roost_conn_set_recv_timeout(hc->c, hc->srv->opts.body_timeout_ms);
+    int n = roost_conn_recv(hc->c, &s->buf);
+    if (n > 0) {
+        roost_http_count(&hc->counters->bytes_received, s->buf.len);
+        return n;
+    }
+    s->buf = (struct roost_buf){0};
+    if (n == -ETIMEDOUT)
+        return -408;
+    return n == 0 ? -ECONNRESET : n;
+}
+
+/* True when the rest of a Content-Length body is already in the input (no 100 needed). */
+static bool stream_have_all(struct http_conn *hc, const struct http_body_stream *s)
+{
+    return !s->chunked && in_n(hc) - s->in_used >= s->left;
+}
+
+/* The next span of a streamed body: its length (> 0) and *chunk, 0 at the end, or -errno. */
+static int stream_next(struct http_conn *hc, struct http_body_stream *s, struct roost_str *chunk)
+{
+    *chunk = (struct roost_str){NULL, 0};
+    while (!s->err && !s->done) {
+        /* what arrived with the head first, then the borrowed buffer, then a receive */
+        const char *p;
+        size_t n, *used;
+        if (s->in_used < in_n(hc)) {
+            p = in_p(hc) + s->in_used;
+            n = in_n(hc) - s->in_used;
+            used = &s->in_used;
+        } else if (s->buf_used < s->buf.len) {
+            p = s->buf.data + s->buf_used;
+            n = s->buf.len - s->buf_used;
+            used = &s->buf_used;
+        } else {
+            int rc = stream_receive(hc, s);
+            if (rc < 0)
+                stream_fail(s, rc);
+            continue;
+        }
+        if (n > INT_MAX)
+            n = INT_MAX;
+        struct roost_http_str data = {p, n < s->left ? n : (size_t)s->left};
+        size_t consumed = data.n;
+        if (s->chunked) {
+            bool done = false;
+            int rc = http_chunked_feed(&s->ch, p, n, &consumed, &data, &done);
+            *used += consumed;
+            if (rc < 0 && !data.n) { /* data before the error first: the error is sticky */
+                stream_fail(s, rc);
+                continue;
+            }
+            s->done = done;
+        } else {
+            *used += consumed;
+            s->left -= consumed;
+            s->done = s->left == 0;
+        }
+        if (data.n) {
+            *chunk = (struct roost_str){data.p, data.n};
+            s->read += data.n;
+            return (int)data.n;
+        }
+    }
+    return s->err;
+}
+
+int roost_http_req_read(roost_http_req *req, struct roost_str *chunk)
+{
+    struct http_body_stream *s = &req->stream;
+    if (!s->on) {
+        /* An ordinary route: the body was read before the handler; hand it out once. */
+        size_t n = req->body.n - req->body_off;
+        if (n > INT_MAX)
+            n = INT_MAX;
+        *chunk = (struct roost_str){n ? req->body.p + req->body_off : NULL, n};
+        req->body_off += n;
+        return (int)n;
+    }
+    struct http_conn *hc = req->hc;
+    if (!s->continued) {
+        s->continued = true;
+        int rc = s->done || stream_have_all(hc, s) ? 0 : send_continue(hc);
+        if (rc < 0) {
+            *chunk = (struct roost_str){NULL, 0};
+            return stream_fail(s, rc);
+        }
+    }
+    return stream_next(hc, s, chunk);
+}
+
+/*
+ * After a streaming route's handler (rc its result, or the 500 decided for it): answers a
+ * failed read with its status, discards the body the handler left unread (up to
+ * max_body_bytes of it, else the connection closes after the response), gives the input the
+ * bytes received past the body (the next pipelined request) and the buffer back to the ring.
+ * Returns the result to go on with; *used becomes the bytes of the input the request took.
+ */
+static int stream_end(struct http_conn *hc, roost_http_req *req, roost_http_res *res, int rc,
+                      long *used)
+{
+    struct http_body_stream *s = &req->stream;
+    if (s->err) {
+        res->close = true;
+        if (s->status && !res->streaming) {
+            res->status = s->status;
+            res->body.len = 0;
+            res->headers.len = 0;
+            rc = 0;
+        }
+    } else if (!s->done) {
+        uint64_t limit = s->read + hc->srv->opts.max_body_bytes;
+        if (!s->continued && !stream_have_all(hc, s))
+            res->close = true; /* never invited: the client may hold the body back */
+        else if (!s->chunked && s->left > hc->srv->opts.max_body_bytes)
+            res->close = true; /* too much to discard: closing is cheaper */
+        struct roost_str chunk;
+        while (!res->close && stream_next(hc, s, &chunk) > 0)
+            if (s->read > limit)
+                res->close = true;
+        if (s->err)
+            res->close = true;
+    }
+    size_t extra = s->buf.len - s->buf_used;
+    if (extra && !res->close) {
+        const char *base = in_p(hc);
+        if (http_bytes_append(&hc->in, s->buf.data + s->buf_used, extra) < 0)
+            res->close = true;
+        else if (in_p(hc) != base) /* re-point the head's spans (the access log reads them) */
+            http_parse_head(in_p(hc), in_n(hc), &hc->srv->limits, &req->head);
+    }
+    roost_conn_release(hc->c, &s->buf);
+    s->buf = (struct roost_buf){0};
+    *used = (long)s->in_used;
+    return rc;
+}
+
+size_t http_req_buffered(const roost_http_req *req)
+{
+    return req->hc->in.cap + req->stream.buf.len;
+}
+
 /* One access log line; req NULL for a request rejected before its head parsed. */
 static void access_log(struct http_conn *hc, const roost_http_req *req, int status, uint64_t bytes,
                        uint64_t ns)
@@ -689,7 +949,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
     roost_http_server *srv = hc->srv;
     const char *base = in_p(hc);
     uint64_t t0 = *now;
-    long used = read_body(hc, req);
+    long used = body_begin(hc, req);
     if (used < 0) {
         if (used <= -400 && used > -600) {
             append_status(hc, (int)-used);
@@ -732,6 +992,8 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
             rc = 0;
         }
     }
+    if (req->stream.on)
+        rc = stream_end(hc, req, &res, rc, &used);
     if (rc == 0 && !res.streaming)
         rc = append_response(hc, &res);
     else if (rc == 0 && !res.failed && !res.http10 && !res.head_only &&
@@ -899,6 +1161,15 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
     srv->limits.max_head_bytes =
         srv->opts.max_head_bytes ? srv->opts.max_head_bytes : ROOST_HTTP_DEFAULT_MAX_HEAD_BYTES;
     srv->limits.max_body_bytes = srv->opts.max_body_bytes;
+    srv->stream_routes = http_router_has_stream(router);
+    if (srv->stream_routes) {
+        /* Heads are parsed before routing: under the larger limit; read_body checks its own. */
+        uint64_t smax = srv->opts.max_stream_body_bytes;
+        if (!smax || smax > SIZE_MAX)
+            srv->limits.max_body_bytes = SIZE_MAX;
+        else if (smax > srv->limits.max_body_bytes)
+            srv->limits.max_body_bytes = (size_t)smax;
+    }
     srv->limits.max_headers = ROOST_HTTP_DEFAULT_MAX_HEADERS;
     if (!srv->opts.header_timeout_ms)
         srv->opts.header_timeout_ms = 10000;

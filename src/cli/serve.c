@@ -140,7 +140,8 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /metrics     server and reactor counters, Prometheus text format\n"
         "GET /pipeline    ok (HttpArena)\n"
         "GET|POST /baseline11?a=&b=  the sum of a, b (and the body's integer for POST)\n"
-        "GET /json/:count?m=  the first count (1..50) dataset items, total = price*quantity*m\n\n"
+        "GET /json/:count?m=  the first count (1..50) dataset items, total = price*quantity*m\n"
+        "POST /upload     the number of body bytes read (streamed, never held whole)\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
     return reply(res, "text/plain", page, sizeof(page) - 1);
 }
@@ -151,6 +152,7 @@ struct serve_flags {
     uint64_t grace_ms;
     enum roost_log_level log_level;
     const char *upstream;
+    const char *dataset;
     struct serve_db_opts db;
 };
 
@@ -188,6 +190,8 @@ struct serve_flags {
       "messages less severe than this are dropped")                                                \
     X("upstream", upstream, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                     \
       "add GET /upstream: fetches URL (http://) with the client")                                  \
+    X("dataset", dataset, ROOST_OPT_TEXT, NULL, 0, 0, "PATH",                                      \
+      "/json/:count's items (else ROOST_SERVE_DATASET, else data/arena-items.json)")              \
     X("pg", db.url, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                             \
       "PostgreSQL for /db, /queries, /fortunes, /updates, /async-db (default DATABASE_URL)")       \
     X("pg-pool", db.pool_size, ROOST_OPT_COUNT, NULL, 1, 65535, "N",                               \
@@ -206,6 +210,10 @@ void roost_cmd_serve_help(void)
     roost_cli_options_help(serve_options, SERVE_OPTION_COUNT);
     printf("\nSIGTERM, SIGINT and SIGHUP stop gracefully (exit 0, also when the grace\n"
            "runs out); a second one exits at once (exit 1).\n\n");
+    printf("GET / lists the endpoints. POST /upload answers the number of body bytes it read,\n"
+           "streaming (a body of any size, never held whole). /json/:count's dataset comes from\n"
+           "--dataset (or ROOST_DATASET), else ROOST_SERVE_DATASET, else data/arena-items.json;\n"
+           "a given file that is missing or malformed stops the start (exit 1).\n\n");
 }
 
 /*
@@ -262,6 +270,9 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    if (serve_arena_dataset(f.dataset) < 0)
+        return 1;
 
     roost_http_router *router;
     int rc = roost_http_router_create(&router);

@@ -1,7 +1,9 @@
 /*
- * HttpArena's HTTP/1.1 profiles for `roost serve`: GET /pipeline, GET|POST /baseline11 and
- * GET /json/:count. The /json dataset is read once, before the reactors start; each request
- * serialises its items afresh with the JSON writer (the profile forbids cached bodies).
+ * HttpArena's HTTP/1.1 profiles for `roost serve`: GET /pipeline, GET|POST /baseline11,
+ * GET /json/:count and POST /upload. The /json dataset is read once, before the reactors
+ * start; each request serialises its items afresh with the JSON writer (the profile forbids
+ * cached bodies). /upload is a streaming route: it counts the body as it arrives and never
+ * holds it whole.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ struct arena_item {
 
 static struct arena_item items[ARENA_ITEMS_MAX];
 static size_t n_items;
+static bool have_items; /* the dataset loaded: /json/:count is routed */
 
 static int text(roost_http_res *res, int status, const char *body, size_t len)
 {
@@ -131,17 +134,39 @@ static int json_items(roost_http_req *req, roost_http_res *res, void *arg)
     return rc ? rc : roost_http_res_body(res, w->buf, w->len);
 }
 
-/* Reads the dataset: the shape data/gen-arena-items.py writes, one object per line. */
-static int load_items(const char *path)
+/* Reads the body as it arrives and answers how many bytes it had. */
+static int upload(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    unsigned long long total = 0;
+    struct roost_str chunk;
+    int n;
+    while ((n = roost_http_req_read(req, &chunk)) > 0)
+        total += (unsigned)n;
+    if (n < 0)
+        return n; /* the server answers the failed read's status (400, 408, 413) and closes */
+    char out[24];
+    int len = snprintf(out, sizeof(out), "%llu", total);
+    return text(res, 200, out, (size_t)len);
+}
+
+/*
+ * Reads the dataset: the shape data/gen-arena-items.py writes, one object per line. Returns 0,
+ * -errno when the file cannot be read, or -EINVAL with *bad_line the line that is not an item
+ * (0: fewer than 50 items).
+ */
+static int load_items(const char *path, unsigned *bad_line)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return -errno;
     char line[512];
     n_items = 0;
-    while (fgets(line, sizeof(line), f) && n_items < ARENA_ITEMS_MAX) {
-        if (line[0] != '{')
-            continue;
+    *bad_line = 0;
+    for (unsigned lineno = 1; fgets(line, sizeof(line), f) && n_items < ARENA_ITEMS_MAX;
+         lineno++) {
+        if (line[0] == '[' || line[0] == ']' || line[0] == '\n')
+            continue; /* the array's brackets */
         struct arena_item *x = &items[n_items];
         long long id, price, qty, score, cnt;
         char active[6];
@@ -151,6 +176,7 @@ static int load_items(const char *path)
                          "\"tags\":[%127[^]]],\"rating\":{\"score\":%lld,\"count\":%lld}}",
                          &id, x->name, x->category, &price, &qty, active, x->tags, &score, &cnt);
         if (got != 9) {
+            *bad_line = lineno;
             fclose(f);
             return -EINVAL;
         }
@@ -170,6 +196,32 @@ static int load_items(const char *path)
     return n_items == ARENA_ITEMS_MAX ? 0 : -EINVAL;
 }
 
+int serve_arena_dataset(const char *flag)
+{
+    const char *path = flag && *flag ? flag : getenv("ROOST_SERVE_DATASET");
+    bool chosen = path && *path;
+    if (!chosen)
+        path = "data/arena-items.json";
+    unsigned bad_line = 0;
+    int rc = load_items(path, &bad_line);
+    have_items = rc == 0;
+    if (rc == 0)
+        return 0;
+    char why[96];
+    if (rc != -EINVAL)
+        snprintf(why, sizeof(why), "%s", strerror(-rc));
+    else if (bad_line)
+        snprintf(why, sizeof(why), "line %u is not a dataset item", bad_line);
+    else
+        snprintf(why, sizeof(why), "fewer than %d items", ARENA_ITEMS_MAX);
+    if (chosen) {
+        fprintf(stderr, "roost serve: dataset %s: %s\n", path, why);
+        return -1;
+    }
+    fprintf(stderr, "roost serve: no /json/:count: cannot read %s: %s\n", path, why);
+    return 0;
+}
+
 int serve_arena_routes(roost_http_router *router)
 {
     int rc = roost_http_route(router, "GET", "/pipeline", pipeline, NULL);
@@ -177,15 +229,9 @@ int serve_arena_routes(roost_http_router *router)
         rc = roost_http_route(router, "GET", "/baseline11", baseline11, NULL);
     if (!rc)
         rc = roost_http_route(router, "POST", "/baseline11", baseline11, NULL);
-    if (rc)
-        return rc;
-    const char *path = getenv("ROOST_SERVE_DATASET");
-    if (!path || !*path)
-        path = "data/arena-items.json";
-    int lrc = load_items(path);
-    if (lrc) {
-        fprintf(stderr, "roost serve: no /json/:count: cannot read %s: %s\n", path, strerror(-lrc));
-        return 0;
-    }
-    return roost_http_route(router, "GET", "/json/:count", json_items, NULL);
+    if (!rc)
+        rc = roost_http_route_stream(router, "POST", "/upload", upload, NULL);
+    if (!rc && have_items)
+        rc = roost_http_route(router, "GET", "/json/:count", json_items, NULL);
+    return rc;
 }

@@ -39,6 +39,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 build=${1:-build}
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
@@ -117,47 +119,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- processes -----------------------------------------------------------------------------
-# A pid is alive if it exists and is not a zombie (an unreaped child still answers kill -0).
-alive() {
-    local st
-    st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    st=${st##*) }
-    [[ ${st%% *} != Z ]]
-}
-
-# Waits up to $2 tenths of a second for pid $1 to end.
-wait_gone() {
-    local i
-    for ((i = 0; i < $2; i++)); do
-        alive "$1" || return 0
-        sleep 0.1
-    done
-    ! alive "$1"
-}
-
-# The server and its direct children (nginx's worker; h2o's idle crash-report helper).
-server_pids() {
-    echo "$srv_pid"
-    ps -o pid= --ppid "$srv_pid" 2>/dev/null || true
-}
-
-# utime+stime in clock ticks, summed over the server's processes. /proc/PID/stat of a
-# process covers all its threads, live and exited.
-cpu_ticks() {
-    local p st sum=0 f
-    for p in $(server_pids); do
-        st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        st=${st##*) } # past the command name, which may hold spaces and parentheses
-        read -ra f <<<"$st"
-        # f[0] is field 3 (state): utime is field 14, stime field 15.
-        sum=$((sum + f[11] + f[12]))
-    done
-    echo "$sum"
-}
-
-now_ns() { date +%s%N; }
-
-port_free() { [[ -z $(ss -Hltn "sport = :$1") ]]; }
 
 # Starts server $1 on CPU server_cpu; sets srv_pid. Everything it writes stays in $tmp/$1.
 start_server() {
@@ -209,31 +170,12 @@ start_server() {
     exit 1
 }
 
-# SIGTERM, up to 10 s for a clean exit, then SIGKILL; reaps the child.
-stop_server() {
-    local p=$srv_pid rc=0
-    [[ -n $p ]] || return 0
-    srv_pid=
-    kill -TERM "$p" 2>/dev/null || true
-    if ! wait_gone "$p" 100; then
-        log "pid $p ignored SIGTERM for 10 s; killing it"
-        kill -KILL "$p" 2>/dev/null || true
-        wait_gone "$p" 50 || true
-        rc=1
-    fi
-    wait "$p" 2>/dev/null || true
-    return "$rc"
-}
-
 # --- load ----------------------------------------------------------------------------------
 # wrk on CLIENT_CPU with one thread (it has one CPU); pipeline.lua prints a RESULT line.
 run_wrk() { # port depth seconds outfile
     taskset -c "$client_cpu" timeout $(($3 + 30)) wrk -t1 -c"$conns" -d"$3"s --timeout 5s \
         -s "$here/pipeline.lua" "http://127.0.0.1:$1/plaintext" -- "$2" >"$4" 2>&1
 }
-
-# Fields of the RESULT line: result FILE KEY
-result() { awk -v k="$2" '/^RESULT / { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$1"; }
 
 # Sum of roost_enters_total over the reactors from /metrics. Fails unless the answer is a clean
 # exposition: NUL bytes or stray lines mean the handler wrote past its buffer (seen with
@@ -290,24 +232,6 @@ if [[ $servers == *roost* && $enters == auto ]] && ((rounds > 0)); then
     fi
     log "io_uring_enter counting: $enters_how$enters_note"
 fi
-
-# Busy ticks (user+nice+system+steal) of the two measured CPUs, and the server CPU's softirq
-# ticks (loopback TCP work the kernel may charge to no task), from /proc/stat.
-cpus_busy() {
-    awk -v a="cpu$server_cpu" -v b="cpu$client_cpu" '
-        $1 == a || $1 == b { busy += $2 + $3 + $4 + $9 }
-        $1 == a { sirq = $8 }
-        END { print busy + 0, sirq + 0 }' /proc/stat
-}
-
-# CPU ms of this shell's reaped children (bash's times, second line) into child_ms; wrk is
-# the only child reaped while a cell is measured. Called directly, never in $(...): a
-# subshell is a fresh fork, which has no children's time.
-children_ms() {
-    times >"$tmp/times"
-    child_ms=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, a, "m"); sub(/s$/, "", a[2]); s += a[1] * 60 + a[2] }
-                   printf "%.0f\n", s * 1000 }' "$tmp/times")
-}
 
 # One cell: warm-up, then the measured run. Sets cell_line to "server depth round valid req_s
 # cpu_us_per_req server_cpu_pct wrk_cpu_pct softirq_us_per_req foreign_pct enters_per_req
@@ -461,27 +385,6 @@ if ((strace_on)); then
 fi
 
 # --- report --------------------------------------------------------------------------------
-# median, min, max of column $3 over valid cells of server $1 at depth $2 ("- - -" if none).
-stats() {
-    awk -v s="$1" -v d="$2" -v c="$3" '$1 == s && $2 == d && $4 == 1 && $c != "-" { print $c }' "$tmp/cells" |
-        sort -g | awk '{ v[NR] = $1 }
-            END {
-                if (NR == 0) { print "- - -"; exit }
-                m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-                print m, v[1], v[NR]
-            }'
-}
-med() { stats "$@" | cut -d' ' -f1; }
-count_valid() { awk -v s="$1" -v d="$2" '$1 == s && $2 == d { n++; v += $4 } END { printf "%d/%d\n", v, n }' "$tmp/cells"; }
-fmt() { # integers >= 1000 as integers, else 3 significant digits
-    awk -v x="$1" 'BEGIN {
-        if (x == "-") { print "-"; exit }
-        if (x >= 1000) printf "%.0f\n", x
-        else printf "%.3g\n", x
-    }'
-}
-rng() { if [[ $1 == - ]]; then echo -; else echo "$(fmt "$1")–$(fmt "$2")"; fi; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx\n", a / b }'; }
 
 ver_nginx=$(nginx -v 2>&1 | sed 's|.*/||') || ver_nginx='?'
 ver_h2o=$(h2o -v 2>/dev/null | awk 'NR == 1 { print $3 }') || ver_h2o='?'

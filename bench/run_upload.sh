@@ -12,9 +12,11 @@
 #   bench/run_upload.sh [BUILD_DIR]        (default: build; runs BUILD_DIR/roost)
 #
 # Environment: ROUNDS (3), DURATION (seconds per measured cell, 5), WARMUP (1), CONNS (8),
-# SIZES ("500000 2000000 20000000": body bytes), SERVERS ("roost nginx"), SERVER_CPU (0),
-# CLIENT_CPU (1), PORT_BASE (28090: roost, +1 nginx), MAX_FOREIGN (10), ROOST_FLAGS (more
-# flags for roost serve, e.g. "--buf-size 16k": the receive buffer a body is read in).
+# SIZES ("500000 2000000 20000000": body bytes), SERVERS ("roost roost-b nginx"), SERVER_CPU
+# (0), CLIENT_CPU (1), PORT_BASE (28090: roost, +1 nginx, +2 roost-b), MAX_FOREIGN (10),
+# ROOST_FLAGS (more flags for roost serve, none by default), ROOST_B_FLAGS ("--buf-size 16k":
+# roost-b is roost serve with these instead, to show what the receive buffer a body is read
+# in costs: 4 KiB by default).
 #
 # Per cell (server, size, round): a WARMUP-second run, then a DURATION-second one, with the
 # server's utime+stime (/proc/PID/stat, nginx's master and worker summed) read just before and
@@ -36,12 +38,14 @@ duration=${DURATION:-5}
 warmup=${WARMUP:-1}
 conns=${CONNS:-8}
 sizes=${SIZES:-"500000 2000000 20000000"}
-servers=${SERVERS:-"roost nginx"}
+servers=${SERVERS:-"roost roost-b nginx"}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 port_base=${PORT_BASE:-28090}
 max_foreign=${MAX_FOREIGN:-10}
 read -ra roost_flags <<<"${ROOST_FLAGS:-}"
+roost_b_flags_text=${ROOST_B_FLAGS:---buf-size 16k}
+read -ra roost_b_flags <<<"$roost_b_flags_text"
 
 die() {
     echo "run_upload.sh: $*" >&2
@@ -55,7 +59,7 @@ for v in rounds duration warmup conns port_base max_foreign; do
 done
 for z in $sizes; do posint "$z" || die "SIZES must hold positive integers (bytes)"; done
 for s in $servers; do
-    case $s in roost | nginx) ;; *) die "unknown server '$s' in SERVERS (roost nginx)" ;; esac
+    case $s in roost | roost-b | nginx) ;; *) die "unknown server '$s' in SERVERS (roost roost-b nginx)" ;; esac
 done
 roost_bin=$build/roost
 need=(taskset curl timeout awk ss)
@@ -65,7 +69,9 @@ for t in "${need[@]}"; do
     command -v "$t" >/dev/null || die "$t not found (scripts/install-deps.sh --bench installs the peers)"
 done
 
-port_of() { if [[ $1 == roost ]]; then echo "$port_base"; else echo $((port_base + 1)); fi; }
+port_of() {
+    case $1 in roost) echo "$port_base" ;; nginx) echo $((port_base + 1)) ;; roost-b) echo $((port_base + 2)) ;; esac
+}
 
 tck=$(getconf CLK_TCK)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/roost-upload.XXXXXX")
@@ -92,6 +98,9 @@ start_server() {
     if [[ $name == roost ]]; then
         taskset -c "$server_cpu" "$roost_bin" serve --port "$port" --reactors 1 "${roost_flags[@]}" \
             >"$dir/out.log" 2>&1 &
+    elif [[ $name == roost-b ]]; then
+        taskset -c "$server_cpu" "$roost_bin" serve --port "$port" --reactors 1 "${roost_b_flags[@]}" \
+            >"$dir/out.log" 2>&1 &
     else
         sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" "$here/peers/nginx-upload.conf.in" >"$dir/nginx.conf"
         taskset -c "$server_cpu" nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
@@ -115,7 +124,7 @@ start_server() {
         "http://127.0.0.1:$port/upload" "http://127.0.0.1:$port/upload" >"$dir/check" 2>&1 || true
     [[ $(tail -n1 "$dir/check") == "200 0" ]] ||
         die "$name: a second body on a kept-alive connection failed: $(tr '\n' ' ' <"$dir/check")"
-    if [[ $name == roost ]]; then
+    if [[ $name == roost* ]]; then
         [[ $(curl -s -m 30 --data-binary "@$tmp/body.2000000" "http://127.0.0.1:$port/upload") == 2000000 ]] ||
             die "roost: /upload did not count 2000000 bytes"
     fi
@@ -197,7 +206,7 @@ rev=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo ?)
 echo "# POST /upload: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), kernel $(uname -r), roost $rev"
 echo "# $((SECONDS - started)) s; $rounds rounds alternating ($servers), ${warmup} s warm-up + ${duration} s per cell," \
     "$conns connections, roost load -t 1 on CPU $client_cpu, server on CPU $server_cpu;" \
-    "roost serve --reactors 1 ${ROOST_FLAGS:-}, nginx $(nginx -v 2>&1 | sed 's|.*/||') 1 worker"
+    "roost serve --reactors 1 ${ROOST_FLAGS:-}, roost-b: roost serve --reactors 1 $roost_b_flags_text, nginx $(nginx -v 2>&1 | sed 's|.*/||') 1 worker"
 echo
 echo "| body | server | req/s | req/s min–max | MB/s | server CPU µs/req | CPU µs/MB | server CPU % | load CPU % | valid cells |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -207,14 +216,17 @@ for z in $sizes; do
         echo "| $z | $s | $(fmt "$rm") | $(rng "$rlo" "$rhi") | $(fmt "$(med "$s" "$z" 9)") | $(fmt "$(med "$s" "$z" 6)") | $(fmt "$(med "$s" "$z" 10)") | $(fmt "$(med "$s" "$z" 7)") | $(fmt "$(med "$s" "$z" 8)") | $(count_valid "$s" "$z") |"
     done
 done
-if [[ $servers == *roost* && $servers == *nginx* ]]; then
+if [[ $servers == *nginx* ]]; then
     echo
     echo "Ratios of the medians, above 1 = roost better: req/s roost/nginx, CPU per request nginx/roost."
     echo
-    echo "| body | req/s roost/nginx | CPU/req nginx/roost |"
-    echo "|---|---|---|"
+    echo "| body | server | req/s roost/nginx | CPU/req nginx/roost |"
+    echo "|---|---|---|---|"
     for z in $sizes; do
-        echo "| $z | $(ratio "$(med roost "$z" 5)" "$(med nginx "$z" 5)") | $(ratio "$(med nginx "$z" 6)" "$(med roost "$z" 6)") |"
+        for s in $servers; do
+            [[ $s == roost* ]] || continue
+            echo "| $z | $s | $(ratio "$(med "$s" "$z" 5)" "$(med nginx "$z" 5)") | $(ratio "$(med nginx "$z" 6)" "$(med "$s" "$z" 6)") |"
+        done
     done
 fi
 echo

@@ -8,7 +8,8 @@ covered pairwise by an 8-row orthogonal array: every value of every switch meets
 value of every other switch in at least one row, and the all-defaults row is included.
 Each row starts its own server (2 reactors, ephemeral port) and asks for every endpoint,
 on fresh connections and on one keep-alive connection where /offload comes before /delay
-(with affinity off the task has then moved to a pool worker, and must still sleep).
+(with affinity off the task has then moved to a pool worker, and must still sleep), and
+POSTs streamed bodies to /upload.
 """
 import os
 import sys
@@ -99,6 +100,20 @@ class MatrixTest(unittest.TestCase):
                     for (path, status, body), got in zip(order, out):
                         self.check(path, status, body, got)
                     s.close()
+                    # POST /upload reads its body as it arrives (a streaming route): both
+                    # framings, then a request behind them on the same connection.
+                    body = b"u" * 300000
+                    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 70000]), body[i:i + 70000])
+                                       for i in range(0, len(body), 70000)) + b"0\r\n\r\n"
+                    s = server.raw()
+                    s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                              % len(body) + body +
+                              b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked"
+                              b"\r\n\r\n" + chunked + b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+                    out, _ = read_responses(s, 3, deadline=30.0)
+                    s.close()
+                    self.assertEqual([(o[0], o[2]) for o in out],
+                                     [(200, b"300000"), (200, b"300000"), (200, b"Hello, World!")])
                 finally:
                     rc = server.stop()
                 self.assertEqual(rc, 0, "server exit status")

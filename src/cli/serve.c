@@ -191,7 +191,7 @@ struct serve_flags {
     X("upstream", upstream, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                     \
       "add GET /upstream: fetches URL (http://) with the client")                                  \
     X("dataset", dataset, ROOST_OPT_TEXT, NULL, 0, 0, "PATH",                                      \
-      "/json/:count's items (else ROOST_SERVE_DATASET, else data/arena-items.json)")              \
+      "/json/:count's items (else ROOST_SERVE_DATASET, else data/arena-items.json)")               \
     X("pg", db.url, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                             \
       "PostgreSQL for /db, /queries, /fortunes, /updates, /async-db (default DATABASE_URL)")       \
     X("pg-pool", db.pool_size, ROOST_OPT_COUNT, NULL, 1, 65535, "N",                               \

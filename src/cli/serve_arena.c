@@ -163,8 +163,7 @@ static int load_items(const char *path, unsigned *bad_line)
     char line[512];
     n_items = 0;
     *bad_line = 0;
-    for (unsigned lineno = 1; fgets(line, sizeof(line), f) && n_items < ARENA_ITEMS_MAX;
-         lineno++) {
+    for (unsigned lineno = 1; fgets(line, sizeof(line), f) && n_items < ARENA_ITEMS_MAX; lineno++) {
         if (line[0] == '[' || line[0] == ']' || line[0] == '\n')
             continue; /* the array's brackets */
         struct arena_item *x = &items[n_items];

@@ -93,13 +93,13 @@ struct http_body_stream {
     bool continued; /* no 100 Continue owed (sent, or not asked for) */
     bool done;      /* the body's end was read */
     bool chunked;
-    int err;               /* sticky -errno of a failed read, 0 */
-    int status;            /* what the server answers for err (400, 408, 413, 431), or 0 */
-    uint64_t left;         /* Content-Length: bytes still to come */
-    uint64_t read;         /* decoded body bytes handed out */
-    size_t in_used;        /* bytes of the input (from in_p) that are head or body */
-    struct roost_buf buf;  /* borrowed receive buffer, len 0 when none */
-    size_t buf_used;       /* bytes of buf that are body (or framing) already taken */
+    int err;              /* sticky -errno of a failed read, 0 */
+    int status;           /* what the server answers for err (400, 408, 413, 431), or 0 */
+    uint64_t left;        /* Content-Length: bytes still to come */
+    uint64_t read;        /* decoded body bytes handed out */
+    size_t in_used;       /* bytes of the input (from in_p) that are head or body */
+    struct roost_buf buf; /* borrowed receive buffer, len 0 when none */
+    size_t buf_used;      /* bytes of buf that are body (or framing) already taken */
     struct roost_http_chunked ch;
 };
 
@@ -893,16 +893,16 @@ static int stream_end(struct http_conn *hc, roost_http_req *req, roost_http_res 
             rc = 0;
         }
     } else if (!s->done) {
+        /* Discarded even when the connection closes anyway (Connection: close): closing on
+         * unread bytes resets the connection, which can destroy the response in flight. */
         uint64_t limit = s->read + hc->srv->opts.max_body_bytes;
-        if (!s->continued && !stream_have_all(hc, s))
-            res->close = true; /* never invited: the client may hold the body back */
-        else if (!s->chunked && s->left > hc->srv->opts.max_body_bytes)
-            res->close = true; /* too much to discard: closing is cheaper */
+        bool stop = (!s->continued && !stream_have_all(hc, s)) || /* never invited: the client
+                                                                    may hold the body back */
+                    (!s->chunked && s->left > hc->srv->opts.max_body_bytes); /* too much */
         struct roost_str chunk;
-        while (!res->close && stream_next(hc, s, &chunk) > 0)
-            if (s->read > limit)
-                res->close = true;
-        if (s->err)
+        while (!stop && stream_next(hc, s, &chunk) > 0)
+            stop = s->read > limit;
+        if (!s->done)
             res->close = true;
     }
     size_t extra = s->buf.len - s->buf_used;

@@ -455,6 +455,28 @@ static void unread_body_is_discarded_before_the_next_request(void **state)
     client_close(&c);
 }
 
+/* Connection: close and an unread body: still discarded first, so closing resets nothing and
+ * the response arrives whole, followed by the end of the stream. */
+static void unread_body_of_a_last_request_is_discarded_before_closing(void **state)
+{
+    (void)state;
+    struct client c;
+    client_open(&c);
+    static char body[30000];
+    fill_pattern(body, 0, sizeof(body));
+    client_send_str(&c, "POST /ignore HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                        "Content-Length: 30000\r\n\r\n");
+    client_send(&c, body, sizeof(body));
+    struct response r;
+    assert_true(client_response(&c, &r));
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ignored");
+    assert_true(r.close);
+    char b[16];
+    assert_int_equal(recv(c.fd, b, sizeof(b), 0), 0); /* EOF, not a reset */
+    client_close(&c);
+}
+
 /* More unread body than an ordinary route would take (max_body_bytes): closed, not read. */
 static void large_unread_body_closes_after_the_response(void **state)
 {
@@ -476,8 +498,8 @@ static void pipelined_requests_after_streamed_bodies_are_answered(void **state)
     (void)state;
     enum { LEN = 100000 };
     static char all[LEN + 1024];
-    size_t n = (size_t)snprintf(all, sizeof(all),
-                                "POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", LEN);
+    size_t n = (size_t)snprintf(
+        all, sizeof(all), "POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", LEN);
     fill_pattern(all + n, 0, LEN);
     n += LEN;
     n += (size_t)snprintf(all + n, sizeof(all) - n,
@@ -549,7 +571,8 @@ static void malformed_chunk_mid_stream_is_400_and_closes(void **state)
     client_open(&c);
     char good[7];
     fill_pattern(good, 0, sizeof(good));
-    client_send_str(&c, "POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n");
+    client_send_str(&c,
+                    "POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n7\r\n");
     client_send(&c, good, sizeof(good));
     client_send_str(&c, "\r\nzz\r\nmore\r\n0\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n");
     struct response r;
@@ -647,6 +670,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(continue_is_sent_at_the_first_read, setup, teardown),
         cmocka_unit_test_setup_teardown(unread_body_is_discarded_before_the_next_request, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(unread_body_of_a_last_request_is_discarded_before_closing,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(large_unread_body_closes_after_the_response, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(pipelined_requests_after_streamed_bodies_are_answered,

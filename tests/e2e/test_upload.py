@@ -4,11 +4,9 @@
 Usage: test_upload.py PATH/TO/roost
 Each test class starts its own server on 127.0.0.1 with an ephemeral port; every wait is bounded.
 """
-import http.client
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,43 +14,16 @@ import tempfile
 import threading
 import unittest
 
-ROOST = None
+import e2e_support
+from e2e_support import Server, scaled
+from test_serve import read_responses
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATASET = os.path.join(REPO, "data", "arena-items.json")
 MB20 = 20000000
 
-# ROOST_TEST_TIME_SCALE: the one multiplier (a float, default 1) for every timeout.
-TIME_SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
 # Sanitizer builds keep freed memory in quarantine and shadow it: RSS says nothing there.
 SANITIZED = bool(os.environ.get("ROOST_SANITIZE"))
-
-
-def scaled(seconds):
-    return seconds * (TIME_SCALE if TIME_SCALE > 0 else 1)
-
-
-def start(args, env=None):
-    """Starts `roost serve --port 0 ARGS`; returns (proc, port)."""
-    proc = subprocess.Popen([ROOST, "serve", "--port", "0"] + args, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    if not m:
-        proc.kill()
-        proc.wait()
-        raise RuntimeError("server did not start: %r %r" % (line, proc.stderr.read()))
-    return proc, int(m.group(1))
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=scaled(30))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
 
 
 def kib(pid, field):
@@ -67,23 +38,11 @@ PIECE = bytes(range(256)) * 256  # 64 KiB
 
 
 def read_response(s):
-    """Reads one Content-Length framed response from socket s: (status, body)."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed before a response: %r" % buf)
-        buf += chunk
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    m = re.search(rb"\r\nContent-Length: (\d+)", head)
-    n = int(m.group(1)) if m else 0
-    while len(rest) < n:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return status, rest[:n]
+    """Reads one response from socket s: (status, body)."""
+    out, _ = read_responses(s, 1, deadline=60.0)
+    if not out:
+        raise ConnectionError("closed before a response")
+    return out[0][0], out[0][2]
 
 
 def upload(port, size, chunked=False):
@@ -112,14 +71,14 @@ class UploadTest(unittest.TestCase):
         # One reactor: its provided-buffer ring (buf-count x buf-size, 4 MiB by default) is
         # touched in full by the first large body; the warm-up below pays that once, so the
         # growth measured after it is what bodies cost.
-        cls.proc, cls.port = start(["--reactors", "1"],
-                                   env=dict(os.environ, ROOST_SERVE_DATASET=DATASET))
+        cls.server = Server(reactors="1", env=dict(os.environ, ROOST_SERVE_DATASET=DATASET))
+        cls.proc, cls.port = cls.server.proc, cls.server.port
         status, body = upload(cls.port, MB20)
         assert (status, body) == (200, b"20000000"), (status, body)
 
     @classmethod
     def tearDownClass(cls):
-        stop(cls.proc)
+        cls.server.stop()
 
     def test_content_length_20mb_counts_every_byte(self):
         self.assertEqual(upload(self.port, MB20), (200, b"20000000"))
@@ -128,7 +87,7 @@ class UploadTest(unittest.TestCase):
         self.assertEqual(upload(self.port, MB20, chunked=True), (200, b"20000000"))
 
     def test_http_client_upload_with_expect_continue(self):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(60))
+        c = self.server.conn(timeout=60)
         try:
             c.request("POST", "/upload", body=b"x" * 3000000, headers={"Expect": "100-continue"})
             r = c.getresponse()
@@ -182,7 +141,7 @@ class UploadTest(unittest.TestCase):
             s.close()
 
     def test_get_upload_is_405(self):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(10))
+        c = self.server.conn()
         try:
             c.request("GET", "/upload")
             self.assertEqual(c.getresponse().status, 405)
@@ -190,7 +149,7 @@ class UploadTest(unittest.TestCase):
             c.close()
 
     def test_index_lists_upload(self):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(10))
+        c = self.server.conn()
         try:
             c.request("GET", "/")
             self.assertIn(b"POST /upload", c.getresponse().read())
@@ -199,8 +158,8 @@ class UploadTest(unittest.TestCase):
 
 
 class DatasetFlagTest(unittest.TestCase):
-    def json3(self, port):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(10))
+    def json3(self, server):
+        c = server.conn()
         try:
             c.request("GET", "/json/3")
             r = c.getresponse()
@@ -210,8 +169,8 @@ class DatasetFlagTest(unittest.TestCase):
 
     def refused(self, args, env=None):
         """Runs a serve that must refuse to start: returns its stderr."""
-        p = subprocess.run([ROOST, "serve", "--port", "0"] + args, capture_output=True, text=True,
-                           timeout=scaled(30), env=env)
+        p = subprocess.run([e2e_support.ROOST, "serve", "--port", "0"] + args, capture_output=True,
+                           text=True, timeout=scaled(30), env=env)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertNotIn("listening", p.stdout)
         return p.stderr
@@ -227,20 +186,20 @@ class DatasetFlagTest(unittest.TestCase):
                         + "\n]\n")
             # the flag wins over the environment variable, which names a missing file
             env = dict(os.environ, ROOST_SERVE_DATASET=os.path.join(d, "missing.json"))
-            proc, port = start(["--dataset", path], env=env)
+            server = Server("--dataset", path, env=env)
             try:
-                status, body = self.json3(port)
+                status, body = self.json3(server)
                 self.assertEqual(status, 200)
                 self.assertEqual(json.loads(body)["items"][0]["name"], "Renamed")
             finally:
-                stop(proc)
+                server.stop()
 
     def test_environment_variable_is_the_fallback(self):
-        proc, port = start([], env=dict(os.environ, ROOST_SERVE_DATASET=DATASET))
+        server = Server(env=dict(os.environ, ROOST_SERVE_DATASET=DATASET))
         try:
-            self.assertEqual(self.json3(port)[0], 200)
+            self.assertEqual(self.json3(server)[0], 200)
         finally:
-            stop(proc)
+            server.stop()
 
     def test_missing_file_exits_1(self):
         err = self.refused(["--dataset", "/nonexistent/items.json"])
@@ -268,7 +227,7 @@ class DatasetFlagTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ROOST = os.path.abspath(sys.argv.pop(1))
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)
     unittest.main(verbosity=2)

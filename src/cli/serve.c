@@ -172,6 +172,8 @@ struct serve_flags {
       "request line + header fields; larger heads get 431")                                        \
     X("max-body-bytes", http.max_body_bytes, ROOST_OPT_BYTES, "1m", 0, 1ull << 34, "BYTES",        \
       "request bodies; larger ones get 413")                                                       \
+    X("max-stream-body-bytes", http.max_stream_body_bytes, ROOST_OPT_BYTES, "0", 0, 1ull << 40,    \
+      "BYTES", "bodies of streaming routes (POST /upload), larger get 413; 0: no limit")           \
     X("header-timeout-ms", http.header_timeout_ms, ROOST_OPT_COUNT, "10000", 1, 86400000, "MS",    \
       "a request head must arrive within this of its first byte, else 408")                        \
     X("idle-timeout-ms", http.idle_timeout_ms, ROOST_OPT_COUNT, "60000", 1, 86400000, "MS",        \

@@ -157,6 +157,23 @@ class UploadTest(unittest.TestCase):
             c.close()
 
 
+class StreamLimitTest(unittest.TestCase):
+    def test_max_stream_body_bytes_answers_413_before_reading(self):
+        server = Server("--max-stream-body-bytes", "1m")
+        try:
+            self.assertEqual(upload(server.port, 1 << 20), (200, b"1048576"))
+            s = server.raw()
+            try:
+                # the head alone: the verdict comes before any body byte is read
+                s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                          % ((1 << 20) + 1))
+                self.assertEqual(read_response(s)[0], 413)
+            finally:
+                s.close()
+        finally:
+            server.stop()
+
+
 class DatasetFlagTest(unittest.TestCase):
     def json3(self, server):
         c = server.conn()

@@ -921,7 +921,7 @@ static int stream_end(struct http_conn *hc, roost_http_req *req, roost_http_res 
 
 size_t http_req_buffered(const roost_http_req *req)
 {
-    return req->hc->in.cap + req->stream.buf.len;
+    return req->hc->in.cap + (req->stream.on ? req->stream.buf.len : 0);
 }
 
 /* One access log line; req NULL for a request rejected before its head parsed. */

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,7 +41,10 @@ struct seen {
     bool continue_gate_ok; /* the gate was open when the first read ran */
 };
 
-static struct seen seen;
+/* The handler writes shared under the lock; wait_done copies it into seen for the test to read
+ * (TSan sees the lock; a response arriving over TCP orders nothing for it). */
+static struct seen seen, shared;
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic long done;
 static _Atomic bool gate; /* the /gated handler waits for it before its first read */
 
@@ -78,7 +82,9 @@ static int read_all(roost_http_req *req, roost_http_res *res, bool slow)
         if (slow && s.reads % 16 == 0 && roost_sleep(1) < 0)
             break;
     }
-    seen = s;
+    pthread_mutex_lock(&seen_lock);
+    shared = s;
+    pthread_mutex_unlock(&seen_lock);
     atomic_fetch_add(&done, 1);
     if (s.err)
         return s.err;
@@ -129,6 +135,7 @@ static int setup(void **state)
 {
     (void)state;
     memset(&seen, 0, sizeof(seen));
+    memset(&shared, 0, sizeof(shared));
     atomic_store(&done, 0);
     atomic_store(&gate, false);
     struct roost_config cfg;
@@ -282,6 +289,9 @@ static void fill_pattern(char *out, size_t from, size_t n)
 static void wait_done(long want)
 {
     assert_true(test_wait_at_least(&done, want, 10000));
+    pthread_mutex_lock(&seen_lock);
+    seen = shared;
+    pthread_mutex_unlock(&seen_lock);
 }
 
 /* Sends len pattern bytes as chunks of the sizes in sizes[] (cycled), then the last chunk. */

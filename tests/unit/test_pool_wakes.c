@@ -120,9 +120,8 @@ static void offload_burst_wakes_parked_reactor_once_per_batch(void **state)
     (void)state;
     unsigned writes = run_burst(ROOST_WAKE_COALESCED);
     printf("# %d completions for a parked reactor: %u eventfd writes\n", BURST, writes);
-    /* At least one (the reactor was parked); one per batch, a few if the batch is held
-     * longer than the worker's hold time on a slow machine; never one per completion. */
-    assert_true(writes >= 1);
+    /* One per batch (none if something else woke the reactor first), a few if the batch
+     * outlasts the worker's hold time on a slow machine; never one per completion. */
     assert_true(writes <= BURST / 8);
 }
 

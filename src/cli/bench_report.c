@@ -421,8 +421,9 @@ static void print_table(const struct report *rp)
            "the server's on-CPU time (utime+stime, from each thread's schedstat) per 2xx "
            "response; enters, eventfd "
            "writes and resumes are reactor counters (/metrics) per response; ratios are to "
-           "row (a) with the same affinity, handler and depth; others' CPU %% is what other "
-           "processes took of the two CPUs during the cells (median).\n\n");
+           "row (a) with the same affinity, handler and depth: the median over rounds of the "
+           "ratio of two cells measured seconds apart in the same round; others' CPU %% is "
+           "what other processes took of the two CPUs during the cells (median).\n\n");
     printf("| handler | depth | affinity | row | req/s | CPU µs/req | io_uring_enter/req | "
            "eventfd writes/req | posted resumes/req | inline resumes/req | req/s ÷ (a) | "
            "CPU/req ÷ (a) | others' CPU %% | valid cells |\n");
@@ -457,8 +458,8 @@ static void print_table(const struct report *rp)
                 printf("- /%s depth %u, (a)-(b) queue discipline: resuming through the home "
                        "queue on the same thread instead of inline gives %s the requests/s at "
                        "%s the CPU per request (posted resumes/req %s -> %s).\n",
-                       hd, dp, R(b->v[C_RPS] / a->v[C_RPS]), R(b->v[C_CPU] / a->v[C_CPU]),
-                       F(a->v[C_POSTED]), F(b->v[C_POSTED]));
+                       hd, dp, R(b->rps_vs_a), R(b->cpu_vs_a), F(a->v[C_POSTED]),
+                       F(b->v[C_POSTED]));
             if (b && dd)
                 printf("- /%s depth %u, (b)-(d) migration and pool hop: running continuations "
                        "on a pool worker and posting them home costs %s the CPU per request of "

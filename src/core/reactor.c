@@ -18,6 +18,12 @@
  *                            a busy tick with nothing to submit may skip it (enter_needed)
  *  10. unpark, reap          the whole CQE batch, handlers inline (their SQEs are staged for
  *                            the next enter), one CQ advance
+ *  11. run_local             what the reap posted to this reactor (resume=posted: every
+ *                            resume) runs in the same tick, as it would have run inline, so
+ *                            that a posted resume costs a FIFO push and pop and never a
+ *                            tick of its own (which could mean an enter of its own); only
+ *                            when step 3 left nothing queued, so that work posted by work
+ *                            still waits one tick and stays behind it (FIFO)
  *
  * Parking and coalesced wakes. A producer links its item (a seq_cst exchange on the inbox
  * tail), then reads `parked` (seq_cst); if it is 1 and the producer is the one that swaps
@@ -489,7 +495,10 @@ static void loop(struct roost_reactor *r)
         valgrind_slice(&w);
         enter(r, &w);
         unpark(r, &w);
+        bool queued = !roost__fifo_empty(&r->local);
         reap(r);
+        if (!queued)
+            run_local(r);
     }
     shut_down(r);
 }

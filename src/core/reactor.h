@@ -167,8 +167,9 @@ struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r);
  * (coalesced mode only) to roost__wakes_flush, which the owner calls when its batch ends:
  * a burst of continuations wakes each reactor once, not once per item the reactor happened
  * to be parked for. On any other thread begin/end do nothing and posts wake as before.
- * roost_ctx_send flushes before it blocks. The owner must flush before it sleeps, blocks
- * or exits, and should flush when the oldest deferred wake is a few tens of µs old.
+ * roost_ctx_send, roost_run and roost_runtime_wait flush before they block. The owner must
+ * flush before it sleeps, blocks or exits, and should flush when the oldest deferred wake
+ * is some tens of µs old (the pool: 100 µs).
  */
 void roost__wakes_batch_owner(bool on);
 void roost__wakes_defer_begin(void);

@@ -69,7 +69,7 @@ struct roost_http_server_opts {
                                    pipelined requests are read (default 64 KiB) */
     size_t file_copy_max;       /* roost_http_res_file bodies up to this are read into the
                                    output and sent with the head; larger ones are spliced
-                                   (default 64 KiB) */
+                                   (default 32 KiB) */
     const char *server_name;    /* the Server header (default "roost") */
     bool reuse_port;            /* share the port with other processes (roost_listen_opts) */
     /* Access log, one line per request: NULL (default) for none, "-" for standard output,

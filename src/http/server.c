@@ -36,7 +36,7 @@
 /* Responses buffered per connection before they are sent (see max_output_bytes). */
 #define ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES (64u * 1024u)
 /* Files up to this size are copied into the output, larger ones spliced (file_copy_max). */
-#define ROOST_HTTP_DEFAULT_FILE_COPY_MAX (64u * 1024u)
+#define ROOST_HTTP_DEFAULT_FILE_COPY_MAX (32u * 1024u)
 
 struct http_conn;
 

@@ -131,7 +131,8 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt);
  * user memory: IORING_OP_SPLICE moves them file -> pipe -> socket (a pipe of the connection's,
  * created on first use and kept for its next file), all on the ring, so neither a cold disk
  * nor a slow peer blocks the reactor. fd stays the caller's and must stay open until the call
- * returns. The send timeout applies as to roost_conn_send (progress: each byte the socket
+ * returns; its O_NONBLOCK flag is cleared (on a file it would make the ring fail with EAGAIN
+ * where it should wait for the disk). The send timeout applies as to roost_conn_send (progress: each byte the socket
  * takes restarts it). Returns 0, -ENODATA if the file ended before off + len (truncated
  * meanwhile), or -errno as roost_conn_send: bytes may then have been sent in part, so the
  * connection is only good for closing.

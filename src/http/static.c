@@ -8,7 +8,8 @@
  * word: openat2 with RESOLVE_BENEATH fails any resolution that leaves the directory ("..",
  * an absolute path, a symlink pointing out, at any depth) and RESOLVE_NO_MAGICLINKS refuses
  * /proc-style links. Opening a FIFO could block, so files are opened O_NONBLOCK and checked
- * to be regular before anything is read.
+ * to be regular before anything is read (the net layer clears the flag before a ring op
+ * reads the file).
  *
  * Blocking. The open is tried with RESOLVE_CACHED and goes through the ring only when the
  * lookup would touch the disk (net_file_openat2); the stat is fstat on the open file, whose
@@ -396,10 +397,7 @@ static int open_regular(roost_http_static *s, roost_reactor *r, const char *path
         close(fd);
         return -ENOENT;
     }
-    /* O_NONBLOCK was for opening a FIFO safely; on a regular file it would make a ring read
-     * of an uncached page fail with EAGAIN instead of waiting for the disk. */
-    fcntl(fd, F_SETFL, O_RDONLY);
-    return fd;
+    return fd; /* still O_NONBLOCK: the ring paths clear it (net_file_read, send_file) */
 }
 
 static bool header(const roost_http_req *req, const char *name, struct roost_str *v)

@@ -132,6 +132,19 @@ static void splice_start(struct net_req *q)
     net_send_timer_restart(c);
 }
 
+/*
+ * Ring ops on a file opened O_NONBLOCK (the static handler opens so, a FIFO would block the
+ * open otherwise) fail with EAGAIN where they should wait for the disk: the flag goes before
+ * the ring sees the file. Only on the paths that use the ring, so a small file read from the
+ * page cache costs no fcntl.
+ */
+static void file_blocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
 int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len)
 {
     if (!roost_task_current())
@@ -140,6 +153,7 @@ int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len)
         return -EINVAL;
     if (len == 0)
         return 0;
+    file_blocking(fd);
     struct net_req q = {.r = c->r, .c = c, .start = splice_start, .cancel = net_send_cancel};
     q.splice.fd = fd;
     q.splice.off = (uint64_t)off;
@@ -222,6 +236,7 @@ int net_file_read(struct roost_reactor *r, int fd, void *buf, size_t len, uint64
         if (n != -EAGAIN && n != -EOPNOTSUPP)
             return n;
     }
+    file_blocking(fd);
     struct net_req q = {0};
     q.file.op = IORING_OP_READ;
     q.file.fd = fd;

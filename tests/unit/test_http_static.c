@@ -209,6 +209,24 @@ static int file_handler(roost_http_req *req, roost_http_res *res, void *arg)
     return roost_http_res_file(res, fd, 0, (size_t)size);
 }
 
+/* As file_handler, with the file's pages dropped from the page cache first: the read that
+ * never blocks (RWF_NOWAIT) misses and the ring reads from the disk. */
+static int cold_file_handler(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    struct roost_str v;
+    char name[128];
+    if (!roost_http_req_param(req, "size", &v) || v.n > 16)
+        return roost_http_res_status(res, 404);
+    snprintf(name, sizeof(name), "%s/%.*s", dir, (int)v.n, v.p);
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        fdatasync(fd);
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+    return file_handler(req, res, arg);
+}
+
 static int hello(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)req, (void)arg;
@@ -232,6 +250,7 @@ static void start_server(size_t copy_max)
     assert_int_equal(roost_http_router_create(&router), 0);
     assert_int_equal(roost_http_route(router, "GET", "/f/:size", file_handler, NULL), 0);
     assert_int_equal(roost_http_route(router, "GET", "/hello", hello, NULL), 0);
+    assert_int_equal(roost_http_route(router, "GET", "/cold/:size", cold_file_handler, NULL), 0);
     struct roost_http_server_opts o;
     roost_http_server_opts_init(&o);
     o.file_copy_max = copy_max;
@@ -381,6 +400,29 @@ static void files_all_spliced_arrive_byte_exact(void **state)
     pipelined_files_and_responses_come_back_in_order(); /* a new connection, a new pipe */
 }
 
+static void evicted_files_are_read_through_the_ring(void **state)
+{
+    (void)state;
+    uint64_t misses = test_stats(rt, 0).speculative_misses;
+    int fd = connect_server();
+    static const char req[] = "GET /cold/16384 HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /cold/1048579 HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+    struct reader r = {.fd = fd};
+    char head[2048];
+    char *body;
+    size_t len = read_response(&r, head, sizeof(head), &body, false);
+    check_file_body(16384, body, len); /* copied: RWF_NOWAIT missed, IORING_OP_READ read it */
+    free(body);
+    len = read_response(&r, head, sizeof(head), &body, false);
+    check_file_body(1048579, body, len); /* spliced from the disk */
+    free(body);
+    free(r.in);
+    close(fd);
+    if (test_stats(rt, 0).speculative_misses == misses)
+        skip(); /* the file system kept the pages (DONTNEED is advice): nothing was tested */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +436,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(files_copied_or_spliced_by_size_arrive_byte_exact,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(files_all_spliced_arrive_byte_exact, setup_splice_all,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(evicted_files_are_read_through_the_ring, setup_default,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

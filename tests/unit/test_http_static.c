@@ -194,15 +194,21 @@ static unsigned char pattern(size_t size, size_t i)
     return (unsigned char)((i * 31 + size * 7 + i / 251) & 0xff);
 }
 
-static int file_handler(roost_http_req *req, roost_http_res *res, void *arg)
+/* The test file the request names (/f/SIZE, /cold/SIZE), opened; -1 if none. */
+static int open_named(roost_http_req *req)
 {
-    (void)arg;
     struct roost_str v;
     char name[128];
     if (!roost_http_req_param(req, "size", &v) || v.n > 16)
-        return roost_http_res_status(res, 404);
+        return -1;
     snprintf(name, sizeof(name), "%s/%.*s", dir, (int)v.n, v.p);
-    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    return open(name, O_RDONLY | O_CLOEXEC);
+}
+
+static int file_handler(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    int fd = open_named(req);
     if (fd < 0)
         return roost_http_res_status(res, 404);
     off_t size = lseek(fd, 0, SEEK_END);
@@ -213,12 +219,7 @@ static int file_handler(roost_http_req *req, roost_http_res *res, void *arg)
  * never blocks (RWF_NOWAIT) misses and the ring reads from the disk. */
 static int cold_file_handler(roost_http_req *req, roost_http_res *res, void *arg)
 {
-    struct roost_str v;
-    char name[128];
-    if (!roost_http_req_param(req, "size", &v) || v.n > 16)
-        return roost_http_res_status(res, 404);
-    snprintf(name, sizeof(name), "%s/%.*s", dir, (int)v.n, v.p);
-    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    int fd = open_named(req);
     if (fd >= 0) {
         fdatasync(fd);
         posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);

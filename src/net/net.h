@@ -222,6 +222,7 @@ struct roost_conn {
     bool parked;    /* ENOBUFS: waiting for buffers to come back */
     bool closing, aborted;
     bool has_pipe;  /* pipe_fd holds the connection's splice pipe (sendfile.c), empty */
+    bool nonblock;  /* the socket is O_NONBLOCK (sendfile.c; the ring ignores the flag) */
     int pipe_fd[2]; /* read end, write end */
     struct roost_conn *park_next;
     struct net_req *recv_q;  /* the receive waiting */

@@ -2,7 +2,15 @@
  * Files: a file range sent to a connection without copying it through user memory, and the
  * file reads and opens a handler needs, none of which may block the reactor on a cold disk.
  *
- * roost_conn_send_file splices file -> pipe -> socket with IORING_OP_SPLICE, through a pipe
+ * roost_conn_send_file speculates first, as roost_conn_send does: when cachestat(2) says
+ * every page of the range is in the page cache, sendfile(2) on the socket (made O_NONBLOCK
+ * once per connection: the ring ignores the flag, and roost's own socket syscalls pass
+ * MSG_DONTWAIT anyway) moves what the socket takes at once, and a full socket is waited for
+ * with a POLLOUT poll on the ring, bounded by the send timeout. That is what nginx does with
+ * sendfile on, minus the blocking read of an uncached page, and it costs no thread hop.
+ *
+ * Otherwise (a page must come from disk, speculation is off, or the kernel predates
+ * cachestat) it splices file -> pipe -> socket with IORING_OP_SPLICE, through a pipe
  * of the connection's own, created on first use and kept (empty) for the next file. The two
  * halves alternate, each staged from the other's completion on the reactor, so a transfer
  * wakes its task once, at the end. They are not linked SQEs: a short splice breaks a link,
@@ -20,6 +28,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -28,6 +38,9 @@
 
 #ifndef RESOLVE_CACHED
 #define RESOLVE_CACHED 0x20 /* Linux 5.12: fail with EAGAIN rather than touch the disk */
+#endif
+#ifndef SYS_cachestat
+#define SYS_cachestat 451 /* Linux 6.5; the same number on every architecture */
 #endif
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT 0x00000008
@@ -145,6 +158,58 @@ static void file_blocking(int fd)
         (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 }
 
+/* Is every page of [off, off + len) of fd in the page cache? (struct cachestat_range and
+ * struct cachestat of <linux/mman.h>, which 6.5's headers only have.) */
+static bool range_cached(int fd, uint64_t off, uint64_t len)
+{
+    struct {
+        uint64_t off, len;
+    } range = {off, len};
+    struct {
+        uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+    } cs;
+    if (syscall(SYS_cachestat, fd, &range, &cs, 0) < 0)
+        return false; /* ENOSYS, or a file system that cannot say: the ring decides */
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    return cs.nr_cache >= (off + len + page - 1) / page - off / page;
+}
+
+/*
+ * The speculative transfer: sendfile(2) until done, a POLLOUT wait on the ring whenever the
+ * socket is full. Returns 0, or -errno (-ETIMEDOUT: no progress for the send timeout).
+ */
+static int send_file_now(roost_conn *c, int fd, uint64_t off, size_t left)
+{
+    if (!c->nonblock) {
+        int fl = fcntl(c->fd, F_GETFL);
+        if (fl < 0 || fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return -errno;
+        c->nonblock = true;
+    }
+    while (left) {
+        off_t o = (off_t)off;
+        ssize_t n = sendfile(c->fd, fd, &o, left < 0x7ffff000u ? left : 0x7ffff000u);
+        if (n > 0) {
+            off += (uint64_t)n;
+            left -= (size_t)n;
+            continue;
+        }
+        if (n == 0)
+            return -ENODATA; /* the file ended early: truncated meanwhile */
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        int ev = roost_fd_poll_on(c->r, c->fd, POLLOUT, c->send_timeout_ms);
+        if (ev == -ETIMEDOUT)
+            NET_STAT_INC(c->net, send_timeouts);
+        if (ev < 0)
+            return ev;
+        /* POLLERR / POLLHUP: the next sendfile says which error */
+    }
+    return 0;
+}
+
 int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len)
 {
     if (!roost_task_current())
@@ -153,6 +218,12 @@ int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len)
         return -EINVAL;
     if (len == 0)
         return 0;
+    if (c->net->speculative && range_cached(fd, (uint64_t)off, len)) {
+        NET_STAT_INC(c->net, speculative_hits);
+        return send_file_now(c, fd, (uint64_t)off, len);
+    }
+    if (c->net->speculative)
+        NET_STAT_INC(c->net, speculative_misses);
     file_blocking(fd);
     struct net_req q = {.r = c->r, .c = c, .start = splice_start, .cancel = net_send_cancel};
     q.splice.fd = fd;

@@ -7,6 +7,8 @@ precompressed siblings with Vary), HEAD and 405, escape attempts that must never
 file outside the directory, a file changed on disk, a 64 MiB sparse file downloaded
 byte-exact with the server's RSS staying small, and a client that stops reading during a big
 file: the reactor keeps serving others and the send timeout ends that connection.
+Run twice: with the defaults (small files copied with the head, larger ones sent with
+sendfile(2) from the page cache) and with speculation off (larger files spliced on the ring).
 Servers listen on 127.0.0.1, ephemeral ports, one reactor (so a stalled connection and the
 others share it); every wait is bounded.
 """
@@ -71,6 +73,8 @@ def rss_kib(pid):
 
 
 class StaticTest(unittest.TestCase):
+    FLAGS = []  # extra `roost serve` flags
+
     @classmethod
     def setUpClass(cls):
         cls.top = tempfile.mkdtemp(prefix="roost-static-")
@@ -107,7 +111,8 @@ class StaticTest(unittest.TestCase):
             for off, data in MARKS:
                 f.seek(off)
                 f.write(data)
-        cls.proc, cls.port = start(["--static-dir", d, "--send-timeout-ms", str(SEND_TIMEOUT_MS)])
+        cls.proc, cls.port = start(["--static-dir", d, "--send-timeout-ms", str(SEND_TIMEOUT_MS)] +
+                                   cls.FLAGS)
 
     @classmethod
     def tearDownClass(cls):
@@ -355,6 +360,11 @@ class StaticTest(unittest.TestCase):
         stalled.close()
         self.assertTrue(closed, "the stalled connection was not closed")
         self.assertLess(total, BIG)
+
+
+class StaticSpliceTest(StaticTest):
+    """The same with speculation off: no sendfile(2), files above 32 KiB spliced on the ring."""
+    FLAGS = ["--speculative", "off"]
 
 
 if __name__ == "__main__":

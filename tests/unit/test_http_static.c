@@ -2,8 +2,10 @@
  * Static files: the static handler's decisions as pure functions (content types, ETag,
  * conditional requests, Range, If-Range, Accept-Encoding), and roost_http_res_file through a
  * real connection: files of 0, 1, 16 KiB, 40000 bytes and 1 MiB + 3 bytes, pipelined
- * between plain responses, come back in order and byte-exact, both copied with the head and
- * spliced through the ring (file_copy_max 1 forces the splice for every size).
+ * between plain responses, come back in order and byte-exact by each way a file goes out:
+ * copied with the head (up to file_copy_max), sendfile(2) from the page cache (speculation
+ * on; file_copy_max 1 sends every size so), spliced through the ring (speculation off), and
+ * read or spliced through the ring when the pages are not cached.
  */
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
@@ -234,7 +236,7 @@ static int hello(roost_http_req *req, roost_http_res *res, void *arg)
     return roost_http_res_body(res, "hello", 5);
 }
 
-static void start_server(size_t copy_max)
+static void start_server(size_t copy_max, bool speculative)
 {
     snprintf(dir, sizeof(dir), "/tmp/roost-static-XXXXXX");
     assert_non_null(mkdtemp(dir));
@@ -247,7 +249,10 @@ static void start_server(size_t copy_max)
             fputc(pattern(sizes[k], i), f);
         fclose(f);
     }
-    rt = test_runtime(1, NULL);
+    struct roost_config cfg;
+    roost_config_init(&cfg);
+    cfg.speculative = speculative; /* off: no sendfile(2), every file spliced on the ring */
+    rt = test_runtime(1, &cfg);
     assert_int_equal(roost_http_router_create(&router), 0);
     assert_int_equal(roost_http_route(router, "GET", "/f/:size", file_handler, NULL), 0);
     assert_int_equal(roost_http_route(router, "GET", "/hello", hello, NULL), 0);
@@ -261,14 +266,21 @@ static void start_server(size_t copy_max)
 static int setup_default(void **state)
 {
     (void)state;
-    start_server(0); /* the default */
+    start_server(0, true); /* the defaults */
+    return 0;
+}
+
+static int setup_sendfile_all(void **state)
+{
+    (void)state;
+    start_server(1, true);
     return 0;
 }
 
 static int setup_splice_all(void **state)
 {
     (void)state;
-    start_server(1);
+    start_server(1, false);
     return 0;
 }
 
@@ -394,6 +406,12 @@ static void files_copied_or_spliced_by_size_arrive_byte_exact(void **state)
     pipelined_files_and_responses_come_back_in_order();
 }
 
+static void files_all_sent_with_sendfile_arrive_byte_exact(void **state)
+{
+    (void)state;
+    pipelined_files_and_responses_come_back_in_order();
+}
+
 static void files_all_spliced_arrive_byte_exact(void **state)
 {
     (void)state;
@@ -416,7 +434,7 @@ static void evicted_files_are_read_through_the_ring(void **state)
     check_file_body(16384, body, len); /* copied: RWF_NOWAIT missed, IORING_OP_READ read it */
     free(body);
     len = read_response(&r, head, sizeof(head), &body, false);
-    check_file_body(1048579, body, len); /* spliced from the disk */
+    check_file_body(1048579, body, len); /* not in the page cache: spliced */
     free(body);
     free(r.in);
     close(fd);
@@ -436,6 +454,8 @@ int main(void)
         cmocka_unit_test(accept_encoding_by_q_values),
         cmocka_unit_test_setup_teardown(files_copied_or_spliced_by_size_arrive_byte_exact,
                                         setup_default, teardown),
+        cmocka_unit_test_setup_teardown(files_all_sent_with_sendfile_arrive_byte_exact,
+                                        setup_sendfile_all, teardown),
         cmocka_unit_test_setup_teardown(files_all_spliced_arrive_byte_exact, setup_splice_all,
                                         teardown),
         cmocka_unit_test_setup_teardown(evicted_files_are_read_through_the_ring, setup_default,

@@ -48,6 +48,7 @@ bench: build
 	./bench/run_task.sh $(BUILD)
 	./bench/run_echo.sh $(BUILD)
 	./bench/run_http.sh $(BUILD)
+	./bench/run_static.sh $(BUILD)
 	./bench/run_load.sh $(BUILD)
 	./bench/run_pump.sh $(BUILD)
 	./bench/run_pg.sh $(BUILD)

@@ -105,7 +105,7 @@ start_server() {
 }
 
 busy_ticks() {
-    awk -v a="cpu$server_cpu" -v b="cpu$client_cpu" '$1 == a || $1 == b { s += $2 + $3 + $4 + $7 + $8 + $9 } END { print s }' /proc/stat
+    awk -v a="cpu$server_cpu" -v b="cpu$client_cpu" '$1 == a || $1 == b { s += $2 + $3 + $4 + $9 } END { print s }' /proc/stat
 }
 
 tck=$(getconf CLK_TCK)

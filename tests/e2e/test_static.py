@@ -323,6 +323,11 @@ class StaticTest(unittest.TestCase):
             h.update(chunk)
             n += len(chunk)
             peak = max(peak, rss_kib(self.proc.pid))
+        # the connection stays usable: a later request on it waits for its answer
+        time.sleep(scaled(0.3))
+        c.request("GET", "/static/hello.txt")
+        r = c.getresponse()
+        self.assertEqual((r.status, r.read()), (200, b"hello, static world\n"))
         c.close()
         self.assertEqual(n, BIG)
         self.assertEqual(h.hexdigest(), want)
@@ -365,6 +370,12 @@ class StaticTest(unittest.TestCase):
 class StaticSpliceTest(StaticTest):
     """The same with speculation off: no sendfile(2), files above 32 KiB spliced on the ring."""
     FLAGS = ["--speculative", "off"]
+
+
+class StaticOneshotTest(StaticTest):
+    """The same with one-shot receives: the socket sendfile(2) made non-blocking still waits
+    for requests on the ring."""
+    FLAGS = ["--recv", "oneshot"]
 
 
 if __name__ == "__main__":

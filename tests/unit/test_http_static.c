@@ -337,7 +337,7 @@ static void fill(struct reader *r)
 static size_t read_response(struct reader *r, char *head, size_t cap, char **body, bool head_only)
 {
     char *end;
-    while (!(end = memmem(r->in, r->n, "\r\n\r\n", 4)))
+    while (!r->n || !(end = memmem(r->in, r->n, "\r\n\r\n", 4)))
         fill(r);
     size_t hlen = (size_t)(end - r->in) + 4;
     assert_true(hlen < cap);

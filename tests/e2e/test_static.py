@@ -7,61 +7,30 @@ precompressed siblings with Vary), HEAD and 405, escape attempts that must never
 file outside the directory, a file changed on disk, a 64 MiB sparse file downloaded
 byte-exact with the server's RSS staying small, and a client that stops reading during a big
 file: the reactor keeps serving others and the send timeout ends that connection.
-Run twice: with the defaults (small files copied with the head, larger ones sent with
-sendfile(2) from the page cache) and with speculation off (larger files spliced on the ring).
+Run three times: with the defaults (small files copied with the head, larger ones sent with
+sendfile(2) from the page cache), with speculation off (larger files spliced on the ring)
+and with one-shot receives.
 Servers listen on 127.0.0.1, ephemeral ports, one reactor (so a stalled connection and the
 others share it); every wait is bounded.
 """
 import hashlib
-import http.client
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-ROOST = None
-
-# ROOST_TEST_TIME_SCALE: the one multiplier (a float, default 1) for every timeout.
-TIME_SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
-
-
-def scaled(seconds):
-    return seconds * (TIME_SCALE if TIME_SCALE > 0 else 1)
-
+import e2e_support
+from e2e_support import Server, scaled
 
 SECRET = b"SECRET-OUTSIDE-THE-DIRECTORY\n"
 BIG = 64 * 1024 * 1024
 # bytes written into the sparse file at these offsets, so a wrong offset cannot pass
 MARKS = [(0, b"start"), (12345678, b"middle"), (BIG - 3, b"end")]
 SEND_TIMEOUT_MS = int(scaled(1500))
-
-
-def start(args):
-    proc = subprocess.Popen([ROOST, "serve", "--port", "0", "--reactors", "1"] + args,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-    if not m:
-        proc.kill()
-        raise RuntimeError("server did not start: %r %r" % (line, proc.stderr.read()))
-    return proc, int(m.group(1))
-
-
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=scaled(30))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
-    proc.stderr.close()
 
 
 def rss_kib(pid):
@@ -111,16 +80,17 @@ class StaticTest(unittest.TestCase):
             for off, data in MARKS:
                 f.seek(off)
                 f.write(data)
-        cls.proc, cls.port = start(["--static-dir", d, "--send-timeout-ms", str(SEND_TIMEOUT_MS)] +
-                                   cls.FLAGS)
+        cls.srv = Server("--static-dir", d, "--send-timeout-ms", str(SEND_TIMEOUT_MS), *cls.FLAGS,
+                         reactors=1)
+        cls.proc = cls.srv.proc
 
     @classmethod
     def tearDownClass(cls):
-        stop(cls.proc)
+        cls.srv.stop()
         shutil.rmtree(cls.top)
 
     def get(self, target, headers=None, method="GET"):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(10))
+        c = self.srv.conn()
         try:
             c.request(method, target, headers=headers or {})
             r = c.getresponse()
@@ -130,7 +100,7 @@ class StaticTest(unittest.TestCase):
 
     def raw(self, target):
         """Sends target as is (no client-side normalisation); returns (status, body)."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=scaled(10))
+        s = self.srv.raw()
         s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         buf = b""
         while True:
@@ -268,18 +238,18 @@ class StaticTest(unittest.TestCase):
             self.assertNotIn(passwd, buf, t)
 
     def test_without_the_flag_static_is_404_and_unlisted(self):
-        proc, port = start([])
+        plain = Server(reactors=1)
         try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(10))
+            c = plain.conn()
             c.request("GET", "/static/hello.txt")
             self.assertEqual(c.getresponse().status, 404)
             c.close()
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=scaled(10))
+            c = plain.conn()
             c.request("GET", "/")
             self.assertNotIn(b"/static", c.getresponse().read())
             c.close()
         finally:
-            stop(proc)
+            plain.stop()
         _, _, index = self.get("/")
         self.assertIn(b"GET /static/{file}", index)
 
@@ -310,7 +280,7 @@ class StaticTest(unittest.TestCase):
         want = hashlib.sha256(expect).hexdigest()
         del expect
         before = rss_kib(self.proc.pid)
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(30))
+        c = self.srv.conn(timeout=30)
         c.request("GET", "/static/big.bin")
         r = c.getresponse()
         self.assertEqual(r.status, 200)
@@ -338,7 +308,7 @@ class StaticTest(unittest.TestCase):
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.settimeout(scaled(30))
-        stalled.connect(("127.0.0.1", self.port))
+        stalled.connect(("127.0.0.1", self.srv.port))
         stalled.sendall(b"GET /static/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         got = stalled.recv(1024)  # the head has come: the big body is on its way
         self.assertTrue(got.startswith(b"HTTP/1.1 200"))
@@ -382,5 +352,5 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         print("usage: test_static.py PATH/TO/roost", file=sys.stderr)
         sys.exit(2)
-    ROOST = sys.argv.pop(1)
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     unittest.main(verbosity=2)

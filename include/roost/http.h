@@ -68,8 +68,8 @@ struct roost_http_server_opts {
     size_t max_output_bytes;    /* responses buffered before they are sent and before more
                                    pipelined requests are read (default 64 KiB) */
     size_t file_copy_max;       /* roost_http_res_file bodies up to this are read into the
-                                   output and sent with the head; larger ones are spliced
-                                   (default 32 KiB) */
+                                   output and sent with the head; larger ones go out with
+                                   roost_conn_send_file (default 32 KiB) */
     const char *server_name;    /* the Server header (default "roost") */
     bool reuse_port;            /* share the port with other processes (roost_listen_opts) */
     /* Access log, one line per request: NULL (default) for none, "-" for standard output,
@@ -166,9 +166,9 @@ int roost_http_res_body(roost_http_res *res, const void *data, size_t len);
  * Sets the body to len bytes of the file fd from offset off, with Content-Length len. fd
  * becomes the server's (also on error): after the handler returns, the server writes the
  * head, then sends the file without blocking the reactor (a small file read into the output
- * with the other pipelined responses, a larger one spliced through the ring after them:
- * file_copy_max, roost_conn_send_file) and closes fd. The file must not shrink meanwhile,
- * else the connection is closed short. HEAD and 304 send no body. A later
+ * with the other pipelined responses, a larger one after them with roost_conn_send_file:
+ * see file_copy_max) and closes fd. The file must not shrink meanwhile, else the connection
+ * is closed short. HEAD and 304 send no body. A later
  * roost_http_res_body replaces it. Returns 0, or -EINVAL (fd < 0, off < 0, or after
  * roost_http_res_write).
  */

@@ -128,14 +128,17 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt);
 
 /*
  * From a task: sends len bytes of the file fd from offset off, without copying them through
- * user memory: IORING_OP_SPLICE moves them file -> pipe -> socket (a pipe of the connection's,
- * created on first use and kept for its next file), all on the ring, so neither a cold disk
- * nor a slow peer blocks the reactor. fd stays the caller's and must stay open until the call
- * returns; its O_NONBLOCK flag is cleared (on a file it would make the ring fail with EAGAIN
- * where it should wait for the disk). The send timeout applies as to roost_conn_send (progress: each byte the socket
- * takes restarts it). Returns 0, -ENODATA if the file ended before off + len (truncated
- * meanwhile), or -errno as roost_conn_send: bytes may then have been sent in part, so the
- * connection is only good for closing.
+ * user memory and without blocking the reactor. When every page of the range is in the page
+ * cache and speculation is on, sendfile(2) sends it (the socket becomes O_NONBLOCK for good;
+ * the ring ignores the flag), waiting on the ring for room whenever the socket is full;
+ * otherwise IORING_OP_SPLICE moves it file -> pipe -> socket on the ring's workers (a pipe of
+ * the connection's, created on first use and kept), so neither a cold disk nor a slow peer
+ * blocks the reactor. fd stays the caller's and must stay open until the call returns; its
+ * O_NONBLOCK flag is cleared before the ring reads it (on a file the flag makes the ring fail
+ * with EAGAIN where it should wait for the disk). The send timeout applies as to
+ * roost_conn_send (progress: each byte the socket takes restarts it). Returns 0, -ENODATA if
+ * the file ended before off + len (truncated meanwhile), or -errno as roost_conn_send: bytes
+ * may then have been sent in part, so the connection is only good for closing.
  */
 int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len);
 

@@ -35,7 +35,7 @@
 
 /* Responses buffered per connection before they are sent (see max_output_bytes). */
 #define ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES (64u * 1024u)
-/* Files up to this size are copied into the output, larger ones spliced (file_copy_max). */
+/* Files up to this size are copied into the output, larger ones sent apart (file_copy_max). */
 #define ROOST_HTTP_DEFAULT_FILE_COPY_MAX (32u * 1024u)
 
 struct http_conn;
@@ -395,9 +395,9 @@ int roost_http_res_file(roost_http_res *res, int fd, off_t off, size_t len)
 /*
  * The body of a file response, after its head in the output. Up to file_copy_max bytes are
  * read into the output and go out with the head and the other pipelined responses in one
- * write; a larger file is spliced after the output is flushed (the figures behind the
- * default are in docs/static.md). Both never block the reactor on a cold disk (net_file_read,
- * roost_conn_send_file).
+ * write; a larger file goes out with roost_conn_send_file after the output is flushed (the
+ * figures behind the default are in docs/static.md). Neither blocks the reactor on a cold
+ * disk (net_file_read, roost_conn_send_file).
  */
 static int send_file_body(struct http_conn *hc, roost_http_res *res)
 {

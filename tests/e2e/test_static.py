@@ -182,6 +182,19 @@ class StaticTest(unittest.TestCase):
             self.assertEqual(h.get("content-range"), cr, value)
             self.assertEqual(h["content-length"], str(len(body)), value)
 
+    def test_ranges_of_a_large_file_start_at_their_offset(self):
+        # above --file-copy-max: sent with sendfile(2) or a splice from the range's offset
+        off = MARKS[1][0] - 40000
+        want = bytearray(100000)
+        want[40000:40000 + len(MARKS[1][1])] = MARKS[1][1]
+        st, h, body = self.get("/static/big.bin", {"Range": "bytes=%d-%d" % (off, off + 99999)})
+        self.assertEqual(st, 206)
+        self.assertEqual(h["content-range"], "bytes %d-%d/%d" % (off, off + 99999, BIG))
+        self.assertEqual(body, bytes(want))
+        st, _, body = self.get("/static/big.bin", {"Range": "bytes=-50000"})
+        self.assertEqual((st, len(body)), (206, 50000))
+        self.assertEqual(body[-3:], MARKS[2][1])
+
     def test_if_range(self):
         _, h, _ = self.get("/static/digits.bin")
         st, _, body = self.get("/static/digits.bin", {"Range": "bytes=0-1", "If-Range": h["etag"]})

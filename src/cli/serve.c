@@ -206,7 +206,7 @@ struct serve_flags {
     X("static-dir", static_dir, ROOST_OPT_TEXT, NULL, 0, 0, "DIR",                                 \
       "add GET /static/{file}: the files under DIR (nothing outside it)")                          \
     X("file-copy-max", http.file_copy_max, ROOST_OPT_BYTES, "32k", 1, 1ull << 30, "BYTES",         \
-      "files up to this size are sent with their head in one write, larger ones spliced")          \
+      "files up to this size go out in their head's write, larger ones by sendfile or splice")     \
     X("pg", db.url, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                             \
       "PostgreSQL for /db, /queries, /fortunes, /updates, /async-db (default DATABASE_URL)")       \
     X("pg-pool", db.pool_size, ROOST_OPT_COUNT, NULL, 1, 65535, "N",                               \

@@ -404,11 +404,7 @@ static int send_file_body(struct http_conn *hc, roost_http_res *res)
     uint64_t off = res->file_off;
     size_t left = res->file_len;
     if (left > hc->srv->opts.file_copy_max) {
-        /* MSG_MORE: the head waits for the file's first bytes and shares their segment */
-        int rc = hc->out.len ? net_conn_send_flags(hc->c, hc->out.p, hc->out.len, MSG_MORE) : 0;
-        if (rc == 0)
-            roost_http_count(&hc->counters->bytes_sent, hc->out.len);
-        hc->out.len = 0;
+        int rc = flush(hc);
         if (rc == 0)
             rc = roost_conn_send_file(hc->c, res->file_fd, (off_t)off, left);
         if (rc == 0)

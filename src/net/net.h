@@ -139,7 +139,6 @@ struct net_req {
             const char *buf;
             size_t len, done;
             struct msghdr msg;
-            int flags; /* more send(2) flags: MSG_MORE */
         } send;
         struct {
             struct sockaddr_storage addr;
@@ -267,9 +266,6 @@ void net_unpark_some(struct roost_net *net, unsigned n);
 void net_recv_drop_queue(struct roost_conn *c);
 
 /* ---- send (send.c) -------------------------------------------------------------------------- */
-
-/* roost_conn_send with more send(2) flags (MSG_MORE: a file follows, see server.c). */
-int net_conn_send_flags(struct roost_conn *c, const void *data, size_t len, int flags);
 
 /* (Re)starts c's send timeout for the op in c->send_op / c->send_q: it cancels that op. */
 void net_send_timer_restart(struct roost_conn *c);

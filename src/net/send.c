@@ -110,7 +110,7 @@ static int send_stage(struct roost_conn *c, struct net_req *q)
         io_uring_prep_sendmsg(sqe, c->fd, &q->send.msg, MSG_NOSIGNAL);
     else
         io_uring_prep_send(sqe, c->fd, q->send.buf + q->send.done, q->send.len - q->send.done,
-                           MSG_NOSIGNAL | q->send.flags);
+                           MSG_NOSIGNAL);
     return 0;
 }
 
@@ -173,11 +173,10 @@ void net_send_cancel(struct net_req *q)
 }
 
 /* The speculative attempt: bytes sent (maybe 0 on EAGAIN), or -errno. */
-static ssize_t send_now(struct roost_conn *c, const void *data, size_t len, struct msghdr *m,
-                        int flags)
+static ssize_t send_now(struct roost_conn *c, const void *data, size_t len, struct msghdr *m)
 {
     ssize_t n = m ? sendmsg(c->fd, m, MSG_DONTWAIT | MSG_NOSIGNAL)
-                  : send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL | flags);
+                  : send(c->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0 && (size_t)n == len) {
         NET_STAT_INC(c->net, speculative_hits);
         return n;
@@ -188,7 +187,7 @@ static ssize_t send_now(struct roost_conn *c, const void *data, size_t len, stru
     return n < 0 ? 0 : n;
 }
 
-int net_conn_send_flags(roost_conn *c, const void *data, size_t len, int flags)
+int roost_conn_send(roost_conn *c, const void *data, size_t len)
 {
     if (!roost_task_current())
         return -EPERM;
@@ -196,7 +195,7 @@ int net_conn_send_flags(roost_conn *c, const void *data, size_t len, int flags)
         return 0;
     size_t done = 0;
     if (c->net->speculative) {
-        ssize_t n = send_now(c, data, len, NULL, flags);
+        ssize_t n = send_now(c, data, len, NULL);
         if (n < 0)
             return (int)n;
         if ((size_t)n == len)
@@ -207,15 +206,9 @@ int net_conn_send_flags(roost_conn *c, const void *data, size_t len, int flags)
     q.send.buf = data;
     q.send.len = len;
     q.send.done = done;
-    q.send.flags = flags;
     int rc = net_call(&q);
     c->budget = c->net->inline_budget;
     return rc;
-}
-
-int roost_conn_send(roost_conn *c, const void *data, size_t len)
-{
-    return net_conn_send_flags(c, data, len, 0);
 }
 
 int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt)
@@ -243,7 +236,7 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt)
     q.send.msg.msg_iovlen = (size_t)iovcnt;
     int rc = 0;
     if (c->net->speculative) {
-        ssize_t n = send_now(c, NULL, len, &q.send.msg, 0);
+        ssize_t n = send_now(c, NULL, len, &q.send.msg);
         if (n < 0) {
             rc = (int)n;
             goto out;

@@ -400,7 +400,7 @@ static void pipelined_files_and_responses_come_back_in_order(void)
     close(fd);
 }
 
-static void files_copied_or_spliced_by_size_arrive_byte_exact(void **state)
+static void files_copied_or_sent_by_size_arrive_byte_exact(void **state)
 {
     (void)state;
     pipelined_files_and_responses_come_back_in_order();
@@ -452,7 +452,7 @@ int main(void)
         cmocka_unit_test(if_range_needs_a_strong_etag_or_the_exact_date),
         cmocka_unit_test(range_forms_rfc9110_14_1_2),
         cmocka_unit_test(accept_encoding_by_q_values),
-        cmocka_unit_test_setup_teardown(files_copied_or_spliced_by_size_arrive_byte_exact,
+        cmocka_unit_test_setup_teardown(files_copied_or_sent_by_size_arrive_byte_exact,
                                         setup_default, teardown),
         cmocka_unit_test_setup_teardown(files_all_sent_with_sendfile_arrive_byte_exact,
                                         setup_sendfile_all, teardown),

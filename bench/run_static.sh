@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Static files (issue 15): `roost serve --static-dir` against nginx (one worker, sendfile on,
-# access_log off) on GET /static/FILE for a 1 KiB, a 64 KiB and a 1 MiB file, measured as
+# access_log off) and h2o (one thread, file.dir) on GET /static/FILE for a 1 KiB, a 64 KiB
+# and a 1 MiB file, measured as
 # bench/run_http.sh measures /plaintext: server on one CPU, wrk on the other, servers
 # alternated within each round, medians over rounds and ratios.
 #
 #   bench/run_static.sh [BUILD_DIR]        (default: build; runs BUILD_DIR/roost)
 #
 # Environment: ROUNDS (3), DURATION (seconds per measured cell, 5), WARMUP (1), CONNS (64),
-# SIZES ("1k 64k 1m"), SERVERS ("roost nginx"), SERVER_CPU (0), CLIENT_CPU (1), PORT_BASE
-# (28180: roost, +1 nginx), MAX_FOREIGN (5), ROOST_FLAGS (extra `roost serve` flags, e.g.
+# SIZES ("1k 64k 1m"), SERVERS ("roost nginx h2o"; h2o only if installed), SERVER_CPU (0),
+# CLIENT_CPU (1), PORT_BASE (28180: roost, +1 nginx, +2 h2o), MAX_FOREIGN (5), ROOST_FLAGS (extra `roost serve` flags, e.g.
 # "--file-copy-max 1" to splice every file).
 #
 # Per cell: a WARMUP-second wrk run, then a DURATION-second one; the server's utime+stime
@@ -27,7 +28,9 @@ duration=${DURATION:-5}
 warmup=${WARMUP:-1}
 conns=${CONNS:-64}
 sizes=${SIZES:-"1k 64k 1m"}
-servers=${SERVERS:-"roost nginx"}
+default_servers="roost nginx"
+if command -v h2o >/dev/null; then default_servers="$default_servers h2o"; fi
+servers=${SERVERS:-$default_servers}
 server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 port_base=${PORT_BASE:-28180}
@@ -47,8 +50,8 @@ for t in wrk curl taskset; do command -v "$t" >/dev/null || die "$t not found"; 
 for s in $servers; do
     case $s in
     roost) ;;
-    nginx) command -v nginx >/dev/null || die "nginx not found (scripts/install-deps.sh --bench)" ;;
-    *) die "unknown server '$s' in SERVERS (roost nginx)" ;;
+    nginx | h2o) command -v "$s" >/dev/null || die "$s not found (scripts/install-deps.sh --bench)" ;;
+    *) die "unknown server '$s' in SERVERS (roost nginx h2o)" ;;
     esac
 done
 
@@ -67,7 +70,7 @@ bytes_of() { case $1 in *k) echo $((${1%k} * 1024)) ;; *m) echo $((${1%m} * 1048
 for s in $sizes; do head -c "$(bytes_of "$s")" /dev/urandom >"$tmp/www/$s.bin"; done
 chmod -R a+rX "$tmp/www"
 
-port_of() { case $1 in roost) echo "$port_base" ;; nginx) echo $((port_base + 1)) ;; esac; }
+port_of() { case $1 in roost) echo "$port_base" ;; nginx) echo $((port_base + 1)) ;; h2o) echo $((port_base + 2)) ;; esac; }
 
 start_server() {
     local name=$1 port dir i
@@ -88,6 +91,13 @@ start_server() {
             "$here/peers/nginx.conf.in" >"$dir/nginx.conf"
         taskset -c "$server_cpu" nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
             >"$dir/out.log" 2>&1 &
+        ;;
+    h2o)
+        chmod 755 "$dir" # h2o switches to nobody before it writes its error log
+        printf '%s\n' "num-threads: 1" "error-log: $dir/h2o-error.log" "listen:" \
+            "  host: 127.0.0.1" "  port: $port" "hosts:" "  \"127.0.0.1:$port\":" "    paths:" \
+            "      /static:" "        file.dir: $tmp/www" >"$dir/h2o.conf"
+        taskset -c "$server_cpu" h2o -c "$dir/h2o.conf" >"$dir/out.log" 2>&1 &
         ;;
     esac
     srv_pid=$!
@@ -153,13 +163,20 @@ done
 col() { awk -v s="$1" -v z="$2" -v c="$3" '$1 == s && $2 == z && $4 == 1 && $c != "-" { print $c }' "$tmp/cells" | bench_median; }
 rev=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo ?)
 echo "GET /static/FILE, $conns connections, wrk -t1 on CPU $client_cpu, servers on CPU $server_cpu,"
-echo "$rounds rounds of ${duration}s alternated, medians; roost $rev ${roost_flags:+($roost_flags) }--reactors 1; $(nginx -v 2>&1 | sed 's|.*/|nginx |') 1 worker, sendfile on"
+echo "$rounds rounds of ${duration}s alternated, medians; roost $rev ${roost_flags:+($roost_flags) }--reactors 1;"
+echo "nginx $(nginx -v 2>&1 | sed 's|.*/||') 1 worker, sendfile on; h2o $(h2o -v 2>/dev/null | awk 'NR == 1 { print $3 }') 1 thread"
 echo
-echo "| file | roost req/s | nginx req/s | req/s roost/nginx | roost CPU µs/req | nginx CPU µs/req | CPU nginx/roost |"
-echo "|---|---|---|---|---|---|---|"
-for size in $sizes; do
-    rr=$(col roost "$size" 5) nr=$(col nginx "$size" 5) rc=$(col roost "$size" 6) nc=$(col nginx "$size" 6)
-    echo "| $size | $(bench_fmt "$rr") | $(bench_fmt "$nr") | $(bench_ratio "$rr" "$nr") | $(bench_fmt "$rc") | $(bench_fmt "$nc") | $(bench_ratio "$nc" "$rc") |"
+# One table per peer: roost against it, requests/s (above 1: roost serves more) and CPU per
+# request (above 1: roost spends less).
+for peer in $servers; do
+    [[ $peer != roost ]] || continue
+    echo "| file | roost req/s | $peer req/s | req/s roost/$peer | roost CPU µs/req | $peer CPU µs/req | CPU $peer/roost |"
+    echo "|---|---|---|---|---|---|---|"
+    for size in $sizes; do
+        rr=$(col roost "$size" 5) pr=$(col "$peer" "$size" 5) rc=$(col roost "$size" 6) pc=$(col "$peer" "$size" 6)
+        echo "| $size | $(bench_fmt "$rr") | $(bench_fmt "$pr") | $(bench_ratio "$rr" "$pr") | $(bench_fmt "$rc") | $(bench_fmt "$pc") | $(bench_ratio "$pc" "$rc") |"
+    done
+    echo
 done
 echo
 echo "Cells (server size round valid req/s µs/req others%; * = others above ${max_foreign}%):"

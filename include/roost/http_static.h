@@ -45,7 +45,9 @@ void roost_http_static_close(roost_http_static *s);
  * when it exists, is a regular file and Accept-Encoding accepts it (q-values, q=0 refuses;
  * br first on a tie), with Content-Encoding, and Vary: Accept-Encoding on every response
  * for a file that has such a sibling. The body goes out with roost_http_res_file: opened
- * and read without blocking the reactor on a cold disk, large files spliced.
+ * and read without blocking the reactor on a cold disk. Requests a reactor answers in the
+ * same tick share the file's open and stat; nothing is kept past the tick, so a file changed
+ * on disk is seen by the next request.
  */
 int roost_http_static_handler(roost_http_req *req, roost_http_res *res, void *arg);
 

@@ -14,9 +14,9 @@
  * Blocking. The open is tried with RESOLVE_CACHED and goes through the ring only when the
  * lookup would touch the disk (net_file_openat2); the stat is fstat on the open file, whose
  * inode the open brought into memory (IORING_OP_STATX would be an io-wq round trip per
- * request for the same answer); the body goes out with roost_http_res_file. No descriptor
- * or stat is cached between requests: a file changed on disk is seen by the next request
- * (its ETag with it), and the open + fstat + close cost about 2 µs of the request.
+ * request for the same answer); the body goes out with roost_http_res_file. What a tick
+ * opened is shared by the requests of that tick only (cache_of), so a file changed on disk is
+ * seen, with its new ETag, by every request read after the change.
  */
 #define _GNU_SOURCE /* strptime, timegm, memmem */
 #include <errno.h>
@@ -36,11 +36,56 @@
 
 #define STATIC_MAX_PATH 1024
 
+/* The per-tick cache (below): names per reactor, name length, reactors with one. */
+#define STATIC_CACHE_ENTRIES 16
+#define STATIC_CACHE_NAME 256
+#define STATIC_CACHE_REACTORS 256
+
+/* A file's representations: [HTTP_ENC_IDENTITY] always open, the siblings -1 when absent. */
+struct reps {
+    int fd[3];
+    struct stat st[3];
+    unsigned have; /* HTTP_ENC_HAVE bits of the siblings present */
+};
+
+struct cache_entry {
+    size_t n;
+    char name[STATIC_CACHE_NAME];
+    struct reps reps;
+};
+
+/* One reactor's files opened during its current tick; swept by a work item the reactor runs
+ * at the start of its next tick. Touched only on that reactor's thread. */
+struct static_cache {
+    struct roost_work sweep;
+    bool posted;
+    unsigned n;
+    struct cache_entry e[STATIC_CACHE_ENTRIES];
+};
+
 struct roost_http_static {
     int dirfd;
     struct roost_http_static_opts opts;
     char *cache_control;
+    struct static_cache *caches[STATIC_CACHE_REACTORS]; /* by reactor id, made on first use */
 };
+
+static void close_reps(struct reps *o, int keep)
+{
+    for (int i = 0; i < 3; i++)
+        if (i != keep && o->fd[i] >= 0)
+            close(o->fd[i]);
+}
+
+static int cache_sweep(void *arg)
+{
+    struct static_cache *c = arg;
+    for (unsigned i = 0; i < c->n; i++)
+        close_reps(&c->e[i].reps, -1);
+    c->n = 0;
+    c->posted = false;
+    return 0;
+}
 
 void roost_http_static_opts_init(struct roost_http_static_opts *o)
 {
@@ -82,6 +127,12 @@ void roost_http_static_close(roost_http_static *s)
 {
     if (!s)
         return;
+    for (unsigned i = 0; i < STATIC_CACHE_REACTORS; i++) {
+        if (s->caches[i]) {
+            cache_sweep(s->caches[i]);
+            free(s->caches[i]);
+        }
+    }
     close(s->dirfd);
     free(s->cache_control);
     free(s);
@@ -400,6 +451,76 @@ static int open_regular(roost_http_static *s, roost_reactor *r, const char *path
     return fd; /* still O_NONBLOCK: the ring paths clear it (net_file_read, send_file) */
 }
 
+/* The file (name in path, NUL-terminated, with room for a suffix) and, with precompressed
+ * on, its .br and .gz siblings. 0, -ENOENT or -errno. */
+static int open_reps(roost_http_static *s, roost_reactor *r, char *path, size_t n, struct reps *o)
+{
+    static const char *const ext[] = {[HTTP_ENC_BR] = ".br", [HTTP_ENC_GZIP] = ".gz"};
+    o->fd[HTTP_ENC_BR] = o->fd[HTTP_ENC_GZIP] = -1;
+    o->have = 0;
+    o->fd[HTTP_ENC_IDENTITY] = open_regular(s, r, path, &o->st[HTTP_ENC_IDENTITY]);
+    if (o->fd[HTTP_ENC_IDENTITY] < 0)
+        return o->fd[HTTP_ENC_IDENTITY];
+    for (int e = HTTP_ENC_BR; s->opts.precompressed && e <= HTTP_ENC_GZIP; e++) {
+        memcpy(path + n, ext[e], 4);
+        o->fd[e] = open_regular(s, r, path, &o->st[e]);
+        if (o->fd[e] >= 0)
+            o->have |= HTTP_ENC_HAVE(e);
+    }
+    path[n] = 0;
+    return 0;
+}
+
+/*
+ * The per-tick cache. Under load a reactor answers many requests for the same few files in
+ * one tick; they share one open (and two sibling probes, and one fstat) instead of five
+ * syscalls each. An entry lives until the next tick starts (a work item posted to the
+ * reactor's own context, which runs first thing in its next tick), so a file changed on
+ * disk is seen by every request the reactor reads after the change, as without a cache.
+ * Each response gets its own descriptor (a dup): the entry may be swept while the file is
+ * still being sent. Only on the reactor's own thread: a handler on the pool (run-on=pool)
+ * opens as if there were no cache.
+ */
+static struct static_cache *cache_of(roost_http_static *s, roost_reactor *r)
+{
+    unsigned id = roost_reactor_id(r);
+    if (roost_reactor_current() != r || id >= STATIC_CACHE_REACTORS)
+        return NULL;
+    if (!s->caches[id]) {
+        struct static_cache *c = calloc(1, sizeof(*c)); /* once per reactor */
+        if (!c)
+            return NULL;
+        c->sweep.fn = cache_sweep;
+        c->sweep.arg = c;
+        s->caches[id] = c;
+    }
+    return s->caches[id];
+}
+
+static struct reps *cache_find(struct static_cache *c, struct roost_str name)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->e[i].n == name.n && !memcmp(c->e[i].name, name.p, name.n))
+            return &c->e[i].reps;
+    return NULL;
+}
+
+/* Keeps o (its descriptors become the cache's); NULL when full or the sweep cannot run. */
+static struct reps *cache_add(struct static_cache *c, roost_reactor *r, struct roost_str name,
+                              const struct reps *o)
+{
+    if (c->n == STATIC_CACHE_ENTRIES || name.n > STATIC_CACHE_NAME)
+        return NULL;
+    if (!c->posted && roost_ctx_post_work(roost_reactor_ctx(r), &c->sweep) < 0)
+        return NULL;
+    c->posted = true;
+    struct cache_entry *e = &c->e[c->n++];
+    e->n = name.n;
+    memcpy(e->name, name.p, name.n);
+    e->reps = *o;
+    return &e->reps;
+}
+
 static bool header(const roost_http_req *req, const char *name, struct roost_str *v)
 {
     if (roost_http_req_header(req, name, v))
@@ -435,41 +556,32 @@ int roost_http_static_handler(roost_http_req *req, roost_http_res *res, void *ar
     path[name.n] = 0;
     roost_reactor *r = roost_http_req_reactor(req);
 
-    struct stat st;
-    int fd = open_regular(s, r, path, &st);
-    if (fd < 0)
-        return answer_error(res, fd);
+    struct static_cache *cache = cache_of(s, r);
+    struct reps own, *reps = cache ? cache_find(cache, name) : NULL;
+    if (!reps) {
+        int rc = open_reps(s, r, path, name.n, &own);
+        if (rc < 0)
+            return answer_error(res, rc);
+        reps = cache ? cache_add(cache, r, name, &own) : NULL;
+    }
 
     /* Precompressed siblings: which exist (Vary), and the one the client takes. */
-    const char *coding = NULL;
-    bool vary = false;
-    if (s->opts.precompressed) {
-        static const char *const ext[] = {[HTTP_ENC_BR] = ".br", [HTTP_ENC_GZIP] = ".gz"};
-        static const char *const names[] = {[HTTP_ENC_BR] = "br", [HTTP_ENC_GZIP] = "gzip"};
-        int sib[3] = {-1, -1, -1};
-        struct stat sst[3];
-        unsigned have = 0;
-        for (int e = HTTP_ENC_BR; e <= HTTP_ENC_GZIP; e++) {
-            memcpy(path + name.n, ext[e], 4);
-            sib[e] = open_regular(s, r, path, &sst[e]);
-            if (sib[e] >= 0)
-                have |= HTTP_ENC_HAVE(e);
-        }
-        path[name.n] = 0;
-        vary = have != 0;
-        struct roost_str ae;
-        header(req, "Accept-Encoding", &ae);
-        enum http_encoding pick = http_static_pick_encoding(ae, have);
-        for (int e = HTTP_ENC_BR; e <= HTTP_ENC_GZIP; e++) {
-            if (e == (int)pick) {
-                close(fd);
-                fd = sib[e];
-                st = sst[e];
-                coding = names[e];
-            } else if (sib[e] >= 0) {
-                close(sib[e]);
-            }
-        }
+    static const char *const codings[] = {[HTTP_ENC_BR] = "br", [HTTP_ENC_GZIP] = "gzip"};
+    struct roost_str ae;
+    header(req, "Accept-Encoding", &ae);
+    const struct reps *from = reps ? reps : &own;
+    enum http_encoding pick = http_static_pick_encoding(ae, from->have);
+    const char *coding = codings[pick]; /* NULL for identity */
+    bool vary = from->have != 0;
+    struct stat st = from->st[pick];
+    int fd;
+    if (reps) {
+        fd = fcntl(reps->fd[pick], F_DUPFD_CLOEXEC, 0); /* the response's own: see cache_of */
+        if (fd < 0)
+            return answer_error(res, -errno);
+    } else {
+        fd = own.fd[pick];
+        close_reps(&own, pick);
     }
 
     char etag[64], last_modified[32];

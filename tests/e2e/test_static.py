@@ -286,6 +286,28 @@ class StaticTest(unittest.TestCase):
         self.assertEqual((st, body), (200, b"333"))
         self.assertNotEqual(h3["etag"], h2["etag"])
 
+    def test_descriptors_are_not_kept(self):
+        # the per-tick cache of open files is swept: a burst of pipelined requests leaves the
+        # server with the descriptors it had before
+        fds = lambda: len(os.listdir("/proc/%d/fd" % self.proc.pid))
+        s = self.srv.raw()
+        s.sendall(b"GET /static/app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+                  b"GET /static/hello.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 20)
+        buf, end = b"", time.monotonic() + scaled(10)
+        while buf.count(b"HTTP/1.1 200") < 40 and time.monotonic() < end:
+            buf += s.recv(65536)
+        self.assertEqual(buf.count(b"HTTP/1.1 200"), 40)
+        before = fds()
+        s.close()
+        end = time.monotonic() + scaled(5)
+        while fds() >= before and time.monotonic() < end:
+            time.sleep(0.05)
+        after = fds()
+        self.assertLess(after, before)  # the connection's socket went
+        st, _, _ = self.get("/static/hello.txt")  # another tick: the sweep ran
+        time.sleep(scaled(0.2))
+        self.assertLessEqual(fds(), after)
+
     def test_large_sparse_file_is_byte_exact_and_rss_stays_small(self):
         expect = bytearray(BIG)
         for off, data in MARKS:

@@ -49,6 +49,7 @@ bench: build
 	./bench/run_echo.sh $(BUILD)
 	./bench/run_http.sh $(BUILD)
 	./bench/run_upload.sh $(BUILD)
+	./bench/run_static.sh $(BUILD)
 	./bench/run_load.sh $(BUILD)
 	./bench/run_pump.sh $(BUILD)
 	./bench/run_pg.sh $(BUILD)

@@ -1,4 +1,4 @@
-# Shell helpers shared by the benchmark scripts (run_http.sh, run_upload.sh): server processes
+# Shell helpers shared by the benchmark scripts (run_http.sh, run_upload.sh, run_static.sh): server processes
 # and their CPU time, the machine's busy ticks, the RESULT line of the wrk scripts, and the
 # medians and ratios of the report. Sourced, not run. The caller defines log() and the
 # globals the helpers read: srv_pid (the server being measured), tmp (its scratch directory,
@@ -110,3 +110,10 @@ fmt() { # integers >= 1000 as integers, else 3 significant digits
 rng() { if [[ $1 == - ]]; then echo -; else echo "$(fmt "$1")–$(fmt "$2")"; fi; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx\n", a / b }'; }
+
+# The median of the numbers on standard input ("-" if none).
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}

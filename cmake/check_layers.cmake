@@ -32,6 +32,7 @@ set(public_pool pool)
 set(public_net net)
 set(public_http http)
 set(public_http_client http)
+set(public_http_static http)
 set(public_runtime rt)
 
 function(module_rank module out)

@@ -8,6 +8,7 @@
 #include <roost/http.h>
 #include <roost/log.h>
 #include <roost/http_client.h>
+#include <roost/http_static.h>
 #include <roost/net.h>
 #include <roost/pg.h>
 #include <roost/pool.h>

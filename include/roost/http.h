@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <roost/runtime.h>
 #include <roost/common.h>
@@ -34,9 +35,11 @@ void roost_http_router_free(roost_http_router *r);
 
 /*
  * Adds a route: method ("GET", ...; NULL for any) and a path pattern whose segments are
- * literal or `:name` parameters ("/users/:id"), matched against the percent-decoded,
- * dot-segment-free path (see roost_http_req_path). First match in insertion order wins. A
- * path that matches only other methods' routes is answered 405 with an Allow field listing
+ * literal or `:name` parameters ("/users/:id"); the last may be `*name`, a parameter
+ * holding the rest of the path, slashes included, at least one byte: "/static" + "/" +
+ * "*file" matches "/static/a/b.css" with file "a/b.css". Patterns are matched against the
+ * percent-decoded, dot-segment-free path (see roost_http_req_path). First match in insertion order
+ * wins. A path that matches only other methods' routes is answered 405 with an Allow field listing
  * them; OPTIONS on such a path (and OPTIONS *) is answered 200 with Allow, unless a route
  * takes OPTIONS there; CONNECT is answered 501. Returns 0, -EINVAL for a bad pattern, or
  * -ENOMEM.
@@ -76,6 +79,9 @@ struct roost_http_server_opts {
                                    the connection (default 30000) */
     size_t max_output_bytes;    /* responses buffered before they are sent and before more
                                    pipelined requests are read (default 64 KiB) */
+    size_t file_copy_max;       /* roost_http_res_file bodies up to this are read into the
+                                   output and sent with the head; larger ones go out with
+                                   roost_conn_send_file (default 32 KiB) */
     const char *server_name;    /* the Server header (default "roost") */
     bool reuse_port;            /* share the port with other processes (roost_listen_opts) */
     /* Access log, one line per request: NULL (default) for none, "-" for standard output,
@@ -149,7 +155,8 @@ int roost_http_query_get(struct roost_str query, const char *name, char *out, si
 int roost_http_req_version_minor(const roost_http_req *req);
 /* The first header named name (case-insensitive); false if absent. */
 bool roost_http_req_header(const roost_http_req *req, const char *name, struct roost_str *out);
-/* A `:name` path parameter of the matched route, decoded (a segment of roost_http_req_path);
+/* A `:name` (or `*name`) path parameter of the matched route, decoded (a part of
+ * roost_http_req_path);
  * false if the route has none of that name. */
 bool roost_http_req_param(const roost_http_req *req, const char *name, struct roost_str *out);
 /* The whole request body (empty if none); read before the handler runs, within limits.
@@ -189,6 +196,18 @@ int roost_http_res_status(roost_http_res *res, int status);
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value);
 /* Sets the whole body (copied) and its Content-Length. 0 or -ENOMEM. */
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len);
+/*
+ * Sets the body to len bytes of the file fd from offset off, with Content-Length len. fd
+ * becomes the server's (also on error): after the handler returns, the server writes the
+ * head, then sends the file without blocking the reactor (a small file read into the output
+ * with the other pipelined responses, a larger one after them with roost_conn_send_file:
+ * see file_copy_max) and closes fd. The file must not shrink meanwhile, else the connection
+ * is closed short. HEAD and 304 send no body. A later
+ * roost_http_res_body replaces it. Returns 0, or -EINVAL (fd < 0, off < 0, or after
+ * roost_http_res_write).
+ */
+int roost_http_res_file(roost_http_res *res, int fd, off_t off, size_t len);
+
 /*
  * Streams: the first call sends the head with Transfer-Encoding: chunked, every call sends
  * one chunk now (awaiting the send). The response ends when the handler returns.

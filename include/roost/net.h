@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <roost/reactor.h>
@@ -124,6 +125,22 @@ int roost_conn_send(roost_conn *c, const void *data, size_t len);
 
 /* As roost_conn_send, gathering iovcnt buffers (at most IOV_MAX) in one stream. */
 int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt);
+
+/*
+ * From a task: sends len bytes of the file fd from offset off, without copying them through
+ * user memory and without blocking the reactor. When every page of the range is in the page
+ * cache and speculation is on, sendfile(2) sends it (the socket becomes O_NONBLOCK for good;
+ * the ring ignores the flag), waiting on the ring for room whenever the socket is full;
+ * otherwise IORING_OP_SPLICE moves it file -> pipe -> socket on the ring's workers (a pipe of
+ * the connection's, created on first use and kept), so neither a cold disk nor a slow peer
+ * blocks the reactor. fd stays the caller's and must stay open until the call returns; its
+ * O_NONBLOCK flag is cleared before the ring reads it (on a file the flag makes the ring fail
+ * with EAGAIN where it should wait for the disk). The send timeout applies as to
+ * roost_conn_send (progress: each byte the socket takes restarts it). Returns 0, -ENODATA if
+ * the file ended before off + len (truncated meanwhile), or -errno as roost_conn_send: bytes
+ * may then have been sent in part, so the connection is only good for closing.
+ */
+int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len);
 
 /* shutdown(2) on the connection's socket (SHUT_RD, SHUT_WR, SHUT_RDWR). 0 or -errno. */
 int roost_conn_shutdown(roost_conn *c, int how);

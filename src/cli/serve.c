@@ -15,6 +15,7 @@
 
 #include <roost.h>
 #include <roost/http.h>
+#include <roost/http_static.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -126,9 +127,12 @@ static int yield(roost_http_req *req, roost_http_res *res, void *arg)
     return rc < 0 ? rc : reply(res, "text/plain", ok, sizeof(ok) - 1);
 }
 
+/* arg: the --static-dir handle, NULL without the flag. */
 static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
 {
-    (void)req, (void)arg;
+    (void)req;
+    static const char static_line[] =
+        "GET /static/{file}  the files under --static-dir (ETag, Range, .br/.gz siblings)\n";
     static const char page[] =
         "roost serve\n\n"
         "GET /plaintext   Hello, World! (text/plain)\n"
@@ -143,7 +147,17 @@ static int index_page(roost_http_req *req, roost_http_res *res, void *arg)
         "GET /json/:count?m=  the first count (1..50) dataset items, total = price*quantity*m\n"
         "POST /upload     the number of body bytes read (streamed, never held whole)\n\n"
         "/delay and /offload name the answering reactor in X-Roost-Reactor.\n";
-    return reply(res, "text/plain", page, sizeof(page) - 1);
+    char text[sizeof(page) + sizeof(static_line)];
+    size_t head = strstr(page, "\n\n/delay") + 1 - page; /* the routes, without the note */
+    size_t n = head;
+    memcpy(text, page, head);
+    if (arg) {
+        memcpy(text + n, static_line, sizeof(static_line) - 1);
+        n += sizeof(static_line) - 1;
+    }
+    memcpy(text + n, page + head, sizeof(page) - 1 - head);
+    n += sizeof(page) - 1 - head;
+    return reply(res, "text/plain", text, n);
 }
 
 /* `roost serve`'s own flags: the HTTP server's options, then the process's. */
@@ -153,6 +167,7 @@ struct serve_flags {
     enum roost_log_level log_level;
     const char *upstream;
     const char *dataset;
+    const char *static_dir;
     struct serve_db_opts db;
 };
 
@@ -194,6 +209,10 @@ struct serve_flags {
       "add GET /upstream: fetches URL (http://) with the client")                                  \
     X("dataset", dataset, ROOST_OPT_TEXT, NULL, 0, 0, "PATH",                                      \
       "/json/:count's items (else ROOST_SERVE_DATASET, else data/arena-items.json)")               \
+    X("static-dir", static_dir, ROOST_OPT_TEXT, NULL, 0, 0, "DIR",                                 \
+      "add GET /static/{file}: the files under DIR (nothing outside it)")                          \
+    X("file-copy-max", http.file_copy_max, ROOST_OPT_BYTES, "32k", 1, 1ull << 30, "BYTES",         \
+      "files up to this size go out in their head's write, larger ones by sendfile or splice")     \
     X("pg", db.url, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                             \
       "PostgreSQL for /db, /queries, /fortunes, /updates, /async-db (default DATABASE_URL)")       \
     X("pg-pool", db.pool_size, ROOST_OPT_COUNT, NULL, 1, 65535, "N",                               \
@@ -276,6 +295,14 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (serve_arena_dataset(f.dataset) < 0)
         return 1;
 
+    roost_http_static *files = NULL;
+    if (f.static_dir) {
+        int src = roost_http_static_open(f.static_dir, NULL, &files);
+        if (src < 0) {
+            fprintf(stderr, "roost serve: --static-dir '%s': %s\n", f.static_dir, strerror(-src));
+            return 2;
+        }
+    }
     roost_http_router *router;
     int rc = roost_http_router_create(&router);
     if (rc == 0)
@@ -293,7 +320,9 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     if (rc == 0)
         rc = roost_http_route(router, "GET", "/metrics", roost_http_metrics, NULL);
     if (rc == 0)
-        rc = roost_http_route(router, "GET", "/", index_page, NULL);
+        rc = roost_http_route(router, "GET", "/", index_page, files);
+    if (rc == 0 && files)
+        rc = roost_http_route(router, "GET", "/static/*file", roost_http_static_handler, files);
     if (rc == 0)
         rc = serve_db_routes(router, &db);
     if (rc == 0)
@@ -359,5 +388,6 @@ int roost_cmd_serve(const struct roost_config *cfg, int argc, char **argv)
     roost_http_server_free(srv);
     roost_runtime_destroy(runtime);
     roost_http_router_free(router);
+    roost_http_static_close(files);
     return 0;
 }

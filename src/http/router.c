@@ -10,6 +10,7 @@ struct segment {
     char *text; /* literal text, or the parameter's name */
     size_t len;
     bool param;
+    bool rest; /* "*name": the last segment, a parameter holding the rest of the path */
 };
 
 struct route {
@@ -73,9 +74,12 @@ static int parse_pattern(const char *pattern, struct route *rt)
             return -ENOMEM;
         rt->segs = segs;
         struct segment *s = &rt->segs[rt->nsegs];
-        s->param = p[0] == ':';
+        s->rest = p[0] == '*';
+        s->param = p[0] == ':' || s->rest;
         if (s->param && (len == 1 || ++params > ROOST_HTTP_MAX_PARAMS))
             return -EINVAL;
+        if (s->rest && end && end[1])
+            return -EINVAL; /* "*name" only at the end */
         s->text = strndup(s->param ? p + 1 : p, s->param ? len - 1 : len);
         if (!s->text)
             return -ENOMEM;
@@ -149,12 +153,12 @@ static bool path_matches(const struct route *rt, struct roost_str path, struct r
     p++;
     m->nparams = 0;
     for (unsigned i = 0; i < rt->nsegs; i++) {
-        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const struct segment *s = &rt->segs[i];
+        const char *slash = s->rest ? NULL : memchr(p, '/', (size_t)(end - p));
         const char *seg_end = slash ? slash : end;
         size_t len = (size_t)(seg_end - p);
         if (len == 0)
             return false;
-        const struct segment *s = &rt->segs[i];
         if (s->param) {
             m->params[m->nparams].name = (struct roost_str){s->text, s->len};
             m->params[m->nparams].value = (struct roost_str){p, len};

@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <roost/http.h>
 #include <roost/net.h>
@@ -35,6 +36,8 @@
 
 /* Responses buffered per connection before they are sent (see max_output_bytes). */
 #define ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES (64u * 1024u)
+/* Files up to this size are copied into the output, larger ones sent apart (file_copy_max). */
+#define ROOST_HTTP_DEFAULT_FILE_COPY_MAX (32u * 1024u)
 
 struct http_conn;
 
@@ -125,6 +128,10 @@ struct roost_http_res {
     bool streaming;    /* roost_http_res_write was used */
     uint64_t streamed; /* body bytes written by roost_http_res_write */
     bool failed;
+    bool has_file; /* roost_http_res_file: the body is file_len bytes of file_fd */
+    int file_fd;
+    uint64_t file_off;
+    size_t file_len;
 };
 
 void roost_http_server_opts_init(struct roost_http_server_opts *o)
@@ -138,6 +145,7 @@ void roost_http_server_opts_init(struct roost_http_server_opts *o)
     o->body_timeout_ms = 10000;
     o->send_timeout_ms = 30000;
     o->max_output_bytes = ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES;
+    o->file_copy_max = ROOST_HTTP_DEFAULT_FILE_COPY_MAX;
     o->server_name = "roost";
 }
 
@@ -310,7 +318,8 @@ static int append_response(struct http_conn *hc, roost_http_res *res)
 {
     char framing[48] = "";
     bool bodiless = status_bodiless(res->status);
-    size_t flen = bodiless ? 0 : content_length_line(framing, res->body.len);
+    size_t flen =
+        bodiless ? 0 : content_length_line(framing, res->has_file ? res->file_len : res->body.len);
     int rc = append_head(hc, res, framing, flen);
     if (rc == 0 && !res->head_only && !bodiless && res->body.len)
         rc = http_bytes_append(&hc->out, res->body.p, res->body.len);
@@ -385,8 +394,66 @@ int roost_http_res_header(roost_http_res *res, const char *name, const char *val
     return 0;
 }
 
+/* Closes the file of a response that will not send it. */
+static void res_file_drop(roost_http_res *res)
+{
+    if (res->has_file)
+        close(res->file_fd);
+    res->has_file = false;
+}
+
+int roost_http_res_file(roost_http_res *res, int fd, off_t off, size_t len)
+{
+    if (fd < 0 || off < 0 || res->streaming) {
+        if (fd >= 0)
+            close(fd);
+        return -EINVAL;
+    }
+    res_file_drop(res);
+    res->body.len = 0;
+    res->has_body = true;
+    res->has_file = true;
+    res->file_fd = fd;
+    res->file_off = (uint64_t)off;
+    res->file_len = len;
+    return 0;
+}
+
+/*
+ * The body of a file response, after its head in the output. Up to file_copy_max bytes are
+ * read into the output and go out with the head and the other pipelined responses in one
+ * write; a larger file goes out with roost_conn_send_file after the output is flushed (the
+ * figures behind the default are in docs/static.md). Neither blocks the reactor on a cold
+ * disk (net_file_read, roost_conn_send_file).
+ */
+static int send_file_body(struct http_conn *hc, roost_http_res *res)
+{
+    uint64_t off = res->file_off;
+    size_t left = res->file_len;
+    if (left > hc->srv->opts.file_copy_max) {
+        int rc = flush(hc);
+        if (rc == 0)
+            rc = roost_conn_send_file(hc->c, res->file_fd, (off_t)off, left);
+        if (rc == 0)
+            roost_http_count(&hc->counters->bytes_sent, left);
+        return rc;
+    }
+    int rc = http_bytes_reserve(&hc->out, left);
+    while (rc == 0 && left) {
+        int n = net_file_read(roost_conn_reactor(hc->c), res->file_fd, hc->out.p + hc->out.len,
+                              left, off);
+        if (n <= 0)
+            return n < 0 ? n : -ENODATA; /* truncated meanwhile: the length is promised */
+        hc->out.len += (size_t)n;
+        off += (uint64_t)n;
+        left -= (size_t)n;
+    }
+    return rc;
+}
+
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len)
 {
+    res_file_drop(res);
     res->body.len = 0;
     res->has_body = true;
     return http_bytes_append(&res->body, data, len);
@@ -985,6 +1052,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
         rc = req->match.handler(req, &res, req->match.arg);
         if (rc < 0 && !res.streaming) {
             /* A failing handler: answer 500 and close; the reactor goes on. */
+            res_file_drop(&res);
             res.status = 500;
             res.body.len = 0;
             res.headers.len = 0;
@@ -999,6 +1067,11 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
     else if (rc == 0 && !res.failed && !res.http10 && !res.head_only &&
              !status_bodiless(res.status))
         rc = http_bytes_append(&hc->out, "0\r\n\r\n", 5);
+    if (res.has_file) {
+        if (rc == 0 && !res.head_only && !status_bodiless(res.status))
+            rc = send_file_body(hc, &res);
+        res_file_drop(&res);
+    }
     bool close = res.close || res.failed || rc < 0;
     *now = now_ns();
     uint64_t ns = *now - t0;
@@ -1006,9 +1079,10 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
     if (srv->access_log) {
         bool no_body = res.head_only || status_bodiless(res.status);
         access_log(hc, req, res.status,
-                   res.streaming ? res.streamed
-                   : no_body     ? 0
-                                 : res.body.len,
+                   res.streaming  ? res.streamed
+                   : no_body      ? 0
+                   : res.has_file ? res.file_len
+                                  : res.body.len,
                    ns);
     }
     /* keep the buffers (not their bytes) for the next response on this connection */
@@ -1181,6 +1255,8 @@ int roost_http_server_start(roost_runtime *rt, const struct roost_http_server_op
         srv->opts.send_timeout_ms = 30000;
     if (!srv->opts.max_output_bytes)
         srv->opts.max_output_bytes = ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES;
+    if (!srv->opts.file_copy_max)
+        srv->opts.file_copy_max = ROOST_HTTP_DEFAULT_FILE_COPY_MAX;
     snprintf(srv->server_name, sizeof(srv->server_name), "%s",
              srv->opts.server_name ? srv->opts.server_name : "roost");
     srv->nreactors = roost_runtime_reactor_count(rt);

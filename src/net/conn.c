@@ -88,6 +88,7 @@ void net_conn_free(struct roost_conn *c)
             net_bufring_put(net, ids[i] - 1);
     free(c->spill_task); /* a spill the handler kept, or one that raced with a cancel */
     c->spill_task = NULL;
+    net_conn_drop_pipe(c);
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;

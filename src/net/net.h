@@ -154,6 +154,22 @@ struct net_req {
             struct roost_timer timer;
             struct net_req *prev, *next; /* the reactor's list of polls in flight */
         } poll;
+        struct {
+            int fd;         /* the file */
+            uint64_t off;   /* next file byte to move into the pipe */
+            uint64_t left;  /* file bytes not yet moved into the pipe */
+            size_t in_pipe; /* bytes in the pipe, not yet sent */
+            bool to_socket; /* the op in flight moves pipe -> socket */
+        } splice;
+        struct {
+            int op;           /* IORING_OP_READ or IORING_OP_OPENAT2 */
+            int fd;           /* the file, or the directory for OPENAT2 */
+            void *buf;        /* READ */
+            size_t len;       /* READ */
+            uint64_t off;     /* READ */
+            const char *path; /* OPENAT2 */
+            const void *how;  /* OPENAT2: struct open_how */
+        } file;
     };
 };
 
@@ -166,6 +182,12 @@ int net_call(struct net_req *q);
 
 /* On the reactor: completes q with res (honours a posted cancel not yet run). */
 void net_req_complete(struct net_req *q, int res);
+
+/* An op of kind (ROOST_OP_GENERIC, net_op_kinds[...]) whose completion runs fn, and an SQE
+ * carrying it for the caller to prepare (on the reactor). NULL (nothing taken) when either
+ * runs out. */
+struct io_uring_sqe *net_op_sqe(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner,
+                                struct roost_op **out);
 
 /* Stages an async cancel of op (on the reactor); the cancel's own completion is ignored. */
 void net_cancel_op(struct roost_reactor *r, struct roost_op *op);
@@ -199,6 +221,9 @@ struct roost_conn {
     bool rx_eof;    /* EOF after the queued data */
     bool parked;    /* ENOBUFS: waiting for buffers to come back */
     bool closing, aborted;
+    bool has_pipe;  /* pipe_fd holds the connection's splice pipe (sendfile.c), empty */
+    bool nonblock;  /* the socket is O_NONBLOCK (sendfile.c; the ring ignores the flag) */
+    int pipe_fd[2]; /* read end, write end */
     struct roost_conn *park_next;
     struct net_req *recv_q;  /* the receive waiting */
     struct net_req *send_q;  /* the send or connect in flight */
@@ -239,6 +264,41 @@ void net_unpark(struct roost_conn *c);
 void net_unpark_some(struct roost_net *net, unsigned n);
 /* Returns c's queued ring buffers to the ring (close). */
 void net_recv_drop_queue(struct roost_conn *c);
+
+/* ---- send (send.c) -------------------------------------------------------------------------- */
+
+/* (Re)starts c's send timeout for the op in c->send_op / c->send_q: it cancels that op. */
+void net_send_timer_restart(struct roost_conn *c);
+
+/*
+ * The send slot of c (one send, sendmsg, splice or connect in flight): takes an op whose
+ * completion runs fn and an SQE carrying it, makes them c->send_op / c->send_q (q) and
+ * counts the op; the caller prepares the SQE. NULL (nothing taken) when either runs out.
+ */
+struct io_uring_sqe *net_send_sqe(struct roost_conn *c, struct net_req *q, roost_op_fn fn);
+/* In fn: frees op and empties the slot; returns the request it carried. */
+struct net_req *net_send_done(struct roost_reactor *r, struct roost_op *op);
+/* The cancel of a request in the send slot (net_req.cancel). */
+void net_send_cancel(struct net_req *q);
+/* The send slot's op is over with out (0 or -errno): stops the send timeout and says why a
+ * failed op failed (-ESHUTDOWN, -ECANCELED, -ETIMEDOUT). Returns the result to complete q
+ * with. */
+int net_send_outcome(struct roost_conn *c, struct net_req *q, int out);
+
+/* ---- files (sendfile.c) -------------------------------------------------------------------- */
+
+/* Closes c's splice pipe, if it has one (connection freed, or a transfer that failed). */
+void net_conn_drop_pipe(struct roost_conn *c);
+
+/*
+ * From a task: file operations that never block reactor r on a cold disk. With speculation
+ * on, the syscall is tried first in its never-blocking form (preadv2 RWF_NOWAIT, openat2
+ * RESOLVE_CACHED); what would block goes through r's ring (IORING_OP_READ, _OPENAT2).
+ * net_file_read returns bytes read (0 at end of file) or -errno; net_file_openat2 returns
+ * the new descriptor (the caller's) or -errno. how is a struct open_how.
+ */
+int net_file_read(struct roost_reactor *r, int fd, void *buf, size_t len, uint64_t off);
+int net_file_openat2(struct roost_reactor *r, int dirfd, const char *path, const void *how);
 
 /* ---- poll (poll.c) ------------------------------------------------------------------------- */
 

@@ -72,16 +72,13 @@ static void poll_start(struct net_req *q)
         net_req_complete(q, -ESHUTDOWN);
         return;
     }
-    struct roost_op *op = roost__op_alloc(r, ROOST_OP_GENERIC, on_poll, q);
-    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
+    struct roost_op *op;
+    struct io_uring_sqe *sqe = net_op_sqe(r, ROOST_OP_GENERIC, on_poll, q, &op);
     if (!sqe) {
-        if (op)
-            roost__op_free(r, op);
         net_req_complete(q, -ENOMEM);
         return;
     }
     io_uring_prep_poll_add(sqe, q->poll.fd, q->poll.events);
-    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     q->poll.op = op;
     q->poll.prev = NULL;
     q->poll.next = net->polls;

@@ -121,3 +121,18 @@ void net_cancel_op(struct roost_reactor *r, struct roost_op *op)
     io_uring_prep_cancel64(sqe, roost__op_user_data(op), 0);
     io_uring_sqe_set_data64(sqe, 0);
 }
+
+struct io_uring_sqe *net_op_sqe(struct roost_reactor *r, uint8_t kind, roost_op_fn fn, void *owner,
+                                struct roost_op **out)
+{
+    struct roost_op *op = roost__op_alloc(r, kind, fn, owner);
+    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
+    if (!sqe) {
+        if (op)
+            roost__op_free(r, op);
+        return NULL;
+    }
+    io_uring_sqe_set_data64(sqe, roost__op_user_data(op)); /* the prep_* helpers keep it */
+    *out = op;
+    return sqe;
+}

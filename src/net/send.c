@@ -73,42 +73,52 @@ static void send_timeout_fired(struct roost_timer *t, int status)
     net_cancel_op(c->r, c->send_op);
 }
 
-static void send_timer_restart(struct roost_conn *c)
+void net_send_timer_restart(struct roost_conn *c)
 {
     if (c->send_timeout_ms)
         roost_timer_start(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c);
 }
 
+struct io_uring_sqe *net_send_sqe(struct roost_conn *c, struct net_req *q, roost_op_fn fn)
+{
+    struct roost_op *op;
+    struct io_uring_sqe *sqe = net_op_sqe(c->r, net_op_kinds[NET_OP_SEND], fn, c, &op);
+    if (!sqe)
+        return NULL;
+    c->send_op = op;
+    c->send_q = q;
+    net_conn_op_begin(c);
+    return sqe;
+}
+
+struct net_req *net_send_done(struct roost_reactor *r, struct roost_op *op)
+{
+    struct roost_conn *c = op->owner;
+    struct net_req *q = c->send_q;
+    c->send_op = NULL;
+    c->send_q = NULL;
+    roost__op_free(r, op);
+    return q;
+}
+
 static int send_stage(struct roost_conn *c, struct net_req *q)
 {
-    struct roost_reactor *r = c->r;
-    struct roost_op *op = roost__op_alloc(r, net_op_kinds[NET_OP_SEND], on_send, c);
-    struct io_uring_sqe *sqe = op ? roost__reactor_sqe(r) : NULL;
-    if (!sqe) {
-        if (op)
-            roost__op_free(r, op);
+    struct io_uring_sqe *sqe = net_send_sqe(c, q, on_send);
+    if (!sqe)
         return -ENOMEM;
-    }
     if (q->send.msg.msg_iov)
         io_uring_prep_sendmsg(sqe, c->fd, &q->send.msg, MSG_NOSIGNAL);
     else
         io_uring_prep_send(sqe, c->fd, q->send.buf + q->send.done, q->send.len - q->send.done,
                            MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
-    c->send_op = op;
-    c->send_q = q;
-    net_conn_op_begin(c);
     return 0;
 }
 
 static void on_send(struct roost_reactor *r, struct roost_op *op, const struct io_uring_cqe *cqe)
 {
     struct roost_conn *c = op->owner;
-    struct net_req *q = c->send_q;
+    struct net_req *q = net_send_done(r, op);
     int res = cqe->res;
-    c->send_op = NULL;
-    c->send_q = NULL;
-    roost__op_free(r, op);
     if (res > 0)
         send_advance(q, (size_t)res);
     int out;
@@ -123,18 +133,24 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
         out = send_stage(c, q);
         if (out == 0) {
             if (res > 0)
-                send_timer_restart(c); /* progress */
-            net_conn_op_end(c);        /* the new op keeps the count above 0 */
+                net_send_timer_restart(c); /* progress */
+            net_conn_op_end(c);            /* the new op keeps the count above 0 */
             return;
         }
     }
-    roost_timer_cancel(&c->send_timer);
-    if (out < 0 && (c->aborted || q->cancelled))
-        out = c->aborted ? -ESHUTDOWN : -ECANCELED;
-    else if (out < 0 && q->timed_out)
-        out = -ETIMEDOUT;
+    out = net_send_outcome(c, q, out);
     net_conn_op_end(c);
     net_req_complete(q, out);
+}
+
+int net_send_outcome(struct roost_conn *c, struct net_req *q, int out)
+{
+    roost_timer_cancel(&c->send_timer);
+    if (out < 0 && (c->aborted || q->cancelled))
+        return c->aborted ? -ESHUTDOWN : -ECANCELED;
+    if (out < 0 && q->timed_out)
+        return -ETIMEDOUT;
+    return out;
 }
 
 static void send_start(struct net_req *q)
@@ -144,10 +160,10 @@ static void send_start(struct net_req *q)
     if (rc < 0)
         net_req_complete(q, rc);
     else
-        send_timer_restart(c);
+        net_send_timer_restart(c);
 }
 
-static void send_cancel(struct net_req *q)
+void net_send_cancel(struct net_req *q)
 {
     struct roost_conn *c = q->c;
     if (c->send_q != q || !c->send_op)
@@ -186,7 +202,7 @@ int roost_conn_send(roost_conn *c, const void *data, size_t len)
             return 0;
         done = (size_t)n;
     }
-    struct net_req q = {.r = c->r, .c = c, .start = send_start, .cancel = send_cancel};
+    struct net_req q = {.r = c->r, .c = c, .start = send_start, .cancel = net_send_cancel};
     q.send.buf = data;
     q.send.len = len;
     q.send.done = done;
@@ -215,7 +231,7 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt)
             return -ENOMEM;
     }
     memcpy(v, iov, (size_t)iovcnt * sizeof(*v));
-    struct net_req q = {.r = c->r, .c = c, .start = send_start, .cancel = send_cancel};
+    struct net_req q = {.r = c->r, .c = c, .start = send_start, .cancel = net_send_cancel};
     q.send.msg.msg_iov = v;
     q.send.msg.msg_iovlen = (size_t)iovcnt;
     int rc = 0;

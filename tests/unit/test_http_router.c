@@ -94,6 +94,30 @@ static void bad_patterns_are_refused(void **state)
     roost_http_router_free(r);
 }
 
+/* "*name" as the last segment holds the rest of the path, slashes included, never nothing. */
+static void rest_parameter_takes_the_remaining_path(void **state)
+{
+    (void)state;
+    roost_http_router *r;
+    assert_int_equal(roost_http_router_create(&r), 0);
+    assert_int_equal(roost_http_route(r, "GET", "/static/*file", h1, NULL), 0);
+    assert_int_equal(roost_http_route(r, "GET", "/a/*x/b", h2, NULL), -EINVAL); /* not last */
+    assert_int_equal(roost_http_route(r, "GET", "/a/*", h2, NULL), -EINVAL);    /* no name */
+    struct roost_http_match m;
+    assert_int_equal(http_router_match(r, S("GET"), S("/static/css/site.css"), &m), 0);
+    assert_int_equal(m.nparams, 1);
+    assert_int_equal(m.params[0].name.n, 4);
+    assert_memory_equal(m.params[0].name.p, "file", 4);
+    assert_int_equal(m.params[0].value.n, strlen("css/site.css"));
+    assert_memory_equal(m.params[0].value.p, "css/site.css", m.params[0].value.n);
+    assert_int_equal(http_router_match(r, S("GET"), S("/static/a"), &m), 0);
+    assert_int_equal(m.params[0].value.n, 1);
+    assert_int_equal(http_router_match(r, S("GET"), S("/static/"), &m), 404);
+    assert_int_equal(http_router_match(r, S("GET"), S("/static"), &m), 404);
+    assert_int_equal(http_router_match(r, S("POST"), S("/static/a/b"), &m), 405);
+    roost_http_router_free(r);
+}
+
 /* Normalises raw and compares with want (NULL: refused with -EINVAL). */
 static void norm_is(const char *raw, const char *want)
 {
@@ -221,6 +245,7 @@ int main(void)
         cmocka_unit_test(near_misses_are_404),
         cmocka_unit_test(other_method_is_405_and_head_uses_get),
         cmocka_unit_test(bad_patterns_are_refused),
+        cmocka_unit_test(rest_parameter_takes_the_remaining_path),
         cmocka_unit_test(path_is_percent_decoded_rfc3986_2_1),
         cmocka_unit_test(dot_segments_removed_double_slash_kept_rfc3986_5_2_4),
         cmocka_unit_test(allow_lists_the_routed_methods_rfc9110_15_5_6),

@@ -133,6 +133,12 @@ struct roost_reactor {
     struct roost__hook_entry hooks[ROOST__HOOKS_MAX];
     _Atomic unsigned nhooks;
 
+    /*
+     * CLOCK_MONOTONIC read once per tick, when the enter returns: what the tick's timers,
+     * deadlines and latencies are measured with (roost_reactor_now_ns). Reactor thread only.
+     */
+    uint64_t now_ns;
+
     struct roost_counters stats;
 };
 
@@ -159,6 +165,14 @@ void roost__op_free(struct roost_reactor *r, struct roost_op *op);
  * and goes on, so no SQE is ever dropped. NULL only if the kernel refuses the submit.
  */
 struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r);
+
+/*
+ * roost_timer_start measured from the tick's time (r->now_ns) instead of a clock read: for
+ * the per-operation timeouts of the layers above (a receive's, a send's), which may fire up
+ * to one tick early and must not cost a clock read each.
+ */
+int roost__timer_start_tick(struct roost_timer *t, uint64_t timeout_ms, roost_timer_cb cb,
+                            void *arg);
 
 /* Counts a failure of posted work or a detached task and calls the error hook. */
 void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what);

@@ -71,6 +71,7 @@ struct http_conn {
     struct roost_http_counters *counters; /* its reactor's */
     struct roost_bytes in, out, body;
     size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
     _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
@@ -179,11 +180,11 @@ static bool status_bodiless(int status)
     return status < 200 || status == 204 || status == 304;
 }
 
+/* The reactor's tick time (one clock read per tick, not per request); a clock read off the
+ * reactor (run-on=pool workers, shutdown). Latencies are therefore tick-granular. */
 static uint64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return roost_reactor_now_ns();
 }
 
 static uint64_t now_ms(void)
@@ -792,7 +793,7 @@ static void serve_conn(struct http_conn *hc)
                 now = now_ns();
             if (!deadline)
                 deadline = now / 1000000u + srv->opts.header_timeout_ms;
-            int rc = http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req.head);
+            int rc = http_parse_head_more(in_p(hc), in_n(hc), &srv->limits, &req.head, &hc->head);
             if (rc == 0)
                 break;
             if (rc < 0) {

@@ -62,6 +62,18 @@ static bool same_verdict(const struct roost_http_request *a, const struct roost_
            a->keep_alive == b->keep_alive;
 }
 
+/* The verdict rk on the first k bytes (filling pq) against r on the whole input (filling q). */
+static void check_prefix(int r, const struct roost_http_request *q, size_t k, int rk,
+                         const struct roost_http_request *pq)
+{
+    if (r > 0)
+        CHECK(k < (size_t)r ? rk == 0 : rk == r);
+    else
+        CHECK(rk == 0 || rk == r);
+    if (rk > 0)
+        CHECK(same_verdict(pq, q));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -97,12 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t k = 0; k < size; k += stride) {
         char *pb = fuzz_copy(data, k);
         int rk = http_parse_head(pb, k, &lim, pq);
-        if (r > 0)
-            CHECK(k < (size_t)r ? rk == 0 : rk == r);
-        else
-            CHECK(rk == 0 || rk == r);
-        if (rk > 0)
-            CHECK(same_verdict(pq, q));
+        check_prefix(r, q, k, rk, pq);
         free(pb);
     }
 
@@ -115,12 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rk = http_parse_head_more(pb, k, &lim, pq, &hp);
         free(prev);
         prev = pb;
-        if (r > 0)
-            CHECK(k < (size_t)r ? rk == 0 : rk == r);
-        else
-            CHECK(rk == 0 || rk == r);
-        if (rk > 0)
-            CHECK(same_verdict(pq, q));
+        check_prefix(r, q, k, rk, pq);
         if (rk != 0 || k == size)
             break;
         if (k + step > size)

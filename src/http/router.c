@@ -1,6 +1,8 @@
 /* The router: method + path patterns with `:name` segments, first match wins; the path
  * decoding and normalisation that happen before matching; the Allow list of a path. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +20,27 @@ struct route {
     unsigned nsegs;
     roost_http_handler handler;
     void *arg;
+    char *literal; /* a route without parameters: the one path it matches; else NULL */
+    size_t literal_len;
+};
+
+/*
+ * The literal-path index: the routes before the first one with a parameter match a path only
+ * if their literal path is that path, so for those a hash lookup replaces the segment by
+ * segment scan (first match wins still: the lookup finds the first such route of the path,
+ * and the scan goes on from there). Open addressing, rebuilt as routes are added.
+ */
+struct literal_slot {
+    uint32_t hash;
+    unsigned route; /* the first route with this literal path; UINT_MAX: empty slot */
 };
 
 struct roost_http_router {
     struct route *routes;
     unsigned n, cap;
+    unsigned first_param; /* routes[0..first_param) have no parameter */
+    struct literal_slot *slots;
+    unsigned nslots; /* a power of two, or 0 */
 };
 
 int roost_http_router_create(roost_http_router **out)
@@ -40,6 +58,7 @@ static void route_free(struct route *rt)
         free(rt->segs[i].text);
     free(rt->segs);
     free(rt->method);
+    free(rt->literal);
 }
 
 void roost_http_router_free(roost_http_router *r)
@@ -49,6 +68,7 @@ void roost_http_router_free(roost_http_router *r)
     for (unsigned i = 0; i < r->n; i++)
         route_free(&r->routes[i]);
     free(r->routes);
+    free(r->slots);
     free(r);
 }
 
@@ -86,6 +106,84 @@ static int parse_pattern(const char *pattern, struct route *rt)
     return 0;
 }
 
+/* FNV-1a: paths are short, and the table only has to spread a few dozen of them. */
+static uint32_t path_hash(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return h;
+}
+
+/* The path a parameterless route matches: "/" and its segments joined by "/". */
+static int route_literal(struct route *rt, const char *pattern)
+{
+    for (unsigned i = 0; i < rt->nsegs; i++)
+        if (rt->segs[i].param)
+            return 0;
+    /* a segment kind this file may grow (a wildcard) is spelled with "*": not literal */
+    if (strchr(pattern, '*'))
+        return 0;
+    size_t n = 1;
+    for (unsigned i = 0; i < rt->nsegs; i++)
+        n += rt->segs[i].len + (i ? 1 : 0);
+    if (!(rt->literal = malloc(n + 1)))
+        return -ENOMEM;
+    size_t o = 0;
+    rt->literal[o++] = '/';
+    for (unsigned i = 0; i < rt->nsegs; i++) {
+        if (i)
+            rt->literal[o++] = '/';
+        memcpy(rt->literal + o, rt->segs[i].text, rt->segs[i].len);
+        o += rt->segs[i].len;
+    }
+    rt->literal[o] = 0;
+    rt->literal_len = o;
+    return 0;
+}
+
+/* The slot for literal path p: the one holding it, or the empty one where it would go. */
+static struct literal_slot *slot_find(const roost_http_router *r, const char *p, size_t n,
+                                      uint32_t h)
+{
+    for (unsigned i = h & (r->nslots - 1);; i = (i + 1) & (r->nslots - 1)) {
+        struct literal_slot *s = &r->slots[i];
+        if (s->route == UINT_MAX)
+            return s;
+        const struct route *rt = &r->routes[s->route];
+        if (s->hash == h && rt->literal_len == n && !memcmp(rt->literal, p, n))
+            return s;
+    }
+}
+
+/* Rebuilds the index over routes[0..first_param); at most half full. */
+static int index_rebuild(roost_http_router *r)
+{
+    unsigned first = 0;
+    while (first < r->n && r->routes[first].literal)
+        first++;
+    unsigned nslots = 8;
+    while (nslots < 2 * first)
+        nslots *= 2;
+    struct literal_slot *slots = malloc(nslots * sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    for (unsigned i = 0; i < nslots; i++)
+        slots[i] = (struct literal_slot){0, UINT_MAX};
+    free(r->slots);
+    r->slots = slots;
+    r->nslots = nslots;
+    r->first_param = first;
+    for (unsigned i = 0; i < first; i++) {
+        const struct route *rt = &r->routes[i];
+        uint32_t h = path_hash(rt->literal, rt->literal_len);
+        struct literal_slot *s = slot_find(r, rt->literal, rt->literal_len, h);
+        if (s->route == UINT_MAX)
+            *s = (struct literal_slot){h, i};
+    }
+    return 0;
+}
+
 int roost_http_route(roost_http_router *r, const char *method, const char *pattern,
                      roost_http_handler h, void *arg)
 {
@@ -108,11 +206,18 @@ int roost_http_route(roost_http_router *r, const char *method, const char *patte
         rc = -ENOMEM;
     if (rc == 0)
         rc = parse_pattern(pattern, rt);
+    if (rc == 0)
+        rc = route_literal(rt, pattern);
     if (rc < 0) {
         route_free(rt);
         return rc;
     }
     r->n++;
+    if (r->first_param == r->n - 1 && rt->literal && (rc = index_rebuild(r)) < 0) {
+        r->n--;
+        route_free(rt);
+        return rc;
+    }
     return 0;
 }
 
@@ -154,9 +259,30 @@ static bool path_matches(const struct route *rt, struct roost_str path, struct r
     return p == end;
 }
 
+static bool method_is(const struct route *rt, struct roost_str method)
+{
+    return !rt->method || str_is(method, rt->method);
+}
+
 int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,
                       struct roost_http_match *m)
 {
+    if (r->nslots) {
+        /* The literal routes of this path, in route order: the first whose method fits is
+         * what the scan below would find too, since no route before it can match the path. */
+        const struct literal_slot *s = slot_find(r, path.p, path.n, path_hash(path.p, path.n));
+        for (unsigned i = s->route; i < r->first_param; i++) {
+            const struct route *rt = &r->routes[i];
+            if (rt->literal_len == path.n && !memcmp(rt->literal, path.p, path.n) &&
+                method_is(rt, method)) {
+                m->handler = rt->handler;
+                m->arg = rt->arg;
+                m->nparams = 0;
+                return 0;
+            }
+        }
+        /* Not found there: 404, 405, HEAD answered by GET, or a parameter route: scan. */
+    }
     bool path_seen = false;
     const struct route *get_route = NULL;
     struct roost_http_match get_match;
@@ -166,7 +292,7 @@ int http_router_match(const roost_http_router *r, struct roost_str method, struc
         if (!path_matches(rt, path, &cand))
             continue;
         path_seen = true;
-        if (!rt->method || str_is(method, rt->method)) {
+        if (method_is(rt, method)) {
             *m = cand;
             m->handler = rt->handler;
             m->arg = rt->arg;

@@ -22,13 +22,14 @@ struct route {
     void *arg;
     char *literal; /* a route without parameters: the one path it matches; else NULL */
     size_t literal_len;
+    unsigned next_same; /* the next route with the same literal path; UINT_MAX: none */
 };
 
 /*
- * The literal-path index: the routes before the first one with a parameter match a path only
- * if their literal path is that path, so for those a hash lookup replaces the segment by
- * segment scan (first match wins still: the lookup finds the first such route of the path,
- * and the scan goes on from there). Open addressing, rebuilt as routes are added.
+ * The literal-path index: a route without parameters matches exactly one path, so a hash
+ * lookup finds the first such route of a path whose method fits; only the parameter routes
+ * before it still need the segment-by-segment match (first match wins). Open addressing,
+ * rebuilt as routes are added (routes are added before serving and never while).
  */
 struct literal_slot {
     uint32_t hash;
@@ -38,9 +39,10 @@ struct literal_slot {
 struct roost_http_router {
     struct route *routes;
     unsigned n, cap;
-    unsigned first_param; /* routes[0..first_param) have no parameter */
     struct literal_slot *slots;
-    unsigned nslots; /* a power of two, or 0 */
+    unsigned nslots;      /* a power of two, or 0 */
+    unsigned *param_idx;  /* the routes with parameters, in route order */
+    unsigned nparam;
 };
 
 int roost_http_router_create(roost_http_router **out)
@@ -69,6 +71,7 @@ void roost_http_router_free(roost_http_router *r)
         route_free(&r->routes[i]);
     free(r->routes);
     free(r->slots);
+    free(r->param_idx);
     free(r);
 }
 
@@ -156,30 +159,44 @@ static struct literal_slot *slot_find(const roost_http_router *r, const char *p,
     }
 }
 
-/* Rebuilds the index over routes[0..first_param); at most half full. */
+/* Rebuilds the index over every route; at most half full. */
 static int index_rebuild(roost_http_router *r)
 {
-    unsigned first = 0;
-    while (first < r->n && r->routes[first].literal)
-        first++;
     unsigned nslots = 8;
-    while (nslots < 2 * first)
+    while (nslots < 2 * r->n)
         nslots *= 2;
     struct literal_slot *slots = malloc(nslots * sizeof(*slots));
-    if (!slots)
+    unsigned *param_idx = malloc(r->n * sizeof(*param_idx));
+    if (!slots || !param_idx) {
+        free(slots);
+        free(param_idx);
         return -ENOMEM;
+    }
     for (unsigned i = 0; i < nslots; i++)
         slots[i] = (struct literal_slot){0, UINT_MAX};
     free(r->slots);
+    free(r->param_idx);
     r->slots = slots;
     r->nslots = nslots;
-    r->first_param = first;
-    for (unsigned i = 0; i < first; i++) {
-        const struct route *rt = &r->routes[i];
+    r->param_idx = param_idx;
+    r->nparam = 0;
+    for (unsigned i = 0; i < r->n; i++) {
+        struct route *rt = &r->routes[i];
+        rt->next_same = UINT_MAX;
+        if (!rt->literal) {
+            r->param_idx[r->nparam++] = i;
+            continue;
+        }
         uint32_t h = path_hash(rt->literal, rt->literal_len);
         struct literal_slot *s = slot_find(r, rt->literal, rt->literal_len, h);
-        if (s->route == UINT_MAX)
+        if (s->route == UINT_MAX) {
             *s = (struct literal_slot){h, i};
+            continue;
+        }
+        unsigned j = s->route;
+        while (r->routes[j].next_same != UINT_MAX)
+            j = r->routes[j].next_same;
+        r->routes[j].next_same = i;
     }
     return 0;
 }
@@ -213,7 +230,7 @@ int roost_http_route(roost_http_router *r, const char *method, const char *patte
         return rc;
     }
     r->n++;
-    if (r->first_param == r->n - 1 && rt->literal && (rc = index_rebuild(r)) < 0) {
+    if ((rc = index_rebuild(r)) < 0) {
         r->n--;
         route_free(rt);
         return rc;
@@ -268,20 +285,28 @@ int http_router_match(const roost_http_router *r, struct roost_str method, struc
                       struct roost_http_match *m)
 {
     if (r->nslots) {
-        /* The literal routes of this path, in route order: the first whose method fits is
-         * what the scan below would find too, since no route before it can match the path. */
+        /* The first literal route of this path whose method fits, unless a parameter route
+         * before it matches too: what the scan below would find, without the scan. */
         const struct literal_slot *s = slot_find(r, path.p, path.n, path_hash(path.p, path.n));
-        for (unsigned i = s->route; i < r->first_param; i++) {
-            const struct route *rt = &r->routes[i];
-            if (rt->literal_len == path.n && !memcmp(rt->literal, path.p, path.n) &&
-                method_is(rt, method)) {
-                m->handler = rt->handler;
-                m->arg = rt->arg;
-                m->nparams = 0;
-                return 0;
+        unsigned i = s->route;
+        while (i != UINT_MAX && !method_is(&r->routes[i], method))
+            i = r->routes[i].next_same;
+        if (i != UINT_MAX) {
+            for (unsigned k = 0; k < r->nparam && r->param_idx[k] < i; k++) {
+                const struct route *pr = &r->routes[r->param_idx[k]];
+                if (method_is(pr, method) && path_matches(pr, path, m)) {
+                    m->handler = pr->handler;
+                    m->arg = pr->arg;
+                    return 0;
+                }
             }
+            m->handler = r->routes[i].handler;
+            m->arg = r->routes[i].arg;
+            m->nparams = 0;
+            return 0;
         }
-        /* Not found there: 404, 405, HEAD answered by GET, or a parameter route: scan. */
+        /* No literal route for this path and method: 404, 405, HEAD answered by GET, or a
+         * parameter route. */
     }
     bool path_seen = false;
     const struct route *get_route = NULL;

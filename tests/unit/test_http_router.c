@@ -75,6 +75,9 @@ static void first_match_wins_with_the_literal_index(void **state)
     assert_int_equal(roost_http_route(r, "PUT", "/:any", h3, NULL), 0);
     assert_int_equal(roost_http_route(r, "PUT", "/p5", h1, NULL), 0);   /* shadowed by /:any */
     assert_int_equal(roost_http_route(r, NULL, "/late/", h2, NULL), 0); /* "/late", any method */
+    assert_int_equal(roost_http_route(r, "GET", "/x/:y", h3, NULL), 0);
+    assert_int_equal(roost_http_route(r, "GET", "/x/lit", h1, NULL), 0); /* shadowed by /x/:y */
+    assert_int_equal(roost_http_route(r, "GET", "/after", h2, NULL), 0); /* /:any is PUT */
     struct roost_http_match m;
     for (int i = 0; i < 40; i++) {
         assert_int_equal(http_router_match(r, S("GET"), S(paths[i]), &m), 0);
@@ -90,6 +93,12 @@ static void first_match_wins_with_the_literal_index(void **state)
     assert_ptr_equal(m.handler, h1);
     assert_int_equal(http_router_match(r, S("DELETE"), S("/late"), &m), 0);
     assert_ptr_equal(m.handler, h2);
+    assert_int_equal(http_router_match(r, S("GET"), S("/x/lit"), &m), 0);
+    assert_ptr_equal(m.handler, h3);
+    assert_int_equal(m.nparams, 1);
+    assert_int_equal(http_router_match(r, S("GET"), S("/after"), &m), 0);
+    assert_ptr_equal(m.handler, h2);
+    assert_int_equal(m.nparams, 0);
     assert_int_equal(http_router_match(r, S("DELETE"), S("/p7"), &m), 405);
     assert_int_equal(http_router_match(r, S("GET"), S("/p7/x"), &m), 404);
     assert_int_equal(http_router_match(r, S("GET"), S("/p"), &m), 405); /* PUT /:any has it */

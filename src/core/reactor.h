@@ -166,14 +166,6 @@ void roost__op_free(struct roost_reactor *r, struct roost_op *op);
  */
 struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r);
 
-/*
- * roost_timer_start measured from the tick's time (r->now_ns) instead of a clock read: for
- * the per-operation timeouts of the layers above (a receive's, a send's), which may fire up
- * to one tick early and must not cost a clock read each.
- */
-int roost__timer_start_tick(struct roost_timer *t, uint64_t timeout_ms, roost_timer_cb cb,
-                            void *arg);
-
 /* Counts a failure of posted work or a detached task and calls the error hook. */
 void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what);
 

@@ -18,8 +18,7 @@ bool roost_timer_pending(const struct roost_timer *t)
     return t->heap_index != UINT32_MAX;
 }
 
-static int timer_start(struct roost_timer *t, bool tick, uint64_t timeout_ns, roost_timer_cb cb,
-                       void *arg)
+int roost_timer_start_ns(struct roost_timer *t, uint64_t timeout_ns, roost_timer_cb cb, void *arg)
 {
     struct roost_reactor *r = roost__thread_reactor();
     if (!r)
@@ -28,22 +27,11 @@ static int timer_start(struct roost_timer *t, bool tick, uint64_t timeout_ns, ro
         return -ESHUTDOWN;
     if (roost_timer_pending(t))
         roost_timer_cancel(t);
-    t->deadline_ns = (tick ? r->now_ns : roost__now_ns()) + timeout_ns;
+    t->deadline_ns = roost__now_ns() + timeout_ns;
     t->reactor = r;
     t->cb = cb;
     t->arg = arg;
     return roost__timer_heap_insert(&r->timers, t);
-}
-
-int roost_timer_start_ns(struct roost_timer *t, uint64_t timeout_ns, roost_timer_cb cb, void *arg)
-{
-    return timer_start(t, false, timeout_ns, cb, arg);
-}
-
-int roost__timer_start_tick(struct roost_timer *t, uint64_t timeout_ms, roost_timer_cb cb,
-                            void *arg)
-{
-    return timer_start(t, true, timeout_ms * 1000000u, cb, arg);
 }
 
 int roost_timer_start(struct roost_timer *t, uint64_t timeout_ms, roost_timer_cb cb, void *arg)

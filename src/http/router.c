@@ -16,6 +16,7 @@ struct segment {
 
 struct route {
     char *method; /* NULL: any */
+    size_t method_len;
     struct segment *segs;
     unsigned nsegs;
     roost_http_handler handler;
@@ -221,6 +222,7 @@ int roost_http_route(roost_http_router *r, const char *method, const char *patte
     int rc = 0;
     if (method && !(rt->method = strdup(method)))
         rc = -ENOMEM;
+    rt->method_len = method ? strlen(method) : 0;
     if (rc == 0)
         rc = parse_pattern(pattern, rt);
     if (rc == 0)
@@ -278,7 +280,8 @@ static bool path_matches(const struct route *rt, struct roost_str path, struct r
 
 static bool method_is(const struct route *rt, struct roost_str method)
 {
-    return !rt->method || str_is(method, rt->method);
+    return !rt->method ||
+           (method.n == rt->method_len && !memcmp(method.p, rt->method, rt->method_len));
 }
 
 int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,

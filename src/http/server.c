@@ -202,8 +202,7 @@ static uint64_t now_ms(void)
  */
 struct head_cache {
     const roost_http_server *srv;
-    const char *date; /* the Date text it was built from: changes when the second does */
-    char date_copy[32];
+    uint64_t date_gen; /* of the Date text it was built from (http_date_gen) */
     size_t len;
     char text[160];
 };
@@ -216,16 +215,17 @@ __attribute__((noinline)) static struct head_cache *head_cache(void)
 
 static int append_status_line(struct http_conn *hc, int status)
 {
-    const char *date = http_date();
+    uint64_t gen;
+    const char *date = http_date_gen(&gen);
     if (status == 200) {
         struct head_cache *c = head_cache();
-        if (c->srv != hc->srv || strcmp(c->date_copy, date) != 0) {
+        if (c->srv != hc->srv || c->date_gen != gen) {
             int n =
                 snprintf(c->text, sizeof(c->text), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
                          hc->srv->server_name, date);
             c->len = (size_t)n < sizeof(c->text) ? (size_t)n : sizeof(c->text) - 1;
             c->srv = hc->srv;
-            snprintf(c->date_copy, sizeof(c->date_copy), "%s", date);
+            c->date_gen = gen;
         }
         return http_bytes_append(&hc->out, c->text, c->len);
     }

@@ -339,7 +339,7 @@ static void ms_recv_start(struct net_req *q)
     }
     c->recv_q = q;
     if (q->recv.timeout_ms)
-        roost__timer_start_tick(&c->recv_timer, q->recv.timeout_ms, recv_timeout_fired, c);
+        roost_timer_start(&c->recv_timer, q->recv.timeout_ms, recv_timeout_fired, c);
 }
 
 static void ms_recv_cancel(struct net_req *q)
@@ -395,7 +395,7 @@ static void os_recv_start(struct net_req *q)
     c->recv_q = q;
     net_conn_op_begin(c);
     if (q->recv.timeout_ms)
-        roost__timer_start_tick(&c->recv_timer, q->recv.timeout_ms, recv_timeout_fired, c);
+        roost_timer_start(&c->recv_timer, q->recv.timeout_ms, recv_timeout_fired, c);
 }
 
 static void os_recv_cancel(struct net_req *q)

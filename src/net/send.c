@@ -76,7 +76,7 @@ static void send_timeout_fired(struct roost_timer *t, int status)
 static void send_timer_restart(struct roost_conn *c)
 {
     if (c->send_timeout_ms)
-        roost__timer_start_tick(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c);
+        roost_timer_start(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c);
 }
 
 static int send_stage(struct roost_conn *c, struct net_req *q)

@@ -44,10 +44,22 @@ struct http_conn;
  * is taken twice per connection and once per reactor at shutdown, never per request. The
  * counters are written only on the reactor's thread and read by /metrics.
  */
+/* A closed connection's buffers, kept for the next one (see conn_bufs_take). */
+struct conn_bufs {
+    struct roost_bytes in, out, res_headers, res_body;
+};
+
+#define SPARE_BUFS 16                 /* buffer sets a reactor keeps */
+#define SPARE_BUF_MAX (16u * 1024u) /* larger buffers (a big upload's) are freed */
+
 struct reactor_conns {
     pthread_mutex_t lock;
     struct http_conn *head;
     struct roost_http_counters counters;
+    /* Reactor thread only: short-lived connections (HttpArena closes after 10 requests)
+     * then cost no malloc and free of their buffers each. */
+    struct conn_bufs spare[SPARE_BUFS];
+    unsigned nspare;
     char pad[64]; /* no cache line shared with the next reactor's counters */
 };
 
@@ -859,6 +871,54 @@ static void peer_name(roost_conn *c, char *out, size_t cap)
         snprintf(out, cap, "-");
 }
 
+/* The spare buffer sets of c's reactor, or NULL when not running on it (run-on=pool). */
+static struct reactor_conns *spares_here(roost_http_server *srv, roost_conn *c)
+{
+    roost_reactor *r = roost_conn_reactor(c);
+    return roost_reactor_current() == r ? &srv->per_reactor[roost_reactor_id(r)] : NULL;
+}
+
+static void conn_bufs_free(struct conn_bufs *b)
+{
+    http_bytes_free(&b->in);
+    http_bytes_free(&b->out);
+    http_bytes_free(&b->res_headers);
+    http_bytes_free(&b->res_body);
+}
+
+static void conn_bufs_take(struct http_conn *hc)
+{
+    struct reactor_conns *rc = spares_here(hc->srv, hc->c);
+    if (!rc || !rc->nspare)
+        return;
+    struct conn_bufs *b = &rc->spare[--rc->nspare];
+    hc->in = b->in;
+    hc->out = b->out;
+    hc->res_headers = b->res_headers;
+    hc->res_body = b->res_body;
+}
+
+static bool spare_size(const struct roost_bytes *b)
+{
+    return b->cap <= SPARE_BUF_MAX;
+}
+
+static void conn_bufs_give(struct http_conn *hc)
+{
+    struct reactor_conns *rc = spares_here(hc->srv, hc->c);
+    if (rc && rc->nspare < SPARE_BUFS && spare_size(&hc->in) && spare_size(&hc->out) &&
+        spare_size(&hc->res_headers) && spare_size(&hc->res_body)) {
+        struct conn_bufs *b = &rc->spare[rc->nspare++];
+        b->in = (struct roost_bytes){hc->in.p, 0, hc->in.cap};
+        b->out = (struct roost_bytes){hc->out.p, 0, hc->out.cap};
+        b->res_headers = (struct roost_bytes){hc->res_headers.p, 0, hc->res_headers.cap};
+        b->res_body = (struct roost_bytes){hc->res_body.p, 0, hc->res_body.cap};
+        return;
+    }
+    struct conn_bufs b = {hc->in, hc->out, hc->res_headers, hc->res_body};
+    conn_bufs_free(&b);
+}
+
 static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
@@ -870,14 +930,12 @@ static int on_conn(roost_conn *c, void *arg)
     roost_http_count(&hc.counters->accepted, 1);
     atomic_fetch_add(&srv->live, 1);
     conn_link(&hc);
+    conn_bufs_take(&hc);
     serve_conn(&hc);
     conn_unlink(&hc);
-    http_bytes_free(&hc.in);
-    http_bytes_free(&hc.out);
+    conn_bufs_give(&hc);
     http_bytes_free(&hc.body);
     http_bytes_free(&hc.path);
-    http_bytes_free(&hc.res_headers);
-    http_bytes_free(&hc.res_body);
     roost_http_count(&hc.counters->closed, 1);
     atomic_fetch_sub(&srv->live, 1);
     return 0;
@@ -1008,8 +1066,12 @@ void roost_http_server_free(roost_http_server *s)
     if (!s)
         return;
     roost_listener_free(s->listener);
-    for (unsigned i = 0; i < s->nreactors; i++)
-        pthread_mutex_destroy(&s->per_reactor[i].lock);
+    for (unsigned i = 0; i < s->nreactors; i++) {
+        struct reactor_conns *rc = &s->per_reactor[i];
+        pthread_mutex_destroy(&rc->lock);
+        while (rc->nspare)
+            conn_bufs_free(&rc->spare[--rc->nspare]);
+    }
     http_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);
     free(s);

@@ -396,8 +396,24 @@ static int content_length(cptr p, cptr end, const struct roost_http_limits *lim,
 
 /* The fields the parser interprets. Called once per field line, after its CRLF, so every
  * verdict here is given at the first byte that can decide it. */
+/* Host syntax (RFC 9110 §7.2), or the same bytes as the last Host found valid on this
+ * connection (hp->host: a byte compare instead of the grammar, the same verdict). */
+static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
+{
+    size_t n = (size_t)(ve - v);
+    if (n && n == hp->host_len && !memcmp(v, hp->host, n))
+        return true;
+    if (!authority_valid(v, ve, false, false))
+        return false;
+    if (n <= sizeof(hp->host)) {
+        memcpy(hp->host, v, n);
+        hp->host_len = (unsigned char)n;
+    }
+    return true;
+}
+
 static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_http_limits *lim,
-                 struct roost_http_request *req, head_state_t *st)
+                 struct roost_http_request *req, head_state_t *st, struct http_head_progress *hp)
 {
     switch (name_n) {
     case 4:
@@ -405,7 +421,7 @@ static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_h
             /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is
              * only for a target URI without an authority, which an http URI always has: in
              * HTTP/1.1, where Host is required, empty is as good as missing. */
-            if (st->host_seen || !authority_valid(v, ve, false, false) ||
+            if (st->host_seen || !host_valid(v, ve, hp) ||
                 (v == ve && req->version_minor == 1))
                 return -400;
             st->host_seen = true;
@@ -667,7 +683,7 @@ fields:
         struct roost_http_header *h = &req->headers[req->header_count++];
         h->name = (struct roost_http_str){(const char *)name, name_n};
         h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
-        if ((r = field(name, name_n, v, ve, lim, req, &st)) != 0)
+        if ((r = field(name, name_n, v, ve, lim, req, &st, hp)) != 0)
             return r;
     }
 
@@ -766,9 +782,11 @@ int http_parse_head_more(const char *buf, size_t len, const struct roost_http_li
     int rc = parse_head(buf, len, lim, req, hp);
     size_t to = rc > 0 ? (size_t)rc : avail;
     hp->scanned += to > from ? to - from : 0;
-    if (rc != 0) {
-        uint64_t scanned = hp->scanned;
-        *hp = (struct http_head_progress){.scanned = scanned};
+    if (rc != 0) { /* the next head starts afresh; scanned and host stay */
+        hp->base = NULL;
+        hp->seen = hp->lead = hp->line = 0;
+        hp->fields = (struct http_fields_seen){0};
+        hp->authority = (struct roost_http_str){NULL, 0};
     } else {
         hp->seen = avail;
     }

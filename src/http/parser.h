@@ -96,7 +96,7 @@ struct http_fields_seen {
 
 /* Where the parse of an incomplete head stopped, kept by the caller between calls of
  * http_parse_head_more on the same head (picohttpparser's last_len idea, per line). Zero it
- * before the first call; the parser zeroes it again (all but scanned) once it returns non-0. */
+ * before the first call; the parser resets it (all but scanned and host) once it returns non-0. */
 struct http_head_progress {
     const char *base; /* the buf of the last call: the spans in the request point into it */
     size_t seen;      /* bytes of the head looked at so far */
@@ -105,6 +105,10 @@ struct http_head_progress {
     struct http_fields_seen fields;
     struct roost_http_str authority;
     uint64_t scanned; /* bytes examined, over every call and head: what tests bound */
+    /* The last Host value found valid on this connection (kept across heads): a client
+     * sends the same one every time, and a byte compare is cheaper than the URI grammar. */
+    unsigned char host_len; /* 0: none */
+    char host[63];
 };
 
 /* http_parse_head for a head that arrives in pieces, without re-scanning what it has seen:

@@ -24,6 +24,7 @@ struct route {
     char *literal; /* a route without parameters: the one path it matches; else NULL */
     size_t literal_len;
     unsigned next_same; /* the next route with the same literal path; UINT_MAX: none */
+    bool shadowed;      /* a parameter route before this one matches its literal path too */
 };
 
 /*
@@ -160,6 +161,8 @@ static struct literal_slot *slot_find(const roost_http_router *r, const char *p,
     }
 }
 
+static bool path_matches(const struct route *rt, struct roost_str path, struct roost_http_match *m);
+
 /* Rebuilds the index over every route; at most half full. */
 static int index_rebuild(roost_http_router *r)
 {
@@ -188,6 +191,13 @@ static int index_rebuild(roost_http_router *r)
             r->param_idx[r->nparam++] = i;
             continue;
         }
+        /* Whether a parameter route before it matches its path depends on nothing but the
+         * path: decided here once, not per request. */
+        struct roost_http_match scratch;
+        struct roost_str lit = {rt->literal, rt->literal_len};
+        rt->shadowed = false;
+        for (unsigned k = 0; k < r->nparam && !rt->shadowed; k++)
+            rt->shadowed = path_matches(&r->routes[r->param_idx[k]], lit, &scratch);
         uint32_t h = path_hash(rt->literal, rt->literal_len);
         struct literal_slot *s = slot_find(r, rt->literal, rt->literal_len, h);
         if (s->route == UINT_MAX) {
@@ -295,7 +305,8 @@ int http_router_match(const roost_http_router *r, struct roost_str method, struc
         while (i != UINT_MAX && !method_is(&r->routes[i], method))
             i = r->routes[i].next_same;
         if (i != UINT_MAX) {
-            for (unsigned k = 0; k < r->nparam && r->param_idx[k] < i; k++) {
+            for (unsigned k = 0; r->routes[i].shadowed && k < r->nparam && r->param_idx[k] < i;
+                 k++) {
                 const struct route *pr = &r->routes[r->param_idx[k]];
                 if (method_is(pr, method) && path_matches(pr, path, m)) {
                     m->handler = pr->handler;

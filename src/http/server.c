@@ -693,9 +693,9 @@ static void access_log(struct http_conn *hc, const roost_http_req *req, int stat
 
 /*
  * Runs one parsed request. *now is the time it started (ns) and becomes the time it ended,
- * which is when the next request of a pipelined batch starts: one clock read per request
- * feeds both the header deadline and the latency histogram. Returns bytes consumed, or < 0
- * to close (after flushing).
+ * which is when the next request of a pipelined batch starts: the reactor's tick time (no
+ * clock read) feeds both the header deadline and the latency histogram. Returns bytes
+ * consumed, or < 0 to close (after flushing).
  */
 static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
 {

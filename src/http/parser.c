@@ -1063,6 +1063,26 @@ size_t http_token_span(const char *s)
     return n;
 }
 
+size_t http_token_copy(char *dst, size_t room, const char *s)
+{
+    size_t n = 0;
+    while (n < room && (cls[(unsigned char)s[n]] & C_TOKEN)) {
+        dst[n] = s[n];
+        n++;
+    }
+    return n;
+}
+
+size_t http_field_value_copy(char *dst, size_t room, const char *s)
+{
+    size_t n = 0;
+    while (n < room && (cls[(unsigned char)s[n]] & C_FIELD)) {
+        dst[n] = s[n];
+        n++;
+    }
+    return n;
+}
+
 size_t http_field_value_span(const char *s)
 {
     size_t n = 0;

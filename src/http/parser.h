@@ -154,6 +154,13 @@ int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
  * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
 size_t http_token_span(const char *s);
 
+/* Copies the token bytes at the start of the C string s into dst, at most room of them:
+ * returns how many. s is a token if s[n] is its NUL and n > 0 (n == room: maybe cut). */
+size_t http_token_copy(char *dst, size_t room, const char *s);
+
+/* The same for field-value bytes (http_field_value_span's). */
+size_t http_field_value_copy(char *dst, size_t room, const char *s);
+
 /* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
  * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
 size_t http_field_value_span(const char *s);

@@ -354,21 +354,40 @@ int roost_http_res_header(roost_http_res *res, const char *name, const char *val
 {
     if (!name || !value)
         return -EINVAL;
-    /* A CR or LF in a value would end the field early and let the rest inject a header (or a
-     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. */
-    size_t nn = http_token_span(name), vn = http_field_value_span(value);
-    if (nn == 0 || name[nn] || value[vn] || server_owned(name, nn))
-        return -EINVAL;
-    int rc = http_bytes_reserve(&res->headers, nn + vn + 4);
-    if (rc < 0)
-        return rc;
-    char *p = res->headers.p + res->headers.len;
-    memcpy(p, name, nn);
-    memcpy(p + nn, ": ", 2);
-    memcpy(p + nn + 2, value, vn);
-    memcpy(p + nn + 2 + vn, "\r\n", 2);
-    res->headers.len += nn + vn + 4;
-    return 0;
+    /*
+     * A CR or LF in a value would end the field early and let the rest inject a header (or a
+     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. Checked while
+     * copying (one pass over each string, no strlen), into the room the buffer has; a field
+     * longer than that room grows the buffer and is copied again.
+     */
+    struct roost_bytes *h = &res->headers;
+    for (;;) {
+        size_t room = h->cap - h->len;
+        if (room > 4) {
+            char *d = h->p + h->len;
+            size_t nroom = room - 4, nn = http_token_copy(d, nroom, name);
+            if (name[nn] && nn < nroom)
+                return -EINVAL; /* a byte that is not a tchar */
+            if (!name[nn]) {
+                if (nn == 0 || server_owned(name, nn))
+                    return -EINVAL;
+                size_t vroom = nroom - nn, vn = http_field_value_copy(d + nn + 2, vroom, value);
+                if (value[vn] && vn < vroom)
+                    return -EINVAL; /* a control byte */
+                if (!value[vn]) {
+                    d[nn] = ':';
+                    d[nn + 1] = ' ';
+                    d[nn + 2 + vn] = '\r';
+                    d[nn + 3 + vn] = '\n';
+                    h->len += nn + vn + 4;
+                    return 0;
+                }
+            }
+        }
+        int rc = http_bytes_reserve(h, room + 256); /* out of room: grow, copy again */
+        if (rc < 0)
+            return rc;
+    }
 }
 
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len)

@@ -9,19 +9,19 @@ Exit 77 (skipped) when nginx is not installed.
 """
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.request
 
-ROOST = None
-SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or "1")
+import e2e_support
+from e2e_support import Server, free_port, wait_port
+
+SCALE = e2e_support.TIME_SCALE
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 CHUNKY = "Hello, World! " * 300  # served by nginx through sub_filter: chunked, ~4 KB
@@ -60,25 +60,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 class Nginx:
@@ -124,40 +105,13 @@ class Nginx:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Serve:
-    def __init__(self, *flags):
-        self.proc = subprocess.Popen([ROOST, "serve", "--port", "0", "--reactors", "2", *flags],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError("roost serve did not start: %r %r" % (line, self.proc.stderr.read()))
-        self.port = int(m.group(1))
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30 * SCALE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return self.proc.returncode
-
-
 def get(url):
     with urllib.request.urlopen(url, timeout=10 * SCALE) as r:
         return r.status, dict(r.headers), r.read()
 
 
 def load(*args):
-    out = subprocess.run([ROOST, "load", "--json", *args], capture_output=True, text=True,
+    out = subprocess.run([e2e_support.ROOST, "load", "--json", *args], capture_output=True, text=True,
                          timeout=120 * SCALE)
     if out.returncode != 0:
         raise AssertionError("roost load failed: %s %s" % (out.stdout, out.stderr))
@@ -172,7 +126,7 @@ class UpstreamAgainstNginx(unittest.TestCase):
         self.nginx.cleanup()
 
     def test_body_and_status_come_through(self):
-        s = Serve("--upstream", self.nginx.url("/plain"))
+        s = Server("--upstream", self.nginx.url("/plain"))
         try:
             status, headers, body = get(s.url("/upstream"))
         finally:
@@ -183,7 +137,7 @@ class UpstreamAgainstNginx(unittest.TestCase):
 
     def test_a_chunked_response_is_decoded(self):
         # nginx's sub_filter drops the length: the answer comes chunked
-        s = Serve("--upstream", self.nginx.url("/chunky.txt"))
+        s = Server("--upstream", self.nginx.url("/chunky.txt"))
         raw = subprocess.run(["curl", "-s", "--raw", "-D", "-", self.nginx.url("/chunky.txt")],
                              capture_output=True, timeout=10 * SCALE).stdout
         self.assertIn(b"transfer-encoding: chunked", raw.lower())
@@ -195,7 +149,7 @@ class UpstreamAgainstNginx(unittest.TestCase):
         self.assertEqual(body.decode(), CHUNKY.replace("World", "roost"))
 
     def test_connections_are_reused(self):
-        s = Serve("--upstream", self.nginx.url("/plain"))
+        s = Server("--upstream", self.nginx.url("/plain"))
         try:
             for _ in range(20):
                 self.assertEqual(get(s.url("/upstream"))[2], b"plain body")
@@ -209,7 +163,7 @@ class UpstreamAgainstNginx(unittest.TestCase):
         self.assertLessEqual(len(conns), 2)
 
     def test_a_404_is_a_response_not_an_error(self):
-        s = Serve("--upstream", self.nginx.url("/missing"))
+        s = Server("--upstream", self.nginx.url("/missing"))
         try:
             with self.assertRaises(urllib.error.HTTPError) as e:
                 get(s.url("/upstream"))
@@ -220,8 +174,8 @@ class UpstreamAgainstNginx(unittest.TestCase):
 
 class UpstreamAgainstRoost(unittest.TestCase):
     def test_roost_serve_as_upstream(self):
-        up = Serve()
-        front = Serve("--upstream", up.url("/json"))
+        up = Server()
+        front = Server("--upstream", up.url("/json"))
         try:
             status, headers, body = get(front.url("/upstream"))
             self.assertEqual(status, 200)
@@ -233,7 +187,7 @@ class UpstreamAgainstRoost(unittest.TestCase):
             self.assertEqual(up.stop(), 0)
 
     def test_a_refused_upstream_is_502(self):
-        front = Serve("--upstream", "http://127.0.0.1:%d/" % free_port())
+        front = Server("--upstream", "http://127.0.0.1:%d/" % free_port())
         try:
             with self.assertRaises(urllib.error.HTTPError) as e:
                 get(front.url("/upstream"))
@@ -243,7 +197,7 @@ class UpstreamAgainstRoost(unittest.TestCase):
             self.assertEqual(front.stop(), 0)
 
     def test_only_the_configured_url_is_fetched(self):
-        front = Serve("--upstream", "http://127.0.0.1:%d/" % free_port())
+        front = Server("--upstream", "http://127.0.0.1:%d/" % free_port())
         try:
             for path in ("/upstream/other", "/upstream?url=http://x/"):
                 try:
@@ -327,7 +281,7 @@ class LoadAgainstNginx(unittest.TestCase):
         self.assertEqual(sum(1 for l in lines if l[1] == "/chunky.txt" and l[3] == "HEAD"), 20)
 
     def test_a_failing_server_ends_an_n_run(self):
-        out = subprocess.run([ROOST, "load", "--json", "-n", "3", "-c", "4",
+        out = subprocess.run([e2e_support.ROOST, "load", "--json", "-n", "3", "-c", "4",
                               "http://127.0.0.1:%d/" % free_port()], capture_output=True,
                              text=True, timeout=60 * SCALE)
         self.assertEqual(out.returncode, 1)
@@ -343,7 +297,7 @@ class LoadAgainstNginx(unittest.TestCase):
 
 class LoadAgainstRoost(unittest.TestCase):
     def test_pipelined_load_is_answered(self):
-        s = Serve()
+        s = Server()
         try:
             r = load("-n", "5000", "-c", "16", "-t", "2", "-p", "16", s.url("/plaintext"))
         finally:
@@ -353,7 +307,7 @@ class LoadAgainstRoost(unittest.TestCase):
         self.assertEqual(sum(r["errors"].values()), 0)
 
     def test_method_and_body_are_sent(self):
-        s = Serve()
+        s = Server()
         try:
             r = load("-n", "20", "-c", "2", "-m", "POST", "-b", "hello", s.url("/plaintext"))
         finally:
@@ -381,7 +335,7 @@ class LoadAgainstRoost(unittest.TestCase):
 
         t = threading.Thread(target=serve)
         t.start()
-        out = subprocess.run([ROOST, "load", "--json", "-n", "3", "-c", "1", "-t", "1",
+        out = subprocess.run([e2e_support.ROOST, "load", "--json", "-n", "3", "-c", "1", "-t", "1",
                               "http://127.0.0.1:%d/" % port], capture_output=True, text=True,
                              timeout=60 * SCALE)
         t.join()
@@ -395,7 +349,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         print(__doc__)
         sys.exit(2)
-    ROOST = sys.argv.pop(1)
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     if not NGINX:
         print("nginx not installed: skipped")
         sys.exit(77)

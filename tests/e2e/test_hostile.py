@@ -14,10 +14,11 @@ import threading
 import time
 import unittest
 
-import test_serve
-from test_serve import Server, read_responses
+import e2e_support
+from e2e_support import Server
+from test_serve import read_responses
 
-SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or "1")
+SCALE = e2e_support.TIME_SCALE
 SANITIZED = False  # set from the binary: RSS figures mean nothing under a sanitizer
 
 
@@ -414,9 +415,9 @@ class HostileTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    test_serve.ROOST = os.path.abspath(sys.argv.pop(1))
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     # A sanitized server runs several times slower: its deadlines stretch with it.
-    san = sanitizer_of(test_serve.ROOST)
+    san = sanitizer_of(e2e_support.ROOST)
     SANITIZED = san is not None
     SCALE *= {"address": 5, "thread": 10}.get(san, 1)
     import warnings

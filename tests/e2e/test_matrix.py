@@ -12,11 +12,11 @@ on fresh connections and on one keep-alive connection where /offload comes befor
 """
 import os
 import sys
-import time
 import unittest
 
-import test_serve
-from test_serve import Server, read_responses
+import e2e_support
+from e2e_support import Server
+from test_serve import read_responses
 
 SWITCHES = [
     ("resume", ("inline", "posted")),
@@ -105,7 +105,7 @@ class MatrixTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    test_serve.ROOST = os.path.abspath(sys.argv.pop(1))
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)
     unittest.main(verbosity=2)

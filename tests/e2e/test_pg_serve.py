@@ -9,21 +9,19 @@ ROOST_TEST_TIME_SCALE.
 """
 import asyncio
 import html
-import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-ROOST = None
+import e2e_support
 HERE = os.path.dirname(os.path.abspath(__file__))
 PGSCRIPT = os.path.join(HERE, "..", "..", "scripts", "pg-test-server.sh")
-SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
+SCALE = e2e_support.TIME_SCALE
 DB = {}
 
 
@@ -38,20 +36,14 @@ def psql(sql):
     return [line.split("\t") for line in r.stdout.splitlines() if line]
 
 
-class Server:
+class Server(e2e_support.Server):
+    """roost serve with --pg: the database URL the test started, or url."""
+
     def __init__(self, *flags, url=None):
-        self.proc = subprocess.Popen(
-            [ROOST, "serve", "--port", "0", "--reactors", "2", "--pg", url or DB["url"], *flags],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError("server did not start: %r %r" % (line, self.proc.stderr.read()))
-        self.port = int(m.group(1))
+        super().__init__("--pg", url or DB["url"], *flags)
 
     def get(self, path):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30 * SCALE)
+        c = self.conn(timeout=30)
         try:
             c.request("GET", path)
             r = c.getresponse()
@@ -60,18 +52,7 @@ class Server:
             c.close()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30 * SCALE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.returncode != 0:
-            sys.stderr.write(self.proc.stderr.read())
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return self.proc.returncode
+        return super().stop(show_stderr_on_failure=True)
 
 
 class Endpoints:
@@ -217,8 +198,7 @@ class Load(unittest.TestCase):
 
 
 def main():
-    global ROOST
-    ROOST = sys.argv.pop(1)
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     DB["dir"] = os.path.join(tempfile.mkdtemp(prefix="roost-pg-e2e."), "db")
     rc, url = pg("start")
     if rc == 77:

@@ -9,23 +9,17 @@ ROOST_TEST_TIME_SCALE. Exit 77 (skipped) when redis-server is not installed.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
+import e2e_support
+from e2e_support import free_port
+
 ROOST = None
-SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+SCALE = e2e_support.TIME_SCALE
 
 
 def wait_for(pred, seconds, what):

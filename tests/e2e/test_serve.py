@@ -4,7 +4,6 @@
 Usage: test_serve.py PATH/TO/roost
 Each test starts its own server on 127.0.0.1 with an ephemeral port; every wait is bounded.
 """
-import http.client
 import json
 import os
 import re
@@ -17,47 +16,8 @@ import threading
 import time
 import unittest
 
-ROOST = None
-
-# ROOST_TEST_TIME_SCALE: the one multiplier (a float, default 1) for every timeout and
-# deadline of the tests, for slow or crowded machines.
-TIME_SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
-
-
-def scaled(seconds):
-    return seconds * (TIME_SCALE if TIME_SCALE > 0 else 1)
-
-
-class Server:
-    def __init__(self, *flags):
-        self.proc = subprocess.Popen(
-            [ROOST, "serve", "--port", "0", "--reactors", "2", *flags],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError("server did not start: %r %r" % (line, self.proc.stderr.read()))
-        self.port = int(m.group(1))
-
-    def conn(self):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(10))
-
-    def raw(self):
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=scaled(10))
-        return s
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=scaled(30))
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return self.proc.returncode
+import e2e_support
+from e2e_support import Server, scaled
 
 
 def read_responses(sock, count, deadline=10.0):
@@ -409,7 +369,7 @@ class LogTest(unittest.TestCase):
 
     def test_bad_log_flags_are_refused(self):
         for flags in (["--log-level", "loud"], ["--access-log-format", "xml"]):
-            p = subprocess.run([ROOST, "serve", "--port", "0", *flags], capture_output=True,
+            p = subprocess.run([e2e_support.ROOST, "serve", "--port", "0", *flags], capture_output=True,
                                text=True, timeout=30)
             self.assertEqual(p.returncode, 2, flags)
             self.assertIn("%s '%s'" % (flags[0], flags[1]), p.stderr)
@@ -417,7 +377,7 @@ class LogTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ROOST = os.path.abspath(sys.argv.pop(1))
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)
     unittest.main(verbosity=2)

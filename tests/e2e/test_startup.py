@@ -6,7 +6,6 @@ Every server listens on 127.0.0.1 on a port the kernel picked; every wait is bou
 scaled by ROOST_TEST_TIME_SCALE (a float, default 1) for slow machines.
 """
 import os
-import re
 import resource
 import signal
 import socket
@@ -18,55 +17,15 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_serve import read_responses  # noqa: E402  (one response reader for both suites)
 
-ROOST = None
-SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or "1")
+import e2e_support
+from e2e_support import Server, scaled
+
 # Sanitizer builds reserve terabytes of address space: an address-space limit cannot be used.
 SANITIZED = os.environ.get("ROOST_SANITIZE", "") != ""
 
 
-def scaled(seconds):
-    return seconds * SCALE
-
-
-class Server:
-    def __init__(self, *flags, reactors="2", port="0"):
-        self.proc = subprocess.Popen(
-            [ROOST, "serve", "--port", port, "--reactors", reactors, *flags],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError("server did not start: %r %r" % (line, self.proc.stderr.read()))
-        self.port = int(m.group(1))
-
-    def raw(self):
-        return socket.create_connection(("127.0.0.1", self.port), timeout=scaled(10))
-
-    def wait_line(self, pattern):
-        """Reads stdout lines until one matches pattern (the server prints as it goes)."""
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                return None
-            if re.search(pattern, line):
-                return line
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=scaled(30))
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return self.proc.returncode
-
-
 def run(*args, timeout=10, **kw):
-    return subprocess.run([ROOST, *args], capture_output=True, text=True,
+    return subprocess.run([e2e_support.ROOST, *args], capture_output=True, text=True,
                           timeout=scaled(timeout), **kw)
 
 
@@ -301,7 +260,7 @@ class SignalTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ROOST = os.path.abspath(sys.argv.pop(1))
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)
     unittest.main(verbosity=2)

@@ -85,13 +85,14 @@ trap 'exit 130' INT TERM
 # --- which servers run ------------------------------------------------------------------
 before_bin=${BEFORE_BIN:-}
 if [[ -z $before_bin && -n ${BEFORE:-} && $servers == *before* ]]; then
-    log "building roost at $BEFORE (the 'before' column) in $tmp/before"
-    mkdir -p "$tmp/before"
-    git -C "$repo" archive "$BEFORE" | tar -x -C "$tmp/before" || die "git archive $BEFORE failed"
-    (cmake -S "$tmp/before" -B "$tmp/before/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-        cmake --build "$tmp/before/build" -j2 --target roost_cli >"$tmp/before/build.log" 2>&1) ||
-        die "building $BEFORE failed: $tmp/before/build.log"
-    before_bin=$tmp/before/build/roost
+    log "building roost at $BEFORE (the 'before' column) in $tmp/before-src"
+    mkdir -p "$tmp/before-src"
+    git -C "$repo" archive "$BEFORE" | tar -x -C "$tmp/before-src" || die "git archive $BEFORE failed"
+    (cmake -S "$tmp/before-src" -B "$tmp/before-src/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+        cmake --build "$tmp/before-src/build" -j2 --target roost_cli >"$tmp/before-src/build.log" 2>&1) ||
+        die "building $BEFORE failed: $tmp/before-src/build.log"
+    before_bin=$tmp/before-src/build/roost
+    [[ -x $before_bin ]] || die "building $BEFORE made no roost binary"
 fi
 probe_bin=
 if [[ $servers == *probe* ]]; then

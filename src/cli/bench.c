@@ -48,6 +48,7 @@ struct ctx {
     unsigned retries, retry_budget;
     double retry_spent;
     double scale; /* ROOST_TEST_TIME_SCALE: start-up waits only, never the measured time */
+    unsigned seconds, warmup; /* of the cells being measured now (the gate's differ) */
     size_t done, planned;
     double t0;
 };
@@ -310,15 +311,15 @@ static void measure_once(struct ctx *c, struct server *s, struct bench_cell *cel
         return;
     }
     struct bench_load_result lr;
-    if (c->run.warmup)
-        bench_load_run(&c->load, s->port, path, cell->depth, c->run.warmup, log, &lr);
+    if (c->warmup)
+        bench_load_run(&c->load, s->port, path, cell->depth, c->warmup, log, &lr);
     struct bench_counters m0 = {0}, m1 = {0};
     bool counters = s->roost && bench_metrics(s->port, &m0) == 0;
     struct bench_cpu cpu0, cpu1;
     bench_cpu(s->pid, &cpu0);
     uint64_t busy0 = bench_cpus_busy(c->run.server_cpu, c->run.load_cpu);
     double t0 = bench_now();
-    rc = bench_load_run(&c->load, s->port, path, cell->depth, c->run.seconds, log, &lr);
+    rc = bench_load_run(&c->load, s->port, path, cell->depth, c->seconds, log, &lr);
     double wall = bench_now() - t0;
     uint64_t busy1 = bench_cpus_busy(c->run.server_cpu, c->run.load_cpu);
     bench_cpu(s->pid, &cpu1);
@@ -533,7 +534,7 @@ static void run_micro_peers(struct ctx *c)
 void roost_cmd_bench_help(void)
 {
     printf(
-        "  --quick                one round of 1 s cells at depth 16, a 3-round gate (< 2 min)\n"
+        "  --quick                one round of 1 s cells at depth 16, a 4-round gate (< 2 min)\n"
         "  --out DIR              where cells.csv, summary.csv, bench.json, *.png and logs/\n"
         "                         go (default roost-bench)\n"
         "  --load wrk|roost|auto  load generator (auto: `roost load` if this binary has it,\n"
@@ -542,13 +543,19 @@ void roost_cmd_bench_help(void)
         "  --affinities on,off    affinity settings per row (default on,off)\n"
         "  --handlers LIST        routes (default plaintext,offload0,yield; also offload, json)\n"
         "  --depths LIST          pipelined requests per connection (default 1,16)\n"
-        "  --rounds N             alternated rounds of the whole matrix (default 3)\n"
+        "  --rounds N             rounds of the whole matrix (default 3); in each, every\n"
+        "                         server's cell of a handler and depth runs back to back,\n"
+        "                         the servers' order rotating from round to round\n"
         "  --seconds N            measured seconds per cell (default 3)\n"
         "  --warmup N             unmeasured seconds before each cell (default 1)\n"
         "  --connections N        load connections (default 64)\n"
-        "  --gate-rounds N        alternated rounds of the perf gate (default 5; 0 skips it)\n"
+        "  --gate-rounds N        alternated on/off pairs of the perf gate (default 12; 0\n"
+        "                         skips it)\n"
+        "  --gate-seconds N       measured seconds per gate cell (default 1)\n"
         "  --gate-depth N         the gate's depth (default 16)\n"
-        "  --gate-limit PCT       the gate fails above this CPU/req difference (default 3)\n"
+        "  --gate-limit PCT       the gate fails above this CPU/req difference (default 3);\n"
+        "                         it is inconclusive when the spread of the paired\n"
+        "                         differences exceeds it\n"
         "  --peers LIST           nginx,h2o,uv or none (default: those installed)\n"
         "  --server-cpu N         CPU of the servers (default 0)\n"
         "  --load-cpu N           CPU of the load generator (default 1)\n"
@@ -557,7 +564,8 @@ void roost_cmd_bench_help(void)
         "  --retries N\n"
         "  --bench-dir DIR        the source tree's bench/ (default: found beside the binary)\n\n"
         "exit codes: 0 done (invalid cells are reported, not fatal), 1 could not run,\n"
-        "2 usage, 3 the perf gate failed, 4 the gate had no valid cells to decide on.\n"
+        "2 usage, 3 the perf gate failed, 4 the gate had no valid cells to decide on,\n"
+        "5 the gate was inconclusive: the machine was too noisy to tell 3%% apart.\n"
         "Runtime switches below are set by each row; ROOST_* variables reach every server.\n\n");
 }
 
@@ -626,7 +634,8 @@ static int parse_opts(struct ctx *c, int argc, char **argv)
     r->rounds = 3;
     r->seconds = 3;
     r->warmup = 1;
-    r->gate_rounds = 5;
+    r->gate_rounds = 12;
+    r->gate_seconds = 1;
     r->gate_depth = 16;
     r->gate_limit_pct = 3;
     r->conns = 64;
@@ -694,6 +703,8 @@ static int parse_opts(struct ctx *c, int argc, char **argv)
             ok = parse_uint(v, 10000, &r->conns) && r->conns > 0;
         else if (!strcmp(flag, "--gate-rounds"))
             ok = parse_uint(v, 100, &r->gate_rounds), gate_set = true;
+        else if (!strcmp(flag, "--gate-seconds"))
+            ok = parse_uint(v, 3600, &r->gate_seconds) && r->gate_seconds > 0;
         else if (!strcmp(flag, "--gate-depth"))
             ok = parse_uint(v, 1024, &r->gate_depth) && r->gate_depth > 0;
         else if (!strcmp(flag, "--gate-limit")) {
@@ -733,7 +744,7 @@ static int parse_opts(struct ctx *c, int argc, char **argv)
         if (!warmup_set)
             r->warmup = 0;
         if (!gate_set)
-            r->gate_rounds = 3;
+            r->gate_rounds = 4;
         if (!depths_set) {
             r->depths[0] = 16;
             r->ndepths = 1;
@@ -810,6 +821,13 @@ static void not_started(struct ctx *c, const char *section, unsigned round, char
     c->done++;
 }
 
+/*
+ * The gate: two row-(a) servers, affinity on and off, both up for the whole gate, idle on
+ * the server CPU while the other is measured. Each round is a pair of short cells back to
+ * back, the order flipped every round (on-off, off-on, ...), so that the machine's drift
+ * hits both sides of a pair alike; the report decides on the pairs' differences. Each
+ * server is warmed up once; its cells then run without a warm-up of their own.
+ */
 static void run_gate(struct ctx *c)
 {
     struct server on, off;
@@ -825,8 +843,16 @@ static void run_gate(struct ctx *c)
         }
         return;
     }
-    /* Both servers idle on the server CPU while the other is measured; the order flips
-     * every round (ABBA) so that a drift of the machine does not favour one side. */
+    if (c->run.warmup) {
+        struct bench_load_result lr;
+        char log[PATH_MAX];
+        snprintf(log, sizeof(log), "%s/logs/load-gate-warmup.log", c->run.out);
+        bench_load_run(&c->load, on.port, "/plaintext", c->run.gate_depth, c->run.warmup, log, &lr);
+        bench_load_run(&c->load, off.port, "/plaintext", c->run.gate_depth, c->run.warmup, log,
+                       &lr);
+    }
+    c->seconds = c->run.gate_seconds;
+    c->warmup = 0;
     for (unsigned r = 1; r <= c->run.gate_rounds; r++) {
         bool first_on = r % 2;
         measure(c, first_on ? &on : &off, "gate", r, 'a', first_on, "plaintext", c->run.gate_depth);
@@ -835,6 +861,51 @@ static void run_gate(struct ctx *c)
     }
     stop_server(&on);
     stop_server(&off);
+}
+
+/*
+ * One round of the decomposition: every row and affinity gets its own server, all started
+ * first and idle on the server CPU while another is measured. For each handler and depth
+ * the servers are measured back to back, their order rotated by one every round, so that
+ * a row and row (a) are compared on cells seconds apart, and no row always goes first.
+ */
+static void run_round(struct ctx *c, unsigned round)
+{
+    struct bench_run *r = &c->run;
+    struct {
+        const struct bench_row *row;
+        bool aff;
+        bool up;
+        struct server s;
+    } sv[8];
+    size_t n = 0;
+    for (const char *id = r->rows; *id; id++)
+        for (int aff = 1; aff >= 0; aff--) {
+            if (!r->affinities[aff])
+                continue;
+            sv[n].row = &bench_rows[*id - 'a'];
+            sv[n].aff = aff;
+            sv[n].up = start_roost(c, sv[n].row, aff, &sv[n].s) == 0;
+            if (!sv[n].up) /* its cells are reported invalid; the rest of the run goes on */
+                for (size_t h = 0; h < r->nhandlers; h++)
+                    for (size_t d = 0; d < r->ndepths; d++)
+                        not_started(c, "decomposition", round, sv[n].row->id, aff, r->handlers[h],
+                                    r->depths[d]);
+            n++;
+        }
+    progress(c, "round %u/%u: %zu servers (rows %s), measured in turn, first: row (%c)", round,
+             r->rounds, n, r->rows, n ? sv[(round - 1) % n].row->id : '-');
+    for (size_t h = 0; h < r->nhandlers; h++)
+        for (size_t d = 0; d < r->ndepths; d++)
+            for (size_t k = 0; k < n; k++) {
+                size_t i = (k + round - 1) % n;
+                if (sv[i].up)
+                    measure(c, &sv[i].s, "decomposition", round, sv[i].row->id, sv[i].aff,
+                            r->handlers[h], r->depths[d]);
+            }
+    for (size_t i = 0; i < n; i++)
+        if (sv[i].up)
+            stop_server(&sv[i].s);
 }
 
 int roost_cmd_bench(const struct roost_config *cfg, int argc, char **argv)
@@ -894,29 +965,9 @@ int roost_cmd_bench(const struct roost_config *cfg, int argc, char **argv)
              c.planned, r->seconds, r->warmup, r->load_name, r->server_cpu, r->load_cpu);
 
     for (unsigned round = 1; round <= r->rounds; round++) {
-        for (size_t i = 0; i < nrows; i++) {
-            const struct bench_row *row = &bench_rows[r->rows[i] - 'a'];
-            for (int aff = 1; aff >= 0; aff--) {
-                if (!r->affinities[aff])
-                    continue;
-                progress(&c, "round %u/%u: row (%c) %s, affinity %s", round, r->rounds, row->id,
-                         row->what, aff ? "on" : "off");
-                struct server s;
-                if (start_roost(&c, row, aff, &s) < 0) {
-                    /* Its cells are reported invalid; the rest of the run goes on. */
-                    for (size_t h = 0; h < r->nhandlers; h++)
-                        for (size_t d = 0; d < r->ndepths; d++)
-                            not_started(&c, "decomposition", round, row->id, aff, r->handlers[h],
-                                        r->depths[d]);
-                    continue;
-                }
-                for (size_t h = 0; h < r->nhandlers; h++)
-                    for (size_t d = 0; d < r->ndepths; d++)
-                        measure(&c, &s, "decomposition", round, row->id, aff, r->handlers[h],
-                                r->depths[d]);
-                stop_server(&s);
-            }
-        }
+        c.seconds = r->seconds;
+        c.warmup = r->warmup;
+        run_round(&c, round);
         static const char *const peer_names[] = {"nginx", "h2o"};
         for (size_t p = 0; p < 2; p++) {
             if (!(p == 0 ? nginx : h2o))

@@ -46,7 +46,7 @@ struct bench_micro {
 struct bench_run {
     /* how it ran */
     bool quick;
-    unsigned rounds, seconds, warmup, gate_rounds, gate_depth, conns;
+    unsigned rounds, seconds, warmup, gate_rounds, gate_seconds, gate_depth, conns;
     int server_cpu, load_cpu;
     double max_foreign, gate_limit_pct;
     const char *load_name;
@@ -71,7 +71,14 @@ struct bench_run {
     /* the gate's verdict, filled by bench_report */
     double gate_on_cpu, gate_off_cpu, gate_on_rps, gate_off_rps, gate_diff_pct;
     double gate_foreign_pct; /* median share of the two CPUs others took in the gate's cells */
-    int gate_verdict;        /* 0 held, 3 failed, 4 undecided, -1 not run */
+    /*
+     * The gate decides on paired differences: per round, CPU/req on vs off in % of off,
+     * from two cells measured back to back. Their median, the distribution-free interval
+     * of that median (about 90%: order statistics), and its half-width, the spread.
+     */
+    unsigned gate_pairs;
+    double gate_lo_pct, gate_hi_pct, gate_spread_pct;
+    int gate_verdict; /* 0 held, 3 failed, 4 undecided, 5 inconclusive (noisy), -1 not run */
 };
 
 /*

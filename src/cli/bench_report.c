@@ -90,6 +90,40 @@ double bench_median(const struct bench_run *run, const char *section, const char
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/*
+ * The median over rounds of one row's figure divided by row (a)'s, both of the same round,
+ * affinity, handler and depth: the two cells ran seconds apart (bench.c's run_round), so
+ * the machine's drift between rounds cancels out of each ratio. NAN without a valid pair.
+ */
+static double paired_ratio(const struct bench_run *run, char row, bool affinity,
+                           const char *handler, unsigned depth, size_t field)
+{
+    double v[256];
+    size_t n = 0;
+    for (size_t i = 0; i < run->ncells && n < sizeof(v) / sizeof(v[0]); i++) {
+        const struct bench_cell *x = &run->cells[i];
+        if (!x->valid || strcmp(x->section, "decomposition") || x->row != row ||
+            x->affinity != affinity || strcmp(x->handler, handler) || x->depth != depth)
+            continue;
+        for (size_t j = 0; j < run->ncells; j++) {
+            const struct bench_cell *a = &run->cells[j];
+            if (!a->valid || strcmp(a->section, "decomposition") || a->row != 'a' ||
+                a->affinity != affinity || strcmp(a->handler, handler) || a->depth != depth ||
+                a->round != x->round)
+                continue;
+            double num = *(const double *)((const char *)x + field);
+            double den = *(const double *)((const char *)a + field);
+            if (den > 0)
+                v[n++] = num / den;
+            break;
+        }
+    }
+    if (!n)
+        return NAN;
+    qsort(v, n, sizeof(v[0]), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void summarise(const struct bench_run *run, struct sum *s)
 {
     for (size_t k = 0; k < NCOLS; k++)
@@ -147,7 +181,7 @@ static void jstr(FILE *f, const char *key, const char *s, bool comma)
 
 struct target {
     char text[240];
-    int met; /* 1 met, 0 missed, -1 no valid data */
+    int met; /* 1 met, 0 missed, -1 no valid data, -2 inconclusive (noisy machine) */
 };
 
 struct report {
@@ -198,8 +232,10 @@ static void build_sums(struct report *rp)
         const struct sum *a =
             find(rp, "decomposition", "roost", 'a', s->affinity, s->handler, s->depth);
         if (a) {
-            s->rps_vs_a = s->v[C_RPS] / a->v[C_RPS];
-            s->cpu_vs_a = s->v[C_CPU] / a->v[C_CPU];
+            s->rps_vs_a =
+                paired_ratio(run, s->row, s->affinity, s->handler, s->depth, cols[C_RPS].off);
+            s->cpu_vs_a =
+                paired_ratio(run, s->row, s->affinity, s->handler, s->depth, cols[C_CPU].off);
         }
     }
 }
@@ -232,12 +268,13 @@ static void build_targets(struct report *rp)
             const struct sum *c = find(rp, "decomposition", "roost", 'c', true, hd, dp);
             const struct sum *dd = find(rp, "decomposition", "roost", 'd', true, hd, dp);
             if (a && b) {
-                double x = b->v[C_RPS] / a->v[C_RPS];
+                double x = b->rps_vs_a;
                 add_target(rp, isnan(x) ? -1 : x >= 0.95,
-                           "(b)/(a) req/s >= 0.95 on /%s depth %u: %s", hd, dp, R(x));
+                           "(b)/(a) req/s >= 0.95 on /%s depth %u: %s (CPU/req %s)", hd, dp, R(x),
+                           R(b->cpu_vs_a));
             }
             if (offload && a && dd) {
-                double x = dd->v[C_CPU] / a->v[C_CPU];
+                double x = dd->cpu_vs_a;
                 add_target(rp, isnan(x) ? -1 : x <= 1.5,
                            "(d) CPU/req <= 1.5x (a)'s on /%s depth %u: %s (%s vs %s us)", hd, dp,
                            R(x), F(dd->v[C_CPU]), F(a->v[C_CPU]));
@@ -256,10 +293,54 @@ static void build_targets(struct report *rp)
         add_target(rp,
                    run->gate_verdict == 0   ? 1
                    : run->gate_verdict == 3 ? 0
+                   : run->gate_verdict == 5 ? -2
                                             : -1,
                    "perf gate: affinity on vs off within %.0f%% CPU/req on /plaintext depth %u: "
-                   "%+.1f%%",
-                   run->gate_limit_pct, run->gate_depth, run->gate_diff_pct);
+                   "%+.1f%% (spread ±%.1f%%, %u pairs)",
+                   run->gate_limit_pct, run->gate_depth, run->gate_diff_pct, run->gate_spread_pct,
+                   run->gate_pairs);
+}
+
+/* P(X <= k) for X ~ Binomial(n, 1/2). */
+static double binom_half_cdf(unsigned n, unsigned k)
+{
+    double c = 1; /* C(n, i) / 2^n, starting at i = 0 (no libm here) */
+    for (unsigned i = 0; i < n; i++)
+        c /= 2;
+    double p = 0;
+    for (unsigned i = 0; i <= k && i <= n; i++) {
+        p += c;
+        c = c * (n - i) / (i + 1);
+    }
+    return p;
+}
+
+/*
+ * The gate's verdict from the paired differences d (sorted, n of them), in % of off's CPU
+ * per request. The median m is the estimate; [d(k), d(n+1-k)] with the largest k whose
+ * coverage 1 - 2 P(Bin(n, 1/2) < k) is at least 90% is a distribution-free interval for
+ * the true median (the full range when n is too small for 90%), and its half-width is the
+ * spread. A spread above the limit means this machine cannot tell the limit apart:
+ * inconclusive, unless even the whole interval lies beyond the limit (a difference that
+ * stands out of the noise: failed). Otherwise the median decides.
+ */
+static void gate_verdict(struct bench_run *run, const double *d, unsigned n)
+{
+    unsigned k = 1;
+    while (k + 1 <= (n + 1) / 2 && 1 - 2 * binom_half_cdf(n, k) >= 0.90)
+        k++;
+    run->gate_pairs = n;
+    run->gate_diff_pct = n % 2 ? d[n / 2] : (d[n / 2 - 1] + d[n / 2]) / 2;
+    run->gate_lo_pct = d[k - 1];
+    run->gate_hi_pct = d[n - k];
+    run->gate_spread_pct = (run->gate_hi_pct - run->gate_lo_pct) / 2;
+    double lim = run->gate_limit_pct;
+    if (run->gate_lo_pct > lim || run->gate_hi_pct < -lim)
+        run->gate_verdict = 3;
+    else if (run->gate_spread_pct > lim)
+        run->gate_verdict = 5;
+    else
+        run->gate_verdict = fabs(run->gate_diff_pct) > lim ? 3 : 0;
 }
 
 static void decide_gate(struct bench_run *run)
@@ -277,14 +358,33 @@ static void decide_gate(struct bench_run *run)
         bench_median(run, "gate", "roost", 'a', 1, "plaintext", run->gate_depth, rps, NULL, NULL);
     run->gate_off_rps =
         bench_median(run, "gate", "roost", 'a', 0, "plaintext", run->gate_depth, rps, NULL, NULL);
-    run->gate_diff_pct = (run->gate_on_cpu / run->gate_off_cpu - 1) * 100;
     run->gate_foreign_pct =
         bench_median(run, "gate", "roost", 'a', -1, "plaintext", run->gate_depth,
                      offsetof(struct bench_cell, foreign_pct), NULL, NULL);
-    if (isnan(run->gate_diff_pct) || !von || !voff)
+    /* The pairs: each round's on and off cells, measured back to back. */
+    double d[256];
+    unsigned n = 0;
+    for (size_t i = 0; i < run->ncells && n < sizeof(d) / sizeof(d[0]); i++) {
+        const struct bench_cell *on = &run->cells[i];
+        if (strcmp(on->section, "gate") || !on->affinity || !on->valid)
+            continue;
+        for (size_t j = 0; j < run->ncells; j++) {
+            const struct bench_cell *off = &run->cells[j];
+            if (!strcmp(off->section, "gate") && !off->affinity && off->valid &&
+                off->round == on->round && off->cpu_us_per_req > 0) {
+                d[n++] = (on->cpu_us_per_req / off->cpu_us_per_req - 1) * 100;
+                break;
+            }
+        }
+    }
+    run->gate_diff_pct = run->gate_spread_pct = run->gate_lo_pct = run->gate_hi_pct = NAN;
+    run->gate_pairs = n;
+    if (!n || !von || !voff) {
         run->gate_verdict = 4;
-    else
-        run->gate_verdict = fabs(run->gate_diff_pct) > run->gate_limit_pct ? 3 : 0;
+        return;
+    }
+    qsort(d, n, sizeof(d[0]), cmp_double);
+    gate_verdict(run, d, n);
 }
 
 static void print_header(const struct bench_run *run, FILE *f, const char *prefix)
@@ -321,8 +421,9 @@ static void print_table(const struct report *rp)
            "the server's on-CPU time (utime+stime, from each thread's schedstat) per 2xx "
            "response; enters, eventfd "
            "writes and resumes are reactor counters (/metrics) per response; ratios are to "
-           "row (a) with the same affinity, handler and depth; others' CPU %% is what other "
-           "processes took of the two CPUs during the cells (median).\n\n");
+           "row (a) with the same affinity, handler and depth: the median over rounds of the "
+           "ratio of two cells measured seconds apart in the same round; others' CPU %% is "
+           "what other processes took of the two CPUs during the cells (median).\n\n");
     printf("| handler | depth | affinity | row | req/s | CPU µs/req | io_uring_enter/req | "
            "eventfd writes/req | posted resumes/req | inline resumes/req | req/s ÷ (a) | "
            "CPU/req ÷ (a) | others' CPU %% | valid cells |\n");
@@ -357,8 +458,8 @@ static void print_table(const struct report *rp)
                 printf("- /%s depth %u, (a)-(b) queue discipline: resuming through the home "
                        "queue on the same thread instead of inline gives %s the requests/s at "
                        "%s the CPU per request (posted resumes/req %s -> %s).\n",
-                       hd, dp, R(b->v[C_RPS] / a->v[C_RPS]), R(b->v[C_CPU] / a->v[C_CPU]),
-                       F(a->v[C_POSTED]), F(b->v[C_POSTED]));
+                       hd, dp, R(b->rps_vs_a), R(b->cpu_vs_a), F(a->v[C_POSTED]),
+                       F(b->v[C_POSTED]));
             if (b && dd)
                 printf("- /%s depth %u, (b)-(d) migration and pool hop: running continuations "
                        "on a pool worker and posting them home costs %s the CPU per request of "
@@ -377,17 +478,26 @@ static void print_rest(const struct report *rp)
 {
     const struct bench_run *run = rp->run;
     if (run->gate) {
-        printf("\n## Perf gate\n\nAffinity on vs off, /plaintext depth %u, %u alternated rounds "
-               "(order flipped each round), medians: CPU µs/req on %s, off %s (%+.1f%%, limit "
-               "±%.0f%%); req/s on %s, off %s. ",
-               run->gate_depth, run->gate_rounds, F(run->gate_on_cpu), F(run->gate_off_cpu),
-               run->gate_diff_pct, run->gate_limit_pct, F(run->gate_on_rps), F(run->gate_off_rps));
+        printf("\n## Perf gate\n\nAffinity on vs off, /plaintext depth %u, %u alternated pairs "
+               "of %u s cells (order flipped each round). Paired differences of CPU per request, "
+               "on vs off: median %+.1f%%, 90%% interval of the median [%+.1f%%, %+.1f%%], "
+               "spread ±%.1f%% over %u valid pairs (limit ±%.0f%%). Medians per side: CPU µs/req "
+               "on %s, off %s; req/s on %s, off %s. ",
+               run->gate_depth, run->gate_rounds, run->gate_seconds, run->gate_diff_pct,
+               run->gate_lo_pct, run->gate_hi_pct, run->gate_spread_pct, run->gate_pairs,
+               run->gate_limit_pct, F(run->gate_on_cpu), F(run->gate_off_cpu), F(run->gate_on_rps),
+               F(run->gate_off_rps));
         if (run->gate_verdict == 0)
             printf("**The gate holds.**\n");
         else if (run->gate_verdict == 3)
             printf("**GATE FAILED**: affinity on and off differ by more than %.0f%% in CPU per "
                    "request.\n",
                    run->gate_limit_pct);
+        else if (run->gate_verdict == 5)
+            printf("**Gate inconclusive (noisy machine)**: the paired differences spread "
+                   "±%.1f%%, more than the ±%.0f%% the gate must resolve; rerun it on a quieter "
+                   "machine or with more --gate-rounds.\n",
+                   run->gate_spread_pct, run->gate_limit_pct);
         else
             printf("**Gate undecided**: no valid cells on one side.\n");
         if (run->gate_foreign_pct > run->max_foreign)
@@ -446,9 +556,10 @@ static void print_rest(const struct report *rp)
     printf("\n## Targets (issue 14)\n\n");
     for (size_t i = 0; i < rp->ntargets; i++)
         printf("- %s: %s\n", rp->targets[i].text,
-               rp->targets[i].met == 1   ? "met"
-               : rp->targets[i].met == 0 ? "MISSED"
-                                         : "no valid data");
+               rp->targets[i].met == 1    ? "met"
+               : rp->targets[i].met == 0  ? "MISSED"
+               : rp->targets[i].met == -2 ? "INCONCLUSIVE"
+                                          : "no valid data");
 
     size_t invalid = 0, disturbed = 0;
     for (size_t i = 0; i < run->ncells; i++) {
@@ -603,11 +714,16 @@ static void write_json(const struct report *rp)
     jnum(f, "on_req_s", run->gate_on_rps, true);
     jnum(f, "off_req_s", run->gate_off_rps, true);
     jnum(f, "diff_pct", run->gate_diff_pct, true);
+    jnum(f, "interval_lo_pct", run->gate_lo_pct, true);
+    jnum(f, "interval_hi_pct", run->gate_hi_pct, true);
+    jnum(f, "spread_pct", run->gate_spread_pct, true);
+    fprintf(f, "\"pairs\": %u, ", run->gate_pairs);
     jnum(f, "limit_pct", run->gate_limit_pct, true);
     jstr(f, "verdict",
          run->gate_verdict == 0   ? "held"
          : run->gate_verdict == 3 ? "failed"
          : run->gate_verdict == 4 ? "undecided"
+         : run->gate_verdict == 5 ? "inconclusive"
                                   : "not run",
          false);
     fprintf(f, "},\n  \"libuv_peers\": [\n");
@@ -624,9 +740,10 @@ static void write_json(const struct report *rp)
         fprintf(f, "    {");
         jstr(f, "target", rp->targets[i].text, true);
         jstr(f, "verdict",
-             rp->targets[i].met == 1   ? "met"
-             : rp->targets[i].met == 0 ? "missed"
-                                       : "no data",
+             rp->targets[i].met == 1    ? "met"
+             : rp->targets[i].met == 0  ? "missed"
+             : rp->targets[i].met == -2 ? "inconclusive"
+                                        : "no data",
              false);
         fprintf(f, "}%s\n", i + 1 < rp->ntargets ? "," : "");
     }
@@ -820,5 +937,10 @@ int bench_report(struct bench_run *run)
                 run->gate_foreign_pct);
     else if (run->gate_verdict == 4)
         fprintf(stderr, "roost bench: gate undecided: no valid cells on one side\n");
+    else if (run->gate_verdict == 5)
+        fprintf(stderr,
+                "roost bench: gate inconclusive (noisy machine): paired differences %+.1f%% "
+                "spread ±%.1f%%, more than the ±%.0f%% limit\n",
+                run->gate_diff_pct, run->gate_spread_pct, run->gate_limit_pct);
     return run->gate_verdict > 0 ? run->gate_verdict : 0;
 }

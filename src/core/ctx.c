@@ -6,6 +6,7 @@
 
 #include "core/ctx.h"
 #include "base/futex.h"
+#include "core/reactor.h"
 #include "core/thread.h"
 
 roost_ctx *roost_ctx_current(void)
@@ -241,6 +242,8 @@ int roost_ctx_send(roost_ctx *ctx, roost_work_fn fn, void *arg)
     int rc = ctx->ops->post(ctx, &call.work);
     if (rc < 0)
         return rc;
+    /* A wake this thread deferred (a pool worker's batch) must not wait behind the block. */
+    roost__wakes_flush();
     while (!atomic_load_explicit(&call.done, memory_order_acquire))
         roost__futex_wait(&call.done, 0);
     return call.result;

@@ -18,6 +18,12 @@
  *                            a busy tick with nothing to submit may skip it (enter_needed)
  *  10. unpark, reap          the whole CQE batch, handlers inline (their SQEs are staged for
  *                            the next enter), one CQ advance
+ *  11. run_local             what the reap posted to this reactor (resume=posted: every
+ *                            resume) runs in the same tick, as it would have run inline, so
+ *                            that a posted resume costs a FIFO push and pop and never a
+ *                            tick of its own (which could mean an enter of its own); only
+ *                            when step 3 left nothing queued, so that work posted by work
+ *                            still waits one tick and stays behind it (FIFO)
  *
  * Parking and coalesced wakes. A producer links its item (a seq_cst exchange on the inbox
  * tail), then reads `parked` (seq_cst); if it is 1 and the producer is the one that swaps
@@ -92,6 +98,104 @@ static void wake(struct roost_reactor *r)
     atomic_fetch_add_explicit(&r->stats.wakes_written, 1, memory_order_relaxed);
 }
 
+/*
+ * Deferred wakes (reactor.h). A batch owner (a runtime pool's worker) running a task slice
+ * or an offload completion does not write the eventfd of a parked reactor at once: it notes
+ * the reactor and writes once when its batch ends. Without this, one CPU shared by a
+ * reactor and a worker ping-pongs: the first item's write wakes the reactor, which preempts
+ * the worker, drains that one item and parks again before the worker links the next, so
+ * nearly every item costs a write however well the parked flag coalesces.
+ *
+ * Why no wake is lost: the check of `parked` only moves later in the producer's program
+ * order, after the seq_cst exchange that linked its item, so the argument at the top of
+ * this file holds unchanged at flush time: either the reactor re-reads the tail after our
+ * exchange and does not wait, or we see parked and write. Meanwhile the item may wait in
+ * the inbox, for at most the owner's batch (its flush policy bounds that). A reactor not
+ * parked when the item is linked needs no wake at all, as before, so nothing is noted.
+ * Flushing re-enters the inbox's gate: a reactor that closed meanwhile drains everything
+ * in its shutdown and its eventfd is not written. Only a runtime's own pool owns batches,
+ * and the runtime joins it before it frees its reactors, so the noted reactor is alive.
+ */
+#define DEFERRED_WAKES_MAX 8
+
+struct deferred_wakes {
+    bool owner;
+    unsigned depth;
+    unsigned n;
+    uint64_t since;
+    struct roost_reactor *r[DEFERRED_WAKES_MAX];
+};
+
+static _Thread_local struct deferred_wakes deferred;
+
+__attribute__((noinline)) static struct deferred_wakes *deferred_self(void)
+{
+    return &deferred;
+}
+
+void roost__wakes_batch_owner(bool on)
+{
+    struct deferred_wakes *d = deferred_self();
+    if (!on && d->owner) {
+        d->depth = 0;
+        roost__wakes_flush();
+    }
+    d->owner = on;
+}
+
+void roost__wakes_defer_begin(void)
+{
+    struct deferred_wakes *d = deferred_self();
+    if (d->owner)
+        d->depth++;
+}
+
+void roost__wakes_defer_end(void)
+{
+    struct deferred_wakes *d = deferred_self();
+    if (d->depth)
+        d->depth--;
+}
+
+/* True if the wake r needs is left to the flush (noted, or needless: r is not parked). */
+static bool wake_deferred(struct roost_reactor *r)
+{
+    struct deferred_wakes *d = deferred_self();
+    if (!d->depth)
+        return false;
+    if (!atomic_load_explicit(&r->parked, memory_order_seq_cst))
+        return true; /* running: it re-checks the inbox before it parks */
+    for (unsigned i = 0; i < d->n; i++)
+        if (d->r[i] == r)
+            return true;
+    if (d->n == DEFERRED_WAKES_MAX)
+        return false;
+    if (!d->n)
+        d->since = roost__now_ns();
+    d->r[d->n++] = r;
+    return true;
+}
+
+void roost__wakes_flush(void)
+{
+    struct deferred_wakes *d = deferred_self();
+    for (unsigned i = 0; i < d->n; i++) {
+        struct roost_reactor *r = d->r[i];
+        if (!roost__inbox_enter(&r->inbox))
+            continue; /* closed: its shutdown drains the item without a wake */
+        wake(r);
+        roost__inbox_leave(&r->inbox);
+    }
+    d->n = 0;
+}
+
+void roost__wakes_flush_aged(uint64_t ns)
+{
+    struct deferred_wakes *d = deferred_self();
+    if (d->n && roost__now_ns() - d->since >= ns)
+        roost__wakes_flush();
+}
+
 static int reactor_post(roost_ctx *ctx, struct roost_work *w)
 {
     struct roost_reactor *r = roost__reactor_of(ctx);
@@ -107,7 +211,8 @@ static int reactor_post(roost_ctx *ctx, struct roost_work *w)
     if (!roost__inbox_enter(&r->inbox))
         return -ESHUTDOWN;
     roost__inbox_push(&r->inbox, w);
-    wake(r);
+    if (r->wake_mode == ROOST_WAKE_PER_ITEM || !wake_deferred(r))
+        wake(r);
     roost__inbox_leave(&r->inbox);
     return 0;
 }
@@ -393,7 +498,10 @@ static void loop(struct roost_reactor *r)
         /* The tick's one clock read: completions reaped below, the tasks they resume and the
          * next tick's timers all see this time (roost_reactor_now_ns). */
         r->now_ns = roost__now_ns();
+        bool queued = !roost__fifo_empty(&r->local);
         reap(r);
+        if (!queued)
+            run_local(r);
     }
     shut_down(r);
 }

@@ -33,6 +33,7 @@ struct roost_pool {
     unsigned nthreads;
     pthread_t *threads;
     _Atomic unsigned long failures;
+    _Atomic bool batch_wakes; /* a runtime's pool: workers defer reactor wakes per batch */
 };
 
 static _Thread_local roost_pool *thread_pool;
@@ -146,6 +147,15 @@ bool roost__pool_remove(roost_pool *p, struct roost_work *w)
 /* How long a worker with nothing to do polls the queue before it sleeps on the condition. */
 #define POOL_SPIN_NS 50000u
 
+/*
+ * How long a worker may hold the reactor wakes its batch deferred (core/reactor.h) while
+ * more jobs are queued. The batch ends, and the wakes go out, when the queue is empty or
+ * when the oldest held wake is this old: long enough that a reactor sharing the CPU with
+ * the worker is woken once per burst instead of once per continuation, short enough that
+ * a reactor on another core is not left idle behind a long queue.
+ */
+#define POOL_WAKE_HOLD_NS 100000u
+
 static void spin_for_work(roost_pool *p)
 {
     uint64_t end = roost__now_ns() + POOL_SPIN_NS;
@@ -173,8 +183,10 @@ static void *worker_main(void *arg)
             /*
              * Spin a little before sleeping: a task offloading in a loop posts its next job
              * within microseconds, and catching it here saves a futex sleep and wake per job.
+             * The batch is over: the reactor wakes it deferred go out first.
              */
             pthread_mutex_unlock(&p->lock);
+            roost__wakes_flush();
             spin_for_work(p);
             pthread_mutex_lock(&p->lock);
             if (!roost__fifo_empty(&p->queue) || p->stopping)
@@ -187,13 +199,16 @@ static void *worker_main(void *arg)
         if (roost__fifo_empty(&p->queue))
             atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
         pthread_mutex_unlock(&p->lock);
+        roost__wakes_batch_owner(atomic_load_explicit(&p->batch_wakes, memory_order_relaxed));
         roost_work_fn fn = w->fn; /* fn may free w */
         if (fn(w->arg) < 0)
             atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
         roost__work_returns_flush();
+        roost__wakes_flush_aged(POOL_WAKE_HOLD_NS);
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);
+    roost__wakes_batch_owner(false);
     roost__sched_thread_exit();
     return NULL;
 }
@@ -265,7 +280,10 @@ static int offload_run(void *arg)
 {
     struct offload *o = arg;
     int rc = o->fn(o->arg);
+    /* The resume posted home is the job's last act: its wake may wait for the batch end. */
+    roost__wakes_defer_begin();
     roost_complete(&o->w, rc); /* o may be gone after this */
+    roost__wakes_defer_end();
     return 0;
 }
 
@@ -350,6 +368,8 @@ static const struct roost__hooks pool_hooks = {
 
 int roost__pool_attach(struct roost_reactor *r, roost_pool *p)
 {
+    /* The runtime joins this pool before it frees r: its workers may hold r's wakes. */
+    atomic_store_explicit(&p->batch_wakes, true, memory_order_relaxed);
     return roost__reactor_hooks_add(r, &pool_hooks, p);
 }
 

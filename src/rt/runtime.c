@@ -188,6 +188,7 @@ int roost_runtime_wait(roost_runtime *rt)
         return -EDEADLK;
     if (rt->joined)
         return 0;
+    roost__wakes_flush(); /* a pool worker waiting here must not hold the stop's wake */
     for (unsigned i = 0; i < rt->threads; i++)
         pthread_join(rt->reactors[i].thread, NULL);
     rt->joined = true;

@@ -19,6 +19,7 @@
 #include "base/fifo.h"
 #include "base/futex.h"
 #include "core/inbox.h"
+#include "core/reactor.h"
 #include "core/thread.h"
 #include "task/task.h"
 
@@ -155,6 +156,7 @@ int roost_run(roost_task_fn fn, void *arg)
                 atomic_store_explicit(&rc.parked, 0, memory_order_relaxed);
                 continue;
             }
+            roost__wakes_flush(); /* a pool worker's deferred wakes go out before it sleeps */
             roost__futex_wait(&rc.parked, 1);
         }
     }

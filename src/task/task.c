@@ -230,7 +230,12 @@ void roost__task_suspend(roost_after_switch_fn after)
     /* Resumed: possibly on another thread, whose scheduler now has us as current. */
 }
 
-/* A posted start or resume. */
+/*
+ * A posted start or resume. On a pool worker, the posts the slice makes to reactors (ring
+ * requests, buffer returns, resumes) defer their wakes to the end of the worker's batch
+ * (reactor.h): a task never blocks its thread, it awaits, so nothing it posted can be
+ * what its own slice waits for.
+ */
 static int task_run_work(void *arg)
 {
     struct roost_task *t = arg;
@@ -239,7 +244,9 @@ static int task_run_work(void *arg)
         if (s && s->reactor)
             ROOST_STAT_INC(s->reactor, posted_resumes);
     }
+    roost__wakes_defer_begin();
     roost__task_run(t);
+    roost__wakes_defer_end();
     return 0;
 }
 

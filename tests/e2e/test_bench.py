@@ -79,13 +79,24 @@ class Quick(unittest.TestCase):
         shutil.rmtree(cls.out, ignore_errors=True)
 
     def test_exit_code_is_done_or_the_gate_with_its_message(self):
-        # The gate compares two figures on a shared machine: it may fail here, but then it
-        # must say so, with its own exit code.
-        self.assertIn(self.rc, (0, 3), self.stderr)
+        # The gate compares two figures on a shared machine: it may fail or be inconclusive
+        # here, but then it must say so, with its own exit code.
+        self.assertIn(self.rc, (0, 3, 5), self.stderr)
+        gate = self.report["gate"]
+        self.assertEqual(gate["pairs"], 2)
+        self.assertLessEqual(gate["interval_lo_pct"], gate["diff_pct"])
+        self.assertLessEqual(gate["diff_pct"], gate["interval_hi_pct"])
+        self.assertAlmostEqual(gate["spread_pct"],
+                               (gate["interval_hi_pct"] - gate["interval_lo_pct"]) / 2, places=3)
         if self.rc == 3:
             self.assertIn("GATE FAILED", self.stderr)
             self.assertIn("GATE FAILED", self.stdout)
-            self.assertEqual(self.report["gate"]["verdict"], "failed")
+            self.assertEqual(gate["verdict"], "failed")
+        elif self.rc == 5:
+            self.assertIn("gate inconclusive (noisy machine)", self.stderr)
+            self.assertIn("Gate inconclusive (noisy machine)", self.stdout)
+            self.assertEqual(gate["verdict"], "inconclusive")
+            self.assertGreater(gate["spread_pct"], gate["limit_pct"])
         else:
             self.assertIn("The gate holds", self.stdout)
             self.assertEqual(self.report["gate"]["verdict"], "held")

@@ -14,6 +14,14 @@ typedef struct roost_reactor roost_reactor;
 /* The reactor whose thread is calling, or NULL (also NULL on pool workers). */
 roost_reactor *roost_reactor_current(void);
 
+/*
+ * CLOCK_MONOTONIC in nanoseconds without a clock read: on a reactor thread, the time the
+ * reactor read once when its tick's io_uring_enter returned (so it is tick-granular: every
+ * completion of one batch sees the same value, and work done within the tick does not
+ * advance it); on any other thread, a fresh clock read. Never goes backwards on one thread.
+ */
+uint64_t roost_reactor_now_ns(void);
+
 /* The reactor's scheduling context (valid while the runtime exists). */
 roost_ctx *roost_reactor_ctx(roost_reactor *r);
 

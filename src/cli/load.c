@@ -409,7 +409,8 @@ void roost_cmd_load_help(void)
         "  -d DURATION         run time: 10s, 500ms, 1m (default 10s)\n"
         "  -n N                requests in all, instead of a duration\n"
         "  -p N                pipelining depth per connection (default 1)\n"
-        "  -r N                requests per connection before it reconnects (default 0: no limit)\n"
+        "  -r, --conn-requests N  requests per connection before it reconnects (default 0: no\n"
+        "                      limit; 10 is HttpArena's short-lived profile)\n"
         "  -H 'Name: value'    a request header (repeatable)\n"
         "  -m METHOD           request method (default GET)\n"
         "  -b BODY             request body; --body-file FILE reads it from FILE\n"
@@ -452,7 +453,7 @@ static int parse_args(int argc, char **argv, struct load *L, struct opts *o)
             L->threads = (unsigned)n;
         else if (!strcmp(a, "-p") && (ok = parse_uint(v, 1024, &n) && n > 0))
             L->depth = (unsigned)n;
-        else if (!strcmp(a, "-r") && (ok = parse_uint(v, UINT32_MAX, &n)))
+        else if ((!strcmp(a, "-r") || !strcmp(a, "--conn-requests")) && (ok = parse_uint(v, UINT32_MAX, &n)))
             L->per_conn = (unsigned)n;
         else if (!strcmp(a, "-n") && (ok = parse_uint(v, INT64_MAX, &n) && n > 0))
             L->total = n;

@@ -486,7 +486,7 @@ static void loop(struct roost_reactor *r)
         drain_inbox(r, r->inbox_budget);
         run_local(r);
         roost__work_returns_flush();
-        fire_timers(r, roost__now_ns());
+        fire_timers(r, r->now_ns);
         if (r->stopping && !layers_draining(r))
             break;
         layers_before_enter(r);
@@ -495,6 +495,9 @@ static void loop(struct roost_reactor *r)
         valgrind_slice(&w);
         enter(r, &w);
         unpark(r, &w);
+        /* The tick's one clock read: completions reaped below, the tasks they resume and the
+         * next tick's timers all see this time (roost_reactor_now_ns). */
+        r->now_ns = roost__now_ns();
         bool queued = !roost__fifo_empty(&r->local);
         reap(r);
         if (!queued)
@@ -603,6 +606,7 @@ void *roost__reactor_thread_main(void *arg)
         goto fail_eventfd;
     }
     arm_wake_read(r, wake_op);
+    r->now_ns = roost__now_ns();
     publish_start(r, 0);
 
     loop(r);
@@ -663,6 +667,12 @@ void *roost__reactor_hooks_arg(const struct roost_reactor *r, const struct roost
 }
 
 /* ---- public accessors ------------------------------------------------------------------ */
+
+uint64_t roost_reactor_now_ns(void)
+{
+    struct roost_reactor *r = roost__thread_reactor();
+    return r && r->now_ns ? r->now_ns : roost__now_ns();
+}
 
 roost_reactor *roost_reactor_current(void)
 {

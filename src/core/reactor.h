@@ -133,6 +133,12 @@ struct roost_reactor {
     struct roost__hook_entry hooks[ROOST__HOOKS_MAX];
     _Atomic unsigned nhooks;
 
+    /*
+     * CLOCK_MONOTONIC read once per tick, when the enter returns: what the tick's timers,
+     * deadlines and latencies are measured with (roost_reactor_now_ns). Reactor thread only.
+     */
+    uint64_t now_ns;
+
     struct roost_counters stats;
 };
 

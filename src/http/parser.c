@@ -286,18 +286,16 @@ static cptr skip_quoted_string(cptr p, cptr end)
     return NULL;
 }
 
-/* What the header fields have said so far; the verdicts that need all of them are given at the
- * blank line. */
-struct head_state {
-    bool host_seen, te_seen, te_chunked, te_unknown, conn_close, conn_keep_alive, expect;
-};
+/* What the header fields have said so far (struct http_fields_seen, parser.h); the verdicts
+ * that need all of them are given at the blank line. */
+typedef struct http_fields_seen head_state_t;
 
 /* Transfer-Encoding, RFC 9112 §6.1 and §6.3. The list may span several field lines; chunked
  * must be the last coding and appear once. Anything after chunked makes the body length
  * undeterminable (§6.3: 400). A coding before chunked is one we cannot decode (none but chunked
  * is implemented): 501 per §6.1, decided at the blank line since a later line may still add a
  * coding after chunked. */
-static int transfer_encoding(cptr p, cptr end, struct head_state *st)
+static int transfer_encoding(cptr p, cptr end, head_state_t *st)
 {
     struct roost_http_str tok;
     int r;
@@ -343,7 +341,7 @@ static int transfer_encoding(cptr p, cptr end, struct head_state *st)
 
 /* Connection, RFC 9110 §7.6.1: a list of tokens; only "close" and "keep-alive" mean anything to
  * the parser (RFC 9112 §9.3). */
-static int connection(cptr p, cptr end, struct head_state *st)
+static int connection(cptr p, cptr end, head_state_t *st)
 {
     struct roost_http_str tok;
     int r;
@@ -360,7 +358,7 @@ static int connection(cptr p, cptr end, struct head_state *st)
 
 /* Expect, RFC 9110 §10.1.1: "100-continue" is the only expectation defined; the server MAY
  * answer 417 to any other, and does, so that a client never waits for a 100 that won't come. */
-static int expect(cptr p, cptr end, struct head_state *st)
+static int expect(cptr p, cptr end, head_state_t *st)
 {
     struct roost_http_str tok;
     int r;
@@ -398,8 +396,24 @@ static int content_length(cptr p, cptr end, const struct roost_http_limits *lim,
 
 /* The fields the parser interprets. Called once per field line, after its CRLF, so every
  * verdict here is given at the first byte that can decide it. */
+/* Host syntax (RFC 9110 §7.2), or the same bytes as the last Host found valid on this
+ * connection (hp->host: a byte compare instead of the grammar, the same verdict). */
+static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
+{
+    size_t n = (size_t)(ve - v);
+    if (n && n == hp->host_len && !memcmp(v, hp->host, n))
+        return true;
+    if (!authority_valid(v, ve, false, false))
+        return false;
+    if (n <= sizeof(hp->host)) {
+        memcpy(hp->host, v, n);
+        hp->host_len = (unsigned char)n;
+    }
+    return true;
+}
+
 static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_http_limits *lim,
-                 struct roost_http_request *req, struct head_state *st)
+                 struct roost_http_request *req, head_state_t *st, struct http_head_progress *hp)
 {
     switch (name_n) {
     case 4:
@@ -407,7 +421,7 @@ static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_h
             /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is
              * only for a target URI without an authority, which an http URI always has: in
              * HTTP/1.1, where Host is required, empty is as good as missing. */
-            if (st->host_seen || !authority_valid(v, ve, false, false) ||
+            if (st->host_seen || !host_valid(v, ve, hp) ||
                 (v == ve && req->version_minor == 1))
                 return -400;
             st->host_seen = true;
@@ -440,12 +454,22 @@ static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_h
     }
 }
 
-int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
-                    struct roost_http_request *req)
+static size_t max_head_of(const struct roost_http_limits *lim)
 {
-    if (!lim)
-        lim = &default_limits;
-    size_t max_head = lim->max_head_bytes < INT_MAX ? lim->max_head_bytes : INT_MAX;
+    return lim->max_head_bytes < INT_MAX ? lim->max_head_bytes : INT_MAX;
+}
+
+/*
+ * The head parser. hp says where a previous call on a prefix of the same head stopped: the
+ * leading empty lines already skipped (hp->lead), or, once the request-line is done, the
+ * first field line not parsed yet (hp->line, with hp->fields and hp->authority, and req
+ * holding what was parsed before). Parsing resumes there, and stopping for more bytes records
+ * the same again, so each complete line is parsed once.
+ */
+static int parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                      struct roost_http_request *req, struct http_head_progress *hp)
+{
+    size_t max_head = max_head_of(lim);
     unsigned max_headers =
         lim->max_headers < ROOST_HTTP_MAX_HEADERS ? lim->max_headers : ROOST_HTTP_MAX_HEADERS;
     cptr const start = (cptr)buf;
@@ -453,11 +477,18 @@ int http_parse_head(const char *buf, size_t len, const struct roost_http_limits 
      * and that is known now, without waiting for the rest. */
     cptr const end = start + (len < max_head ? len : max_head);
     cptr p = start;
+    cptr line = NULL; /* the field line being parsed: where to resume */
     int too_big = -431;
-    struct head_state st = {0};
+    head_state_t st = {0};
     struct roost_http_str authority = {NULL, 0};
     int r;
 
+    if (hp->line) {
+        p = start + hp->line;
+        st = hp->fields;
+        authority = hp->authority;
+        goto fields;
+    }
     req->header_count = 0;
     req->host = (struct roost_http_str){NULL, 0};
     req->has_content_length = false;
@@ -465,7 +496,8 @@ int http_parse_head(const char *buf, size_t len, const struct roost_http_limits 
 
     /* RFC 9112 §2.2: ignore empty lines before the request-line (a client may send a CRLF
      * after a POST body). They count towards the head. */
-    for (;;) {
+    for (p += hp->lead;; p += 2) {
+        hp->lead = (size_t)(p - start);
         if (p == end)
             goto more;
         if (*p != '\r')
@@ -474,7 +506,6 @@ int http_parse_head(const char *buf, size_t len, const struct roost_http_limits 
             goto more;
         if (p[1] != '\n')
             return -400;
-        p += 2;
     }
 
     /* request-line = method SP request-target SP HTTP-version, RFC 9112 §3: exactly one SP
@@ -602,8 +633,10 @@ int http_parse_head(const char *buf, size_t len, const struct roost_http_limits 
         req->version_minor = v[2] == '0' ? 0 : 1;
     }
 
+fields:
     /* field-line = field-name ":" OWS field-value OWS, RFC 9112 §5 */
     for (;;) {
+        line = p;
         if (p == end)
             goto more;
         unsigned char c = *p;
@@ -650,7 +683,7 @@ int http_parse_head(const char *buf, size_t len, const struct roost_http_limits 
         struct roost_http_header *h = &req->headers[req->header_count++];
         h->name = (struct roost_http_str){(const char *)name, name_n};
         h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
-        if ((r = field(name, name_n, v, ve, lim, req, &st)) != 0)
+        if ((r = field(name, name_n, v, ve, lim, req, &st, hp)) != 0)
             return r;
     }
 
@@ -675,7 +708,89 @@ int http_parse_head(const char *buf, size_t len, const struct roost_http_limits 
     return (int)req->head_len;
 
 more:
+    if (line) { /* the request-line is done: resume at this field line */
+        hp->line = (size_t)(line - start);
+        hp->fields = st;
+        hp->authority = authority;
+    }
     return len >= max_head ? too_big : 0;
+}
+
+int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
+                    struct roost_http_request *req)
+{
+    struct http_head_progress hp = {0};
+    return parse_head(buf, len, lim ? lim : &default_limits, req, &hp);
+}
+
+/* Moves a span that pointed into the old buffer (at offset < n) to the same offset of buf. */
+static void rebase(struct roost_http_str *s, uintptr_t old, size_t n, const char *buf)
+{
+    uintptr_t a = (uintptr_t)s->p;
+    if (s->p && a >= old && a - old <= n)
+        s->p = buf + (a - old);
+}
+
+/* A byte that can change a parse stopped for more input: a line end, or a control character,
+ * which a head only holds as an error (NUL, bare CR/LF, DEL...). HTAB is field whitespace. */
+static bool wakes_parser(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+int http_parse_head_more(const char *buf, size_t len, const struct roost_http_limits *lim,
+                         struct roost_http_request *req, struct http_head_progress *hp)
+{
+    if (!lim)
+        lim = &default_limits;
+    size_t max_head = max_head_of(lim);
+    size_t avail = len < max_head ? len : max_head;
+    if (hp->base && hp->base != buf) {
+        /* The caller moved the bytes (compacted or grew its buffer): move the spans. */
+        uintptr_t old = (uintptr_t)hp->base;
+        size_t n = hp->seen;
+        rebase(&req->method, old, n, buf);
+        rebase(&req->target, old, n, buf);
+        rebase(&req->path, old, n, buf);
+        rebase(&req->query, old, n, buf);
+        rebase(&req->host, old, n, buf);
+        rebase(&hp->authority, old, n, buf);
+        for (unsigned i = 0; i < req->header_count; i++) {
+            rebase(&req->headers[i].name, old, n, buf);
+            rebase(&req->headers[i].value, old, n, buf);
+        }
+    }
+    hp->base = buf;
+    if (hp->seen && avail < max_head) {
+        /*
+         * The bytes up to hp->seen got "need more" already. Printable bytes alone cannot
+         * complete the line being parsed: only a control byte (its CR LF, or an error) can
+         * change the answer now. So look at the new bytes only, and parse when one of them
+         * is a control byte. An error printable bytes prove (a bad token byte, say) is then
+         * reported at that line's end, or at max_head_bytes: later, never differently.
+         */
+        size_t i = hp->seen;
+        while (i < avail && !wakes_parser((unsigned char)buf[i]))
+            i++;
+        hp->scanned += i - hp->seen;
+        if (i == avail) {
+            hp->seen = avail;
+            return 0;
+        }
+    }
+    size_t from = hp->line ? hp->line : hp->lead;
+    int rc = parse_head(buf, len, lim, req, hp);
+    size_t to = rc > 0 ? (size_t)rc : avail;
+    hp->scanned += to > from ? to - from : 0;
+    if (rc != 0) { /* the next head starts afresh; scanned and host stay */
+        hp->base = NULL;
+        hp->seen = hp->lead = hp->line = 0;
+        hp->fields = (struct http_fields_seen){0};
+        hp->authority = (struct roost_http_str){NULL, 0};
+    } else {
+        hp->seen = avail;
+    }
+    return rc;
 }
 
 /* Chunked decoder states, RFC 9112 §7.1:
@@ -948,6 +1063,26 @@ size_t http_token_span(const char *s)
     return n;
 }
 
+size_t http_token_copy(char *dst, size_t room, const char *s)
+{
+    size_t n = 0;
+    while (n < room && (cls[(unsigned char)s[n]] & C_TOKEN)) {
+        dst[n] = s[n];
+        n++;
+    }
+    return n;
+}
+
+size_t http_field_value_copy(char *dst, size_t room, const char *s)
+{
+    size_t n = 0;
+    while (n < room && (cls[(unsigned char)s[n]] & C_FIELD)) {
+        dst[n] = s[n];
+        n++;
+    }
+    return n;
+}
+
 size_t http_field_value_span(const char *s)
 {
     size_t n = 0;
@@ -979,7 +1114,7 @@ static int response_content_length(cptr p, cptr end, const struct roost_http_lim
 /* The fields a response's framing depends on; the rest are only collected. */
 static int response_field(cptr name, size_t name_n, cptr v, cptr ve,
                           const struct roost_http_limits *lim, struct roost_http_response_head *res,
-                          struct head_state *st)
+                          head_state_t *st)
 {
     if (TOKEN_EQ(name, name_n, "connection"))
         return connection(v, ve, st);
@@ -1006,7 +1141,7 @@ int http_parse_response_head(const char *buf, size_t len, const struct roost_htt
     cptr const start = (cptr)buf;
     cptr const end = start + (len < max_head ? len : max_head);
     cptr p = start;
-    struct head_state st = {0};
+    head_state_t st = {0};
     int r;
 
     res->header_count = 0;

@@ -88,6 +88,39 @@ struct roost_http_request {
 int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
                     struct roost_http_request *req);
 
+/* What the field lines of a head said so far (parser-internal; kept across calls in
+ * struct http_head_progress). */
+struct http_fields_seen {
+    bool host_seen, te_seen, te_chunked, te_unknown, conn_close, conn_keep_alive, expect;
+};
+
+/* Where the parse of an incomplete head stopped, kept by the caller between calls of
+ * http_parse_head_more on the same head (picohttpparser's last_len idea, per line). Zero it
+ * before the first call; the parser resets it (all but scanned and host) once it returns non-0. */
+struct http_head_progress {
+    const char *base; /* the buf of the last call: the spans in the request point into it */
+    size_t seen;      /* bytes of the head looked at so far */
+    size_t lead;      /* empty lines skipped before the request-line */
+    size_t line;      /* the first field line not parsed yet; 0 while in the request-line */
+    struct http_fields_seen fields;
+    struct roost_http_str authority;
+    uint64_t scanned; /* bytes examined, over every call and head: what tests bound */
+    /* The last Host value found valid on this connection (kept across heads): a client
+     * sends the same one every time, and a byte compare is cheaper than the URI grammar. */
+    unsigned char host_len; /* 0: none */
+    char host[63];
+};
+
+/* http_parse_head for a head that arrives in pieces, without re-scanning what it has seen:
+ * buf[0..len) must start with the bytes given before (they may have moved: the spans already
+ * filled in *req are moved along), and req must be the same object each call. A complete
+ * line is parsed once, and new bytes are looked at once until one of them is a control byte
+ * (a line end, or an error), so a head trickling in costs O(its length). Returns as
+ * http_parse_head, with one difference: an error inside a line is reported once that line
+ * ends (or any control byte arrives, or the head reaches max_head_bytes), never differently. */
+int http_parse_head_more(const char *buf, size_t len, const struct roost_http_limits *lim,
+                         struct roost_http_request *req, struct http_head_progress *hp);
+
 /* Chunked body decoder state (RFC 9112 §7.1): one per request body, owned by the connection,
  * no pointers into any buffer. Initialize with http_chunked_init before each body. */
 struct roost_http_chunked {
@@ -120,6 +153,13 @@ int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len,
 /* Bytes at the start of the C string s that may be in a token (RFC 9110 §5.6.2), as a field
  * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
 size_t http_token_span(const char *s);
+
+/* Copies the token bytes at the start of the C string s into dst, at most room of them:
+ * returns how many. s is a token if s[n] is its NUL and n > 0 (n == room: maybe cut). */
+size_t http_token_copy(char *dst, size_t room, const char *s);
+
+/* The same for field-value bytes (http_field_value_span's). */
+size_t http_field_value_copy(char *dst, size_t room, const char *s);
 
 /* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
  * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */

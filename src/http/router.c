@@ -1,6 +1,8 @@
 /* The router: method + path patterns with `:name` segments, first match wins; the path
  * decoding and normalisation that happen before matching; the Allow list of a path. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,17 +17,37 @@ struct segment {
 
 struct route {
     char *method; /* NULL: any */
+    size_t method_len;
     struct segment *segs;
     unsigned nsegs;
     roost_http_handler handler;
     void *arg;
     bool stream; /* roost_http_route_stream: the handler reads the body itself */
+    char *literal; /* a route without parameters: the one path it matches; else NULL */
+    size_t literal_len;
+    unsigned next_same; /* the next route with the same literal path; UINT_MAX: none */
+    bool shadowed;      /* a parameter route before this one matches its literal path too */
+};
+
+/*
+ * The literal-path index: a route without parameters matches exactly one path, so a hash
+ * lookup finds the first such route of a path whose method fits; only the parameter routes
+ * before it still need the segment-by-segment match (first match wins). Open addressing,
+ * rebuilt as routes are added (routes are added before serving and never while).
+ */
+struct literal_slot {
+    uint32_t hash;
+    unsigned route; /* the first route with this literal path; UINT_MAX: empty slot */
 };
 
 struct roost_http_router {
     struct route *routes;
     unsigned n, cap;
     unsigned nstream; /* streaming routes among them */
+    struct literal_slot *slots;
+    unsigned nslots;      /* a power of two, or 0 */
+    unsigned *param_idx;  /* the routes with parameters, in route order */
+    unsigned nparam;
 };
 
 int roost_http_router_create(roost_http_router **out)
@@ -43,6 +65,7 @@ static void route_free(struct route *rt)
         free(rt->segs[i].text);
     free(rt->segs);
     free(rt->method);
+    free(rt->literal);
 }
 
 void roost_http_router_free(roost_http_router *r)
@@ -52,6 +75,8 @@ void roost_http_router_free(roost_http_router *r)
     for (unsigned i = 0; i < r->n; i++)
         route_free(&r->routes[i]);
     free(r->routes);
+    free(r->slots);
+    free(r->param_idx);
     free(r);
 }
 
@@ -92,6 +117,131 @@ static int parse_pattern(const char *pattern, struct route *rt)
     return 0;
 }
 
+/* Paths are short and mostly differ early: the length and the first and last 8 bytes,
+ * mixed by a multiplication, spread a few dozen of them. No loop over the bytes. */
+static uint32_t path_hash(const char *p, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a = a << 8 | (unsigned char)p[i];
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15u) ^ n) * 0xff51afd7ed558ccdu;
+    return (uint32_t)(h >> 32);
+}
+
+/* Equal byte strings of the same length n (a compare the compiler can inline for short n). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        a += 8, b += 8, n -= 8;
+    }
+    while (n--)
+        if (*a++ != *b++)
+            return false;
+    return true;
+}
+
+/* The path a parameterless route matches: "/" and its segments joined by "/". */
+static int route_literal(struct route *rt, const char *pattern)
+{
+    for (unsigned i = 0; i < rt->nsegs; i++)
+        if (rt->segs[i].param)
+            return 0;
+    /* a segment kind this file may grow (a wildcard) is spelled with "*": not literal */
+    if (strchr(pattern, '*'))
+        return 0;
+    size_t n = 1;
+    for (unsigned i = 0; i < rt->nsegs; i++)
+        n += rt->segs[i].len + (i ? 1 : 0);
+    if (!(rt->literal = malloc(n + 1)))
+        return -ENOMEM;
+    size_t o = 0;
+    rt->literal[o++] = '/';
+    for (unsigned i = 0; i < rt->nsegs; i++) {
+        if (i)
+            rt->literal[o++] = '/';
+        memcpy(rt->literal + o, rt->segs[i].text, rt->segs[i].len);
+        o += rt->segs[i].len;
+    }
+    rt->literal[o] = 0;
+    rt->literal_len = o;
+    return 0;
+}
+
+/* The slot for literal path p: the one holding it, or the empty one where it would go. */
+static struct literal_slot *slot_find(const roost_http_router *r, const char *p, size_t n,
+                                      uint32_t h)
+{
+    for (unsigned i = h & (r->nslots - 1);; i = (i + 1) & (r->nslots - 1)) {
+        struct literal_slot *s = &r->slots[i];
+        if (s->route == UINT_MAX)
+            return s;
+        const struct route *rt = &r->routes[s->route];
+        if (s->hash == h && rt->literal_len == n && same_bytes(rt->literal, p, n))
+            return s;
+    }
+}
+
+static bool path_matches(const struct route *rt, struct roost_str path, struct roost_http_match *m);
+
+/* Rebuilds the index over every route; at most half full. */
+static int index_rebuild(roost_http_router *r)
+{
+    unsigned nslots = 8;
+    while (nslots < 2 * r->n)
+        nslots *= 2;
+    struct literal_slot *slots = malloc(nslots * sizeof(*slots));
+    unsigned *param_idx = malloc(r->n * sizeof(*param_idx));
+    if (!slots || !param_idx) {
+        free(slots);
+        free(param_idx);
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < nslots; i++)
+        slots[i] = (struct literal_slot){0, UINT_MAX};
+    free(r->slots);
+    free(r->param_idx);
+    r->slots = slots;
+    r->nslots = nslots;
+    r->param_idx = param_idx;
+    r->nparam = 0;
+    for (unsigned i = 0; i < r->n; i++) {
+        struct route *rt = &r->routes[i];
+        rt->next_same = UINT_MAX;
+        if (!rt->literal) {
+            r->param_idx[r->nparam++] = i;
+            continue;
+        }
+        /* Whether a parameter route before it matches its path depends on nothing but the
+         * path: decided here once, not per request. */
+        struct roost_http_match scratch;
+        struct roost_str lit = {rt->literal, rt->literal_len};
+        rt->shadowed = false;
+        for (unsigned k = 0; k < r->nparam && !rt->shadowed; k++)
+            rt->shadowed = path_matches(&r->routes[r->param_idx[k]], lit, &scratch);
+        uint32_t h = path_hash(rt->literal, rt->literal_len);
+        struct literal_slot *s = slot_find(r, rt->literal, rt->literal_len, h);
+        if (s->route == UINT_MAX) {
+            *s = (struct literal_slot){h, i};
+            continue;
+        }
+        unsigned j = s->route;
+        while (r->routes[j].next_same != UINT_MAX)
+            j = r->routes[j].next_same;
+        r->routes[j].next_same = i;
+    }
+    return 0;
+}
+
 int roost_http_route(roost_http_router *r, const char *method, const char *pattern,
                      roost_http_handler h, void *arg)
 {
@@ -112,13 +262,21 @@ int roost_http_route(roost_http_router *r, const char *method, const char *patte
     int rc = 0;
     if (method && !(rt->method = strdup(method)))
         rc = -ENOMEM;
+    rt->method_len = method ? strlen(method) : 0;
     if (rc == 0)
         rc = parse_pattern(pattern, rt);
+    if (rc == 0)
+        rc = route_literal(rt, pattern);
     if (rc < 0) {
         route_free(rt);
         return rc;
     }
     r->n++;
+    if ((rc = index_rebuild(r)) < 0) {
+        r->n--;
+        route_free(rt);
+        return rc;
+    }
     return 0;
 }
 
@@ -176,9 +334,42 @@ static bool path_matches(const struct route *rt, struct roost_str path, struct r
     return p == end;
 }
 
+static bool method_is(const struct route *rt, struct roost_str method)
+{
+    return !rt->method ||
+           (method.n == rt->method_len && same_bytes(method.p, rt->method, rt->method_len));
+}
+
 int http_router_match(const roost_http_router *r, struct roost_str method, struct roost_str path,
                       struct roost_http_match *m)
 {
+    if (r->nslots) {
+        /* The first literal route of this path whose method fits, unless a parameter route
+         * before it matches too: what the scan below would find, without the scan. */
+        const struct literal_slot *s = slot_find(r, path.p, path.n, path_hash(path.p, path.n));
+        unsigned i = s->route;
+        while (i != UINT_MAX && !method_is(&r->routes[i], method))
+            i = r->routes[i].next_same;
+        if (i != UINT_MAX) {
+            for (unsigned k = 0; r->routes[i].shadowed && k < r->nparam && r->param_idx[k] < i;
+                 k++) {
+                const struct route *pr = &r->routes[r->param_idx[k]];
+                if (method_is(pr, method) && path_matches(pr, path, m)) {
+                    m->handler = pr->handler;
+                    m->arg = pr->arg;
+                    m->stream = pr->stream;
+                    return 0;
+                }
+            }
+            m->handler = r->routes[i].handler;
+            m->arg = r->routes[i].arg;
+            m->stream = r->routes[i].stream;
+            m->nparams = 0;
+            return 0;
+        }
+        /* No literal route for this path and method: 404, 405, HEAD answered by GET, or a
+         * parameter route. */
+    }
     bool path_seen = false;
     const struct route *get_route = NULL;
     struct roost_http_match get_match;
@@ -188,7 +379,7 @@ int http_router_match(const roost_http_router *r, struct roost_str method, struc
         if (!path_matches(rt, path, &cand))
             continue;
         path_seen = true;
-        if (!rt->method || str_is(method, rt->method)) {
+        if (method_is(rt, method)) {
             *m = cand;
             m->handler = rt->handler;
             m->arg = rt->arg;

@@ -48,10 +48,22 @@ struct http_conn;
  * is taken twice per connection and once per reactor at shutdown, never per request. The
  * counters are written only on the reactor's thread and read by /metrics.
  */
+/* A closed connection's buffers, kept for the next one (see conn_bufs_take). */
+struct conn_bufs {
+    struct roost_bytes in, out, res_headers, res_body;
+};
+
+#define SPARE_BUFS 16                 /* buffer sets a reactor keeps */
+#define SPARE_BUF_MAX (16u * 1024u) /* larger buffers (a big upload's) are freed */
+
 struct reactor_conns {
     pthread_mutex_t lock;
     struct http_conn *head;
     struct roost_http_counters counters;
+    /* Reactor thread only: short-lived connections (HttpArena closes after 10 requests)
+     * then cost no malloc and free of their buffers each. */
+    struct conn_bufs spare[SPARE_BUFS];
+    unsigned nspare;
     char pad[64]; /* no cache line shared with the next reactor's counters */
 };
 
@@ -76,6 +88,7 @@ struct http_conn {
     struct roost_http_counters *counters; /* its reactor's */
     struct roost_bytes in, out, body;
     size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
     _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
@@ -214,11 +227,11 @@ static bool status_bodiless(int status)
     return status < 200 || status == 204 || status == 304;
 }
 
+/* The reactor's tick time (one clock read per tick, not per request); a clock read off the
+ * reactor (run-on=pool workers, shutdown). Latencies are therefore tick-granular. */
 static uint64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return roost_reactor_now_ns();
 }
 
 static uint64_t now_ms(void)
@@ -236,8 +249,7 @@ static uint64_t now_ms(void)
  */
 struct head_cache {
     const roost_http_server *srv;
-    const char *date; /* the Date text it was built from: changes when the second does */
-    char date_copy[32];
+    uint64_t date_gen; /* of the Date text it was built from (http_date_gen) */
     size_t len;
     char text[160];
 };
@@ -250,16 +262,17 @@ __attribute__((noinline)) static struct head_cache *head_cache(void)
 
 static int append_status_line(struct http_conn *hc, int status)
 {
-    const char *date = http_date();
+    uint64_t gen;
+    const char *date = http_date_gen(&gen);
     if (status == 200) {
         struct head_cache *c = head_cache();
-        if (c->srv != hc->srv || strcmp(c->date_copy, date) != 0) {
+        if (c->srv != hc->srv || c->date_gen != gen) {
             int n =
                 snprintf(c->text, sizeof(c->text), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
                          hc->srv->server_name, date);
             c->len = (size_t)n < sizeof(c->text) ? (size_t)n : sizeof(c->text) - 1;
             c->srv = hc->srv;
-            snprintf(c->date_copy, sizeof(c->date_copy), "%s", date);
+            c->date_gen = gen;
         }
         return http_bytes_append(&hc->out, c->text, c->len);
     }
@@ -377,21 +390,40 @@ int roost_http_res_header(roost_http_res *res, const char *name, const char *val
 {
     if (!name || !value)
         return -EINVAL;
-    /* A CR or LF in a value would end the field early and let the rest inject a header (or a
-     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. */
-    size_t nn = http_token_span(name), vn = http_field_value_span(value);
-    if (nn == 0 || name[nn] || value[vn] || server_owned(name, nn))
-        return -EINVAL;
-    int rc = http_bytes_reserve(&res->headers, nn + vn + 4);
-    if (rc < 0)
-        return rc;
-    char *p = res->headers.p + res->headers.len;
-    memcpy(p, name, nn);
-    memcpy(p + nn, ": ", 2);
-    memcpy(p + nn + 2, value, vn);
-    memcpy(p + nn + 2 + vn, "\r\n", 2);
-    res->headers.len += nn + vn + 4;
-    return 0;
+    /*
+     * A CR or LF in a value would end the field early and let the rest inject a header (or a
+     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. Checked while
+     * copying (one pass over each string, no strlen), into the room the buffer has; a field
+     * longer than that room grows the buffer and is copied again.
+     */
+    struct roost_bytes *h = &res->headers;
+    for (;;) {
+        size_t room = h->cap - h->len;
+        if (room > 4) {
+            char *d = h->p + h->len;
+            size_t nroom = room - 4, nn = http_token_copy(d, nroom, name);
+            if (name[nn] && nn < nroom)
+                return -EINVAL; /* a byte that is not a tchar */
+            if (!name[nn]) {
+                if (nn == 0 || server_owned(name, nn))
+                    return -EINVAL;
+                size_t vroom = nroom - nn, vn = http_field_value_copy(d + nn + 2, vroom, value);
+                if (value[vn] && vn < vroom)
+                    return -EINVAL; /* a control byte */
+                if (!value[vn]) {
+                    d[nn] = ':';
+                    d[nn + 1] = ' ';
+                    d[nn + 2 + vn] = '\r';
+                    d[nn + 3 + vn] = '\n';
+                    h->len += nn + vn + 4;
+                    return 0;
+                }
+            }
+        }
+        int rc = http_bytes_reserve(h, room + 256); /* out of room: grow, copy again */
+        if (rc < 0)
+            return rc;
+    }
 }
 
 /* Closes the file of a response that will not send it. */
@@ -1007,9 +1039,9 @@ static void access_log(struct http_conn *hc, const roost_http_req *req, int stat
 
 /*
  * Runs one parsed request. *now is the time it started (ns) and becomes the time it ended,
- * which is when the next request of a pipelined batch starts: one clock read per request
- * feeds both the header deadline and the latency histogram. Returns bytes consumed, or < 0
- * to close (after flushing).
+ * which is when the next request of a pipelined batch starts: the reactor's tick time (no
+ * clock read) feeds both the header deadline and the latency histogram. Returns bytes
+ * consumed, or < 0 to close (after flushing).
  */
 static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
 {
@@ -1128,7 +1160,7 @@ static void serve_conn(struct http_conn *hc)
                 now = now_ns();
             if (!deadline)
                 deadline = now / 1000000u + srv->opts.header_timeout_ms;
-            int rc = http_parse_head(in_p(hc), in_n(hc), &srv->limits, &req.head);
+            int rc = http_parse_head_more(in_p(hc), in_n(hc), &srv->limits, &req.head, &hc->head);
             if (rc == 0)
                 break;
             if (rc < 0) {
@@ -1194,6 +1226,54 @@ static void peer_name(roost_conn *c, char *out, size_t cap)
         snprintf(out, cap, "-");
 }
 
+/* The spare buffer sets of c's reactor, or NULL when not running on it (run-on=pool). */
+static struct reactor_conns *spares_here(roost_http_server *srv, roost_conn *c)
+{
+    roost_reactor *r = roost_conn_reactor(c);
+    return roost_reactor_current() == r ? &srv->per_reactor[roost_reactor_id(r)] : NULL;
+}
+
+static void conn_bufs_free(struct conn_bufs *b)
+{
+    http_bytes_free(&b->in);
+    http_bytes_free(&b->out);
+    http_bytes_free(&b->res_headers);
+    http_bytes_free(&b->res_body);
+}
+
+static void conn_bufs_take(struct http_conn *hc)
+{
+    struct reactor_conns *rc = spares_here(hc->srv, hc->c);
+    if (!rc || !rc->nspare)
+        return;
+    struct conn_bufs *b = &rc->spare[--rc->nspare];
+    hc->in = b->in;
+    hc->out = b->out;
+    hc->res_headers = b->res_headers;
+    hc->res_body = b->res_body;
+}
+
+static bool spare_size(const struct roost_bytes *b)
+{
+    return b->cap <= SPARE_BUF_MAX;
+}
+
+static void conn_bufs_give(struct http_conn *hc)
+{
+    struct reactor_conns *rc = spares_here(hc->srv, hc->c);
+    if (rc && rc->nspare < SPARE_BUFS && spare_size(&hc->in) && spare_size(&hc->out) &&
+        spare_size(&hc->res_headers) && spare_size(&hc->res_body)) {
+        struct conn_bufs *b = &rc->spare[rc->nspare++];
+        b->in = (struct roost_bytes){hc->in.p, 0, hc->in.cap};
+        b->out = (struct roost_bytes){hc->out.p, 0, hc->out.cap};
+        b->res_headers = (struct roost_bytes){hc->res_headers.p, 0, hc->res_headers.cap};
+        b->res_body = (struct roost_bytes){hc->res_body.p, 0, hc->res_body.cap};
+        return;
+    }
+    struct conn_bufs b = {hc->in, hc->out, hc->res_headers, hc->res_body};
+    conn_bufs_free(&b);
+}
+
 static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
@@ -1205,14 +1285,12 @@ static int on_conn(roost_conn *c, void *arg)
     roost_http_count(&hc.counters->accepted, 1);
     atomic_fetch_add(&srv->live, 1);
     conn_link(&hc);
+    conn_bufs_take(&hc);
     serve_conn(&hc);
     conn_unlink(&hc);
-    http_bytes_free(&hc.in);
-    http_bytes_free(&hc.out);
+    conn_bufs_give(&hc);
     http_bytes_free(&hc.body);
     http_bytes_free(&hc.path);
-    http_bytes_free(&hc.res_headers);
-    http_bytes_free(&hc.res_body);
     roost_http_count(&hc.counters->closed, 1);
     atomic_fetch_sub(&srv->live, 1);
     return 0;
@@ -1354,8 +1432,12 @@ void roost_http_server_free(roost_http_server *s)
     if (!s)
         return;
     roost_listener_free(s->listener);
-    for (unsigned i = 0; i < s->nreactors; i++)
-        pthread_mutex_destroy(&s->per_reactor[i].lock);
+    for (unsigned i = 0; i < s->nreactors; i++) {
+        struct reactor_conns *rc = &s->per_reactor[i];
+        pthread_mutex_destroy(&rc->lock);
+        while (rc->nspare)
+            conn_bufs_free(&rc->spare[--rc->nspare]);
+    }
     http_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);
     free(s);

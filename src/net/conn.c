@@ -74,6 +74,26 @@ struct roost_conn *net_conn_alloc(struct roost_net *net, int fd, struct net_lsoc
     return c;
 }
 
+/*
+ * Closes a connection's socket on the ring: the close(2) rides the tick's one enter instead of
+ * being a syscall of its own. Every op of the connection has completed by now (close_finish
+ * runs at ops == 0), so nothing of the kernel's still uses the descriptor, and the number is
+ * not reused before the close runs. Off the reactor thread, or once the reactor is stopping
+ * (its last tick may not enter again), close(2) at once.
+ */
+static void close_fd(struct roost_reactor *r, int fd)
+{
+    if (net_on_reactor(r) && !r->stopping) {
+        struct io_uring_sqe *sqe = roost__reactor_sqe(r);
+        if (sqe) {
+            io_uring_prep_close(sqe, fd);
+            io_uring_sqe_set_data64(sqe, 0);
+            return;
+        }
+    }
+    close(fd);
+}
+
 void net_conn_free(struct roost_conn *c)
 {
     struct roost_net *net = c->net;
@@ -90,7 +110,7 @@ void net_conn_free(struct roost_conn *c)
     c->spill_task = NULL;
     net_conn_drop_pipe(c);
     if (c->fd >= 0)
-        close(c->fd);
+        close_fd(c->r, c->fd);
     c->fd = -1;
     if (c->ls) {
         c->ls->live--;

@@ -246,8 +246,8 @@ class LoadAgainstNginx(unittest.TestCase):
         # each connection alternates the two URLs: an odd count leaves one more of either
         self.assertLessEqual(abs(self.logged("/chunky.txt") - 200), 4)
 
-    def test_short_lived_connections(self):
-        r = load("-n", "200", "-c", "4", "-r", "10", self.nginx.url("/plain"))
+    def short_lived(self, flag):
+        r = load("-n", "200", "-c", "4", flag, "10", self.nginx.url("/plain"))
         self.nginx.stop()
         self.assertEqual(r["requests"], 200)
         per_conn = {}
@@ -256,6 +256,12 @@ class LoadAgainstNginx(unittest.TestCase):
         self.assertEqual(sum(per_conn.values()), 200)
         self.assertLessEqual(max(per_conn.values()), 10)  # then it reconnects
         self.assertGreaterEqual(len(per_conn), 20)
+
+    def test_short_lived_connections(self):
+        self.short_lived("-r")
+
+    def test_short_lived_connections_long_flag(self):
+        self.short_lived("--conn-requests")
 
     def test_headers_and_raw_request_files(self):
         r = load("-n", "50", "-c", "2", "-H", "X-Load: yes", self.nginx.url("/plain"))

@@ -8,7 +8,8 @@
  * feeding step; the rest is the input. Beyond "no crash, no out-of-bounds read" (every parse
  * runs on an exact-size copy) it checks the properties the unit tests promise:
  *   - a result is one of the documented statuses, and an accepted head is self-consistent;
- *   - every prefix of the input gets 0 or the same verdict (0 below head_len when accepted);
+ *   - every prefix of the input gets 0 or the same verdict (0 below head_len when accepted),
+ *     from the stateless parser and from the incremental one fed in pieces;
  *   - a chunked body decodes to the same bytes, status and end however it is split
  *     (fuzz_chunked.h).
  */
@@ -53,6 +54,26 @@ static void check_request(const struct roost_http_request *q, const char *buf, s
     CHECK(q->head_len <= lim->max_head_bytes);
 }
 
+/* Two parses of the same head (whole, prefix, pieces) agree on what the server acts on. */
+static bool same_verdict(const struct roost_http_request *a, const struct roost_http_request *b)
+{
+    return a->head_len == b->head_len && a->header_count == b->header_count &&
+           a->chunked == b->chunked && a->content_length == b->content_length &&
+           a->keep_alive == b->keep_alive;
+}
+
+/* The verdict rk on the first k bytes (filling pq) against r on the whole input (filling q). */
+static void check_prefix(int r, const struct roost_http_request *q, size_t k, int rk,
+                         const struct roost_http_request *pq)
+{
+    if (r > 0)
+        CHECK(k < (size_t)r ? rk == 0 : rk == r);
+    else
+        CHECK(rk == 0 || rk == r);
+    if (rk > 0)
+        CHECK(same_verdict(pq, q));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -88,16 +109,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t k = 0; k < size; k += stride) {
         char *pb = fuzz_copy(data, k);
         int rk = http_parse_head(pb, k, &lim, pq);
-        if (r > 0)
-            CHECK(k < (size_t)r ? rk == 0 : rk == r);
-        else
-            CHECK(rk == 0 || rk == r);
-        if (rk > 0)
-            CHECK(pq->head_len == q->head_len && pq->header_count == q->header_count &&
-                  pq->chunked == q->chunked && pq->content_length == q->content_length &&
-                  pq->keep_alive == q->keep_alive);
+        check_prefix(r, q, k, rk, pq);
         free(pb);
     }
+
+    /* The incremental parser, fed `step` bytes at a time from moving copies: 0 or the same
+     * verdict; an accepted head is accepted at the first call that holds all of it. */
+    struct http_head_progress hp = {0};
+    char *prev = NULL;
+    for (size_t k = step < size ? step : size; k <= size; k += step) {
+        char *pb = fuzz_copy(data, k);
+        int rk = http_parse_head_more(pb, k, &lim, pq, &hp);
+        free(prev);
+        prev = pb;
+        check_prefix(r, q, k, rk, pq);
+        if (rk != 0 || k == size)
+            break;
+        if (k + step > size)
+            k = size - step; /* the last call sees every byte */
+    }
+    free(prev);
 
     if (r > 0 && q->chunked)
         fuzz_check_chunked(data + r, size - (size_t)r, (uint32_t)step, &lim);

@@ -1,6 +1,8 @@
 /* The router: literal and :param segments, methods, 404 vs 405, HEAD falls back to GET; path
  * decoding and normalisation, Allow lists and the query-string functions. */
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http/router.h"
@@ -48,6 +50,93 @@ literal_and_param_routes_match(void **state)
 
     assert_int_equal(http_router_match(r, S("GET"), S("/"), &m), 0);
     assert_ptr_equal(m.handler, h1);
+    roost_http_router_free(r);
+}
+
+static int h3(roost_http_req *q, roost_http_res *s, void *a)
+{
+    (void)q, (void)s, (void)a;
+    return 3;
+}
+
+/* Many literal routes (the exact-path index), a parameter route among them: the first route
+ * that matches still wins, whatever the index finds. */
+static void first_match_wins_with_the_literal_index(void **state)
+{
+    (void)state;
+    roost_http_router *r;
+    char paths[40][16];
+    assert_int_equal(roost_http_router_create(&r), 0);
+    for (int i = 0; i < 40; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "/p%d", i);
+        assert_int_equal(roost_http_route(r, "GET", paths[i], h1, (void *)(intptr_t)i), 0);
+    }
+    assert_int_equal(roost_http_route(r, "POST", "/p3", h2, NULL), 0);
+    assert_int_equal(roost_http_route(r, "PUT", "/:any", h3, NULL), 0);
+    assert_int_equal(roost_http_route(r, "PUT", "/p5", h1, NULL), 0);   /* shadowed by /:any */
+    assert_int_equal(roost_http_route(r, NULL, "/late/", h2, NULL), 0); /* "/late", any method */
+    assert_int_equal(roost_http_route(r, "GET", "/x/:y", h3, NULL), 0);
+    assert_int_equal(roost_http_route(r, "GET", "/x/lit", h1, NULL), 0); /* shadowed by /x/:y */
+    assert_int_equal(roost_http_route(r, "GET", "/after", h2, NULL), 0); /* /:any is PUT */
+    struct roost_http_match m;
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(http_router_match(r, S("GET"), S(paths[i]), &m), 0);
+        assert_ptr_equal(m.handler, h1);
+        assert_ptr_equal(m.arg, (void *)(intptr_t)i);
+    }
+    assert_int_equal(http_router_match(r, S("POST"), S("/p3"), &m), 0);
+    assert_ptr_equal(m.handler, h2);
+    assert_int_equal(http_router_match(r, S("PUT"), S("/p5"), &m), 0);
+    assert_ptr_equal(m.handler, h3);
+    assert_int_equal(m.nparams, 1);
+    assert_int_equal(http_router_match(r, S("HEAD"), S("/p7"), &m), 0);
+    assert_ptr_equal(m.handler, h1);
+    assert_int_equal(http_router_match(r, S("DELETE"), S("/late"), &m), 0);
+    assert_ptr_equal(m.handler, h2);
+    assert_int_equal(http_router_match(r, S("GET"), S("/x/lit"), &m), 0);
+    assert_ptr_equal(m.handler, h3);
+    assert_int_equal(m.nparams, 1);
+    assert_int_equal(http_router_match(r, S("GET"), S("/after"), &m), 0);
+    assert_ptr_equal(m.handler, h2);
+    assert_int_equal(m.nparams, 0);
+    assert_int_equal(http_router_match(r, S("DELETE"), S("/p7"), &m), 405);
+    assert_int_equal(http_router_match(r, S("GET"), S("/p7/x"), &m), 404);
+    assert_int_equal(http_router_match(r, S("GET"), S("/p"), &m), 405); /* PUT /:any has it */
+    assert_int_equal(http_router_match(r, S("GET"), S("/p7/"), &m), 404);
+    roost_http_router_free(r);
+}
+
+/* The streaming flag comes with the match, whichever way the route was found: through the
+ * literal index, a parameter route shadowing a literal one, or the scan. */
+static void stream_flag_survives_every_lookup(void **state)
+{
+    (void)state;
+    roost_http_router *r;
+    assert_int_equal(roost_http_router_create(&r), 0);
+    assert_int_equal(roost_http_route(r, "GET", "/plain", h1, NULL), 0);
+    assert_int_equal(roost_http_route_stream(r, "POST", "/up", h2, NULL), 0);
+    assert_int_equal(roost_http_route_stream(r, "PUT", "/s/:name", h3, NULL), 0);
+    assert_int_equal(roost_http_route(r, "PUT", "/s/lit", h1, NULL), 0); /* shadowed */
+    assert_int_equal(roost_http_route(r, "POST", "/q/:x", h1, NULL), 0);
+    struct roost_http_match m;
+    memset(&m, 0, sizeof(m)); /* the opposite of what the match must set */
+    assert_int_equal(http_router_match(r, S("POST"), S("/up"), &m), 0);
+    assert_ptr_equal(m.handler, h2);
+    assert_true(m.stream == true);
+    memset(&m, 0xff, sizeof(m)); /* the opposite of what the match must set */
+    assert_int_equal(http_router_match(r, S("GET"), S("/plain"), &m), 0);
+    assert_true(m.stream == false);
+    memset(&m, 0, sizeof(m)); /* the opposite of what the match must set */
+    assert_int_equal(http_router_match(r, S("PUT"), S("/s/lit"), &m), 0);
+    assert_ptr_equal(m.handler, h3);
+    assert_true(m.stream == true);
+    memset(&m, 0, sizeof(m)); /* the opposite of what the match must set */
+    assert_int_equal(http_router_match(r, S("PUT"), S("/s/other"), &m), 0);
+    assert_true(m.stream == true);
+    memset(&m, 0xff, sizeof(m)); /* the opposite of what the match must set */
+    assert_int_equal(http_router_match(r, S("POST"), S("/q/1"), &m), 0);
+    assert_true(m.stream == false);
+    assert_true(http_router_has_stream(r));
     roost_http_router_free(r);
 }
 
@@ -243,6 +332,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(literal_and_param_routes_match),
         cmocka_unit_test(near_misses_are_404),
+        cmocka_unit_test(stream_flag_survives_every_lookup),
+        cmocka_unit_test(first_match_wins_with_the_literal_index),
         cmocka_unit_test(other_method_is_405_and_head_uses_get),
         cmocka_unit_test(bad_patterns_are_refused),
         cmocka_unit_test(rest_parameter_takes_the_remaining_path),

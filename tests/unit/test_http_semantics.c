@@ -88,6 +88,23 @@ static int bad_headers(roost_http_req *req, roost_http_res *res, void *arg)
     return roost_http_res_body(res, body, n);
 }
 
+/* Fields longer than the response's header buffer holds at first (it grows while the field
+ * is copied and checked): one valid, one with a CR far past the first 4 KiB. */
+static int long_headers(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    static char v[6001], bad[6001];
+    memset(v, 'v', 6000);
+    memset(bad, 'b', 6000);
+    bad[5000] = '\r';
+    int a = roost_http_res_header(res, "X-Short", "1");
+    int b = roost_http_res_header(res, "X-Long", v);
+    int c = roost_http_res_header(res, "X-Bad", bad);
+    char body[64];
+    int n = snprintf(body, sizeof(body), "%d %d %d", a, b, c);
+    return roost_http_res_body(res, body, (size_t)n);
+}
+
 /* Sets the status named in the path; the body is kept only where a status allows one. */
 static int status(roost_http_req *req, roost_http_res *res, void *arg)
 {
@@ -140,6 +157,7 @@ static int setup(void **state)
         {"GET", "/own-options", plain},
         {"OPTIONS", "/own-options", options_handler},
         {"GET", "/bad-headers", bad_headers},
+        {"GET", "/long-headers", long_headers},
         {"GET", "/status/:code", status},
         {"GET", "/streamed/:code", status_streamed},
         {"GET", "/metrics", roost_http_metrics},
@@ -452,6 +470,22 @@ static void res_header_refuses_injection_rfc9110_5_5(void **state)
     free(all);
 }
 
+static void res_header_longer_than_its_buffer_rfc9110_5_5(void **state)
+{
+    (void)state;
+    char *all = EXCHANGE("GET /long-headers" CLOSE);
+    struct response r = only_response(all);
+    assert_int_equal(r.status, 200);
+    assert_body(&r, "0 0 -22");
+    static char v[6100], want[6001];
+    memset(want, 'v', 6000);
+    assert_true(field(&r, "X-Long", v, sizeof(v)));
+    assert_string_equal(v, want);
+    assert_field(&r, "X-Short", "1");
+    assert_false(field(&r, "X-Bad", v, sizeof(v)));
+    free(all);
+}
+
 /* RFC 9110 §15: a status is three digits, 100..999; anything else is refused and the status
  * stays what it was. */
 static void res_status_outside_100_999_refused_rfc9110_15(void **state)
@@ -687,6 +721,7 @@ int main(void)
         cmocka_unit_test(path_normalisation_rfc3986_5_2_4),
         cmocka_unit_test(empty_body_from_null_span),
         cmocka_unit_test(res_header_refuses_injection_rfc9110_5_5),
+        cmocka_unit_test(res_header_longer_than_its_buffer_rfc9110_5_5),
         cmocka_unit_test(res_status_outside_100_999_refused_rfc9110_15),
         cmocka_unit_test(bodiless_statuses_rfc9110_6_4_1),
         cmocka_unit_test(reason_phrases_rfc9110_15),

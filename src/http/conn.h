@@ -1,0 +1,173 @@
+/*
+ * The HTTP server's connection and request state, shared by its three files: server.c (the
+ * connection loop, routing and the server's life), request.c (request accessors, input and
+ * bodies, whole or streamed) and response.c (response heads and bodies, files, sending).
+ */
+#ifndef ROOST_HTTP_CONN_H
+#define ROOST_HTTP_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <roost/http.h>
+#include <roost/net.h>
+#include <roost/reactor.h>
+
+#include "http/bytes.h"
+#include "http/metrics.h"
+#include "http/parser.h"
+#include "http/router.h"
+
+struct reactor_conns;
+
+struct roost_http_server {
+    roost_runtime *rt;
+    roost_http_router *router;
+    roost_listener *listener;
+    struct roost_http_server_opts opts;
+    struct roost_http_limits limits;
+    char server_name[64];
+    unsigned nreactors;
+    struct reactor_conns *per_reactor;
+    struct roost_access_log *access_log; /* NULL: off */
+    bool stream_routes;                  /* the router has roost_http_route_stream routes */
+    _Atomic bool draining;
+    _Atomic long live;
+};
+
+struct http_conn {
+    roost_http_server *srv;
+    roost_conn *c;
+    struct roost_http_counters *counters; /* its reactor's */
+    struct roost_bytes in, out, body;
+    size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
+    _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
+    struct roost_bytes path; /* the decoded path of the request being served, when it differs */
+    struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
+    char peer[48];                            /* the client's address, for the access log only */
+    struct http_conn *prev, *next;
+};
+
+/*
+ * The body of a request on a streaming route, read by the handler (roost_http_req_read). Its
+ * bytes come first from the connection's input after the head (what arrived with it), then
+ * from one borrowed receive buffer at a time: the input buffer is not touched while the
+ * handler runs, so the head's spans stay valid, and nothing is received before the handler
+ * asks. Bytes of the last buffer past the body's end (the next pipelined request) join the
+ * input when the handler returns (stream_end).
+ */
+struct http_body_stream {
+    bool on;        /* this request's body is streamed */
+    bool continued; /* no 100 Continue owed (sent, or not asked for) */
+    bool done;      /* the body's end was read */
+    bool chunked;
+    int err;              /* sticky -errno of a failed read, 0 */
+    int status;           /* what the server answers for err (400, 408, 413, 431), or 0 */
+    uint64_t left;        /* Content-Length: bytes still to come */
+    uint64_t read;        /* decoded body bytes handed out */
+    size_t in_used;       /* bytes of the input (from in_p) that are head or body */
+    struct roost_buf buf; /* borrowed receive buffer, len 0 when none */
+    size_t buf_used;      /* bytes of buf that are body (or framing) already taken */
+    struct roost_http_chunked ch;
+};
+
+struct roost_http_req {
+    struct roost_http_request head;
+    struct http_conn *hc;
+    struct roost_http_match match;
+    struct roost_str path; /* decoded and normalised: what the router matched */
+    struct roost_str body;
+    size_t body_off; /* bytes of body roost_http_req_read gave (not a streaming route) */
+    struct http_body_stream stream;
+};
+
+struct roost_http_res {
+    struct http_conn *hc;
+    int status;
+    struct roost_bytes headers; /* extra header lines, CRLF-terminated */
+    struct roost_bytes body;
+    bool has_body;
+    bool head_only; /* answering HEAD: no body bytes */
+    bool close;     /* Connection: close after this response */
+    bool http10;
+    bool streaming;    /* roost_http_res_write was used */
+    uint64_t streamed; /* body bytes written by roost_http_res_write */
+    bool failed;
+    bool has_file; /* roost_http_res_file: the body is file_len bytes of file_fd */
+    int file_fd;
+    uint64_t file_off;
+    size_t file_len;
+};
+
+static inline struct roost_str str_of(struct roost_http_str s)
+{
+    return (struct roost_str){s.p, s.n};
+}
+
+/* The reactor's tick time (one clock read per tick, not per request); a clock read off the
+ * reactor (run-on=pool workers, shutdown). Latencies are therefore tick-granular. */
+static inline uint64_t now_ns(void)
+{
+    return roost_reactor_now_ns();
+}
+
+static inline uint64_t now_ms(void)
+{
+    return now_ns() / 1000000u;
+}
+
+/*
+ * The input buffer is consumed by moving in_off forward, so a read carrying many pipelined
+ * requests costs no memmove per request; what is left is moved to the front once, before
+ * the next receive appends to it.
+ */
+static inline const char *in_p(const struct http_conn *hc)
+{
+    return hc->in.p + hc->in_off;
+}
+
+static inline size_t in_n(const struct http_conn *hc)
+{
+    return hc->in.len - hc->in_off;
+}
+
+static inline void in_consume(struct http_conn *hc, size_t n)
+{
+    hc->in_off += n;
+    if (hc->in_off == hc->in.len)
+        hc->in_off = hc->in.len = 0;
+}
+
+static inline void in_compact(struct http_conn *hc)
+{
+    if (!hc->in_off)
+        return;
+    memmove(hc->in.p, hc->in.p + hc->in_off, in_n(hc));
+    hc->in.len -= hc->in_off;
+    hc->in_off = 0;
+}
+
+/* ---- between the server's files ---- */
+
+/* response.c */
+bool http_status_bodiless(int status);
+int http_append_response(struct http_conn *hc, roost_http_res *res);
+int http_append_status(struct http_conn *hc, int status);
+int http_flush(struct http_conn *hc);
+int http_send_file_body(struct http_conn *hc, roost_http_res *res);
+void http_res_file_drop(roost_http_res *res);
+
+/* request.c */
+int http_receive(struct http_conn *hc, uint64_t deadline_ms);
+long http_body_begin(struct http_conn *hc, roost_http_req *req);
+int http_stream_end(struct http_conn *hc, roost_http_req *req, roost_http_res *res, int rc,
+                    long *used);
+
+/* server.c */
+int http_decode_path(struct http_conn *hc, roost_http_req *req);
+
+#endif

@@ -7,8 +7,6 @@ Each test class starts its own server on 127.0.0.1 with an ephemeral port; every
 import http.client
 import json
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,44 +14,24 @@ import tempfile
 import time
 import unittest
 
-ROOST = None
+import e2e_support
+from e2e_support import Server, scaled
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATASET = os.path.join(REPO, "data", "arena-items.json")
-
-# ROOST_TEST_TIME_SCALE: the one multiplier (a float, default 1) for every timeout.
-TIME_SCALE = float(os.environ.get("ROOST_TEST_TIME_SCALE", "1") or 1)
-
-
-def scaled(seconds):
-    return seconds * (TIME_SCALE if TIME_SCALE > 0 else 1)
 
 
 class ArenaTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        env = dict(os.environ, ROOST_SERVE_DATASET=DATASET)
-        cls.proc = subprocess.Popen([ROOST, "serve", "--port", "0", "--reactors", "2"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=env)
-        line = cls.proc.stdout.readline()
-        m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not m:
-            cls.proc.kill()
-            raise RuntimeError("server did not start: %r" % line)
-        cls.port = int(m.group(1))
+        cls.server = Server("--dataset", DATASET)
+        cls.port = cls.server.port
         with open(DATASET) as f:
             cls.items = json.load(f)
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        try:
-            cls.proc.wait(timeout=scaled(30))
-        except subprocess.TimeoutExpired:
-            cls.proc.kill()
-            cls.proc.wait()
-        cls.proc.stdout.close()
-        cls.proc.stderr.close()
+        cls.server.stop()
 
     def request(self, method, target, body=None, headers=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(10))
@@ -146,7 +124,7 @@ class ArenaTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    ROOST = os.path.abspath(sys.argv.pop(1))
+    e2e_support.ROOST = os.path.abspath(sys.argv.pop(1))
     import warnings
     warnings.simplefilter("ignore", ResourceWarning)
     unittest.main(verbosity=2)

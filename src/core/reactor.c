@@ -101,16 +101,18 @@ static void wake(struct roost_reactor *r)
 /*
  * Deferred wakes (reactor.h). A batch owner (a runtime pool's worker) running a task slice
  * or an offload completion does not write the eventfd of a parked reactor at once: it notes
- * the reactor and writes once when its batch ends. Without this, one CPU shared by a
- * reactor and a worker ping-pongs: the first item's write wakes the reactor, which preempts
- * the worker, drains that one item and parks again before the worker links the next, so
- * nearly every item costs a write however well the parked flag coalesces.
+ * the reactor and writes once when that job ends, however many items the job posted there.
+ * It never holds a wake across the next job: a job is user code of any length, and may even
+ * wait for the task the held wake would resume (test_pool_wakes). So on one CPU shared by a
+ * reactor and a worker, a burst of N jobs still costs up to N writes (the reactor wakes,
+ * preempts the worker and parks again between jobs); what the batch saves is the writes of
+ * a job that posts several items.
  *
  * Why no wake is lost: the check of `parked` only moves later in the producer's program
  * order, after the seq_cst exchange that linked its item, so the argument at the top of
  * this file holds unchanged at flush time: either the reactor re-reads the tail after our
  * exchange and does not wait, or we see parked and write. Meanwhile the item may wait in
- * the inbox, for at most the owner's batch (its flush policy bounds that). A reactor not
+ * the inbox until the owner's job ends, and no longer. A reactor not
  * parked when the item is linked needs no wake at all, as before, so nothing is noted.
  * Flushing re-enters the inbox's gate: a reactor that closed meanwhile drains everything
  * in its shutdown and its eventfd is not written. Only a runtime's own pool owns batches,
@@ -122,7 +124,6 @@ struct deferred_wakes {
     bool owner;
     unsigned depth;
     unsigned n;
-    uint64_t since;
     struct roost_reactor *r[DEFERRED_WAKES_MAX];
 };
 
@@ -170,8 +171,6 @@ static bool wake_deferred(struct roost_reactor *r)
             return true;
     if (d->n == DEFERRED_WAKES_MAX)
         return false;
-    if (!d->n)
-        d->since = roost__now_ns();
     d->r[d->n++] = r;
     return true;
 }
@@ -187,13 +186,6 @@ void roost__wakes_flush(void)
         roost__inbox_leave(&r->inbox);
     }
     d->n = 0;
-}
-
-void roost__wakes_flush_aged(uint64_t ns)
-{
-    struct deferred_wakes *d = deferred_self();
-    if (d->n && roost__now_ns() - d->since >= ns)
-        roost__wakes_flush();
 }
 
 static int reactor_post(roost_ctx *ctx, struct roost_work *w)

@@ -167,22 +167,19 @@ void roost__op_free(struct roost_reactor *r, struct roost_op *op);
 struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r);
 
 /*
- * Deferred wakes, for a thread that runs batches of continuations (a runtime pool's
- * worker). On a batch-owner thread, a cross-thread post made between
- * roost__wakes_defer_begin and _end links its item at once but leaves the eventfd write
- * (coalesced mode only) to roost__wakes_flush, which the owner calls when its batch ends:
- * a burst of continuations wakes each reactor once, not once per item the reactor happened
- * to be parked for. On any other thread begin/end do nothing and posts wake as before.
- * roost_ctx_send, roost_run and roost_runtime_wait flush before they block. The owner must
- * flush before it sleeps, blocks or exits, and should flush when the oldest deferred wake
- * is some tens of µs old (the pool: 100 µs).
+ * Deferred wakes, for a thread that runs jobs of continuations (a runtime pool's worker). On
+ * a batch-owner thread, a cross-thread post made between roost__wakes_defer_begin and _end
+ * links its item at once but leaves the eventfd write (coalesced mode only) to
+ * roost__wakes_flush, which the owner calls when the job ends, before it runs the next one:
+ * a job that posts several items to a parked reactor wakes it once. On any other thread
+ * begin/end do nothing and posts wake as before. roost_ctx_send, roost_run and
+ * roost_runtime_wait flush before they block. The owner must flush before it runs another
+ * job, sleeps, blocks or exits: no wake may wait behind code of unknown length.
  */
 void roost__wakes_batch_owner(bool on);
 void roost__wakes_defer_begin(void);
 void roost__wakes_defer_end(void);
 void roost__wakes_flush(void);
-/* Flushes if the oldest deferred wake is at least ns old. */
-void roost__wakes_flush_aged(uint64_t ns);
 
 /* Counts a failure of posted work or a detached task and calls the error hook. */
 void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what);

@@ -33,7 +33,7 @@ struct roost_pool {
     unsigned nthreads;
     pthread_t *threads;
     _Atomic unsigned long failures;
-    _Atomic bool batch_wakes; /* a runtime's pool: workers defer reactor wakes per batch */
+    _Atomic bool batch_wakes; /* a runtime's pool: workers defer reactor wakes per job */
 };
 
 static _Thread_local roost_pool *thread_pool;
@@ -147,15 +147,6 @@ bool roost__pool_remove(roost_pool *p, struct roost_work *w)
 /* How long a worker with nothing to do polls the queue before it sleeps on the condition. */
 #define POOL_SPIN_NS 50000u
 
-/*
- * How long a worker may hold the reactor wakes its batch deferred (core/reactor.h) while
- * more jobs are queued. The batch ends, and the wakes go out, when the queue is empty or
- * when the oldest held wake is this old: long enough that a reactor sharing the CPU with
- * the worker is woken once per burst instead of once per continuation, short enough that
- * a reactor on another core is not left idle behind a long queue.
- */
-#define POOL_WAKE_HOLD_NS 100000u
-
 static void spin_for_work(roost_pool *p)
 {
     uint64_t end = roost__now_ns() + POOL_SPIN_NS;
@@ -199,12 +190,17 @@ static void *worker_main(void *arg)
         if (roost__fifo_empty(&p->queue))
             atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
         pthread_mutex_unlock(&p->lock);
+        /*
+         * The wakes the last job deferred go out before this one runs: a job is user code of
+         * any length (it may even wait for the task the last one resumes), and no wake may
+         * wait behind it.
+         */
+        roost__wakes_flush();
         roost__wakes_batch_owner(atomic_load_explicit(&p->batch_wakes, memory_order_relaxed));
         roost_work_fn fn = w->fn; /* fn may free w */
         if (fn(w->arg) < 0)
             atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
         roost__work_returns_flush();
-        roost__wakes_flush_aged(POOL_WAKE_HOLD_NS);
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);

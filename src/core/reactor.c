@@ -100,7 +100,7 @@ static void wake(struct roost_reactor *r)
 
 /*
  * Deferred wakes (reactor.h). A batch owner (a runtime pool's worker) running a task slice
- * or an offload completion does not write the eventfd of a parked reactor at once: it notes
+ * does not write the eventfd of a parked reactor at once: it notes
  * the reactor and writes once when that job ends, however many items the job posted there.
  * It never holds a wake across the next job: a job is user code of any length, and may even
  * wait for the task the held wake would resume (test_pool_wakes). So on one CPU shared by a

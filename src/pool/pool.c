@@ -276,10 +276,8 @@ static int offload_run(void *arg)
 {
     struct offload *o = arg;
     int rc = o->fn(o->arg);
-    /* The resume posted home is the job's last act: its wake may wait for the batch end. */
-    roost__wakes_defer_begin();
+    /* One post, the job's last act: its wake goes out now (nothing to coalesce it with). */
     roost_complete(&o->w, rc); /* o may be gone after this */
-    roost__wakes_defer_end();
     return 0;
 }
 

@@ -49,6 +49,9 @@ struct roost_config {
     enum roost_resume resume;
     enum roost_run_on run_on;
     enum roost_wake wake;
+    unsigned park_poll_us;    /* coalesced wakes: poll the inbox this long before parking
+                                 while work is away on other threads (default 30; 0: off) */
+    unsigned park_poll_spins; /* ... and at most this many times (default 256) */
     bool affinity;          /* reactor threads carry a scheduling context (default on) */
     bool speculative;       /* try the syscall before suspending (default on) */
     unsigned inline_budget; /* speculative attempts per dispatch (default 2) */
@@ -117,6 +120,10 @@ struct roost_option {
       "where task continuations after ring completions run")                                       \
     X("wake", wake, ROOST_OPT_ENUM, "coalesced", 0, 1, "coalesced|per-item",                       \
       "eventfd writes: one per park, or one per posted item")                                      \
+    X("park-poll-us", park_poll_us, ROOST_OPT_COUNT, "30", 0, 10000, "N",                          \
+      "coalesced wakes: poll the inbox up to N us before parking while work is away")              \
+    X("park-poll-spins", park_poll_spins, ROOST_OPT_COUNT, "256", 0, 1u << 20, "N",                \
+      "coalesced wakes: at most N inbox checks (sched_yield between) in that poll")                \
     X("affinity", affinity, ROOST_OPT_BOOL, "on", 0, 1, "on|off",                                  \
       "reactor threads carry a scheduling context")                                                \
     X("speculative", speculative, ROOST_OPT_BOOL, "on", 0, 1, "on|off",                            \

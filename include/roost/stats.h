@@ -22,6 +22,8 @@ ROOST_BEGIN_DECLS
     X(local_posts, "work posted by the reactor thread to itself")                                  \
     X(remote_posts, "work received through the cross-thread inbox")                                \
     X(wakes_written, "eventfd writes by producers to wake this reactor")                           \
+    X(park_polls, "inbox polls before parking while work was away on other threads")               \
+    X(park_poll_hits, "inbox polls before parking that found work, so the reactor did not park")   \
     X(timers_fired, "timer callbacks run")                                                         \
     X(task_failures, "posted work or detached tasks that returned a failure")
 

@@ -10,10 +10,12 @@
  *   5. fire_timers           due timers
  *   6. layers_draining       stopping: leave once no attached layer still winds down
  *   7. layers_before_enter   the attached layers' hooks (the pool's batched posts go out)
- *   8. plan_wait, park, valgrind_slice
+ *   8. plan_wait, poll_before_park, park, valgrind_slice
  *                            wait only if nothing is ready, until the nearest timer;
- *                            announce parking, re-check the inbox; under valgrind, wait in
- *                            1 ms slices and yield its lock while parked
+ *                            while tasks are away on other threads and no I/O is pending,
+ *                            poll the inbox briefly; announce parking, re-check the inbox;
+ *                            under valgrind, wait in 1 ms slices and yield its lock while
+ *                            parked
  *   9. enter                 ONE io_uring_enter: submit everything staged, wait as planned;
  *                            a busy tick with nothing to submit may skip it (enter_needed)
  *  10. unpark, reap          the whole CQE batch, handlers inline (their SQEs are staged for
@@ -36,6 +38,18 @@
  * running nobody writes the eventfd at all: one write per park, however many items.
  * The reactor clears parked after the enter; a producer racing that clear may write one
  * needless wake, which costs a spurious tick and nothing else.
+ *
+ * Polling before parking. Coalesced wakes save nothing when the reactor parks between
+ * every two items, which is what happens when its tasks' continuations run on a pool
+ * worker sharing its CPU: each item finds it parked. So, in coalesced mode, a reactor about
+ * to park while some of its tasks are away on other threads (the `away` count: offloads in
+ * flight, run-on=pool tasks between a resume and their next request) first polls its inbox
+ * for a short bounded time, with sched_yield between the checks (on a shared CPU that is
+ * what lets the worker run). It has not announced parking, so producers see parked == 0
+ * and write nothing. If the poll finds an item the tick does not wait; if the budget runs
+ * out or nothing is away any more, it parks exactly as above. No producer holds a wake
+ * back; the poll only moves the moment the reactor announces parking, and the argument
+ * above starts from that announcement, so it is untouched.
  */
 #include <errno.h>
 #include <roost/log.h>
@@ -345,6 +359,46 @@ static void valgrind_slice(struct tick_wait *w)
     sched_yield();
 }
 
+/*
+ * True if I/O is pending that a poll would delay: staged SQEs (the enter submits them),
+ * reaped-to-be completions, or completion work the kernel flags for us.
+ */
+static bool io_pending(struct roost_reactor *r)
+{
+    if (io_uring_sq_ready(&r->ring) || io_uring_cq_ready(&r->ring))
+        return true;
+    unsigned kflags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
+    return kflags & (IORING_SQ_CQ_OVERFLOW | (r->taskrun_flag ? IORING_SQ_TASKRUN : 0));
+}
+
+/*
+ * Step 8, before parking (the argument at the top of this file): while tasks are away and
+ * will post back, check the inbox up to park_poll_spins times within park_poll_ns, with
+ * sched_yield between. Not when I/O is pending or a timer is due sooner than the budget:
+ * the poll never delays I/O or a timer. An item found means no wait this tick.
+ */
+static void poll_before_park(struct roost_reactor *r, struct tick_wait *w)
+{
+    if (!w->wait || !r->park_poll_ns || !atomic_load_explicit(&r->away, memory_order_relaxed))
+        return;
+    if ((w->bounded && w->ns <= r->park_poll_ns) || io_pending(r))
+        return;
+    ROOST_STAT_INC(r, park_polls);
+    uint64_t end = roost__now_ns() + r->park_poll_ns;
+    for (unsigned i = 0; i < r->park_poll_spins; i++) {
+        sched_yield();
+        /* Acquire: the away count drops only after its post is linked (reactor.h). */
+        unsigned away = atomic_load_explicit(&r->away, memory_order_acquire);
+        if (roost__inbox_busy(&r->inbox)) {
+            ROOST_STAT_INC(r, park_poll_hits);
+            w->wait = false;
+            return;
+        }
+        if (!away || roost__now_ns() >= end)
+            return;
+    }
+}
+
 /* Announce parking, then re-check the inbox (the argument at the top of this file). */
 static void park(struct roost_reactor *r, struct tick_wait *w)
 {
@@ -483,6 +537,7 @@ static void loop(struct roost_reactor *r)
             break;
         layers_before_enter(r);
         struct tick_wait w = plan_wait(r, roost__fifo_empty(&r->local));
+        poll_before_park(r, &w);
         park(r, &w);
         valgrind_slice(&w);
         enter(r, &w);
@@ -528,6 +583,9 @@ void roost__reactor_init(struct roost_reactor *r, void *owner, unsigned id,
     r->owner = owner;
     r->id = id;
     r->wake_mode = cfg->wake;
+    /* Per-item wakes stay the storm's baseline (benchmark row c): no poll there. */
+    r->park_poll_ns = cfg->wake == ROOST_WAKE_COALESCED ? cfg->park_poll_ns : 0;
+    r->park_poll_spins = cfg->park_poll_spins;
     r->inbox_budget = cfg->inbox_budget;
     r->affinity = cfg->affinity;
     r->error_hook = cfg->error_hook;

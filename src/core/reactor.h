@@ -63,6 +63,8 @@ struct roost__core_config {
     unsigned sq_entries;
     unsigned inbox_budget;
     enum roost_wake wake;
+    unsigned park_poll_ns; /* 0: never poll before parking */
+    unsigned park_poll_spins;
     bool affinity;
     roost_error_hook error_hook;
     void *error_hook_arg;
@@ -90,10 +92,19 @@ struct roost_reactor {
     /* 1 while the reactor is (about to be) blocked in io_uring_enter; see reactor.c. */
     _Alignas(64) _Atomic unsigned parked;
     _Atomic unsigned stop_requested;
+    /*
+     * Tasks of this reactor away on other threads that will post back to it (an offload in
+     * flight, a run-on=pool task between its resume and its next request): while there are
+     * any, the reactor polls its inbox briefly before it parks (reactor.c). A hint only:
+     * no wake depends on it.
+     */
+    _Atomic unsigned away;
 
     _Alignas(64) void *owner; /* whoever created the reactor (the runtime); opaque here */
     unsigned id;
     enum roost_wake wake_mode;
+    unsigned park_poll_ns;
+    unsigned park_poll_spins;
     unsigned inbox_budget;
     bool affinity;
     roost_error_hook error_hook;
@@ -180,6 +191,23 @@ void roost__wakes_batch_owner(bool on);
 void roost__wakes_defer_begin(void);
 void roost__wakes_defer_end(void);
 void roost__wakes_flush(void);
+
+/*
+ * The away count (see `away` above). Add on r's thread when a task of r leaves for another
+ * thread from which a post back to r will follow; sub on any thread once that post is
+ * linked (or the task ended, or came back). Exact counts are not needed for safety: a
+ * count left too high costs at most one bounded poll per park, one too low a wake.
+ */
+static inline void roost__reactor_away_add(struct roost_reactor *r)
+{
+    atomic_fetch_add_explicit(&r->away, 1, memory_order_relaxed);
+}
+
+static inline void roost__reactor_away_sub(struct roost_reactor *r)
+{
+    /* Release: a reactor that reads the drop with acquire then sees the item linked. */
+    atomic_fetch_sub_explicit(&r->away, 1, memory_order_release);
+}
 
 /* Counts a failure of posted work or a detached task and calls the error hook. */
 void roost__reactor_report_failure(struct roost_reactor *r, int err, const char *what);

@@ -106,7 +106,11 @@ int net_call(struct net_req *q)
         q->pending = true;
         q->start(q);
     } else {
+        /* This request is what the reactor was polling for: the task is no longer away. */
+        struct roost_reactor *away = roost__task_away_take();
         int rc = roost_ctx_post_work(&q->r->ctx, &q->work);
+        if (away)
+            roost__reactor_away_sub(away);
         if (rc < 0)
             return rc;
     }

@@ -112,6 +112,8 @@ int roost_runtime_start(const struct roost_config *cfg, roost_runtime **out)
         .sq_entries = rt->cfg.sq_entries,
         .inbox_budget = rt->cfg.inbox_budget,
         .wake = rt->cfg.wake,
+        .park_poll_ns = rt->cfg.park_poll_us * 1000u,
+        .park_poll_spins = rt->cfg.park_poll_spins,
         .affinity = rt->cfg.affinity,
         .error_hook = rt->cfg.error_hook,
         .error_hook_arg = rt->cfg.error_hook_arg,

@@ -168,6 +168,10 @@ static void task_finished(struct roost_sched *s, struct roost_task *t)
 {
     if (s)
         roost__stack_release(&s->stacks, &t->fiber.stack);
+    if (t->away) {
+        roost__reactor_away_sub(t->away); /* nothing more will come back from it */
+        t->away = NULL;
+    }
     /*
      * Uncount first: completing the joiner may end the joiner's whole context (roost_run
      * returns), and nothing may touch spawn_ctx after that.
@@ -207,6 +211,10 @@ void roost__task_run(struct roost_task *t)
     struct roost_reactor *here = roost__thread_reactor();
     if (here)
         t->reactor = here;
+    if (t->away && t->away == here) {
+        roost__reactor_away_sub(here); /* back home: it is no longer awaited elsewhere */
+        t->away = NULL;
+    }
     struct roost_task *outer = s->current;
     s->current = t;
     s->after = NULL;
@@ -236,6 +244,47 @@ void roost__task_suspend(roost_after_switch_fn after)
  * (reactor.h): a task never blocks its thread, it awaits, so nothing it posted can be
  * what its own slice waits for.
  */
+/*
+ * Posts t's start or resume to ctx. From a reactor thread to a non-exclusive context (the
+ * pool) the task is counted away from the reactor until it posts its next request there,
+ * comes back or ends (reactor.h: the reactor polls its inbox before parking meanwhile).
+ */
+static int post_task(struct roost_task *t, roost_ctx *ctx)
+{
+    struct roost_reactor *here = roost__thread_reactor();
+    bool mark = here && !ctx->exclusive && !t->away;
+    if (mark) {
+        t->away = here;
+        roost__reactor_away_add(here);
+    }
+    int rc = ctx->ops->post(ctx, &t->run);
+    if (rc < 0 && mark) {
+        t->away = NULL; /* refused: nobody else holds t */
+        roost__reactor_away_sub(here);
+    }
+    return rc;
+}
+
+void roost__task_away(void)
+{
+    struct roost_task *t = roost_task_current();
+    struct roost_reactor *here = roost__thread_reactor();
+    if (t && here && !t->away) {
+        t->away = here;
+        roost__reactor_away_add(here);
+    }
+}
+
+struct roost_reactor *roost__task_away_take(void)
+{
+    struct roost_task *t = roost_task_current();
+    if (!t)
+        return NULL;
+    struct roost_reactor *r = t->away;
+    t->away = NULL;
+    return r;
+}
+
 static int task_run_work(void *arg)
 {
     struct roost_task *t = arg;
@@ -268,7 +317,7 @@ void roost__task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok)
             return;
         }
     }
-    int rc = target->ops->post(target, &t->run);
+    int rc = post_task(t, target);
     if (rc < 0)
         roost_log(ROOST_LOG_ERROR, "cannot resume a task, its context has stopped (%d)", rc);
 }
@@ -300,7 +349,7 @@ int roost_spawn_on(roost_ctx *ctx, roost_task_fn fn, void *arg, roost_task **out
         t->reactor = parent->reactor;
     atomic_init(&t->refs, 2); /* the caller's handle and the task's own life */
     spawn_ctx_delta(ctx, +1);
-    int rc = ctx->ops->post(ctx, &t->run);
+    int rc = post_task(t, ctx);
     if (rc < 0) {
         spawn_ctx_delta(ctx, -1);
         free(t);
@@ -386,7 +435,7 @@ int roost_yield(void)
 
 static void hop_away(struct roost_task *t)
 {
-    int rc = t->ctx->ops->post(t->ctx, &t->run);
+    int rc = post_task(t, t->ctx);
     if (rc < 0)
         roost_log(ROOST_LOG_ERROR, "hop target refused the task (%d)", rc);
 }

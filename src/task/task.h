@@ -58,6 +58,12 @@ struct roost_task {
      */
     struct roost_reactor *reactor;
     struct roost_waiter *waiting; /* the await in progress, NULL when running freely */
+    /*
+     * The reactor that counts this task away (reactor.h, roost__reactor_away_add): it left
+     * that reactor's thread for another one that will post back. Touched only by whoever
+     * holds the task (it is not running elsewhere), so plain.
+     */
+    struct roost_reactor *away;
     _Atomic bool cancel_pending;  /* cancel arrived while not awaiting: fail the next await */
     _Atomic unsigned join_state;
     struct roost_waiter *joiner;
@@ -119,6 +125,19 @@ roost_ctx *roost__thread_runner(void);
 
 /* Resume a suspended task at target (NULL: where the caller is); inline only if allowed. */
 void roost__task_resume(struct roost_task *t, roost_ctx *target, bool inline_ok);
+
+/*
+ * The calling task (on a reactor thread) now waits for a post back from another thread
+ * (an offload in flight): counted away from this reactor until it runs here again.
+ */
+void roost__task_away(void);
+
+/*
+ * The calling task, on a thread other than its reactor's, is about to post the request it
+ * will wait on: returns the reactor that counted it away (or NULL) and forgets it; the
+ * caller subtracts the count once the post is linked (roost__reactor_away_sub).
+ */
+struct roost_reactor *roost__task_away_take(void);
 
 /*
  * Completes w from a source that only ever completes on the awaiting task's home reactor

@@ -120,10 +120,10 @@ struct roost_option {
       "where task continuations after ring completions run")                                       \
     X("wake", wake, ROOST_OPT_ENUM, "coalesced", 0, 1, "coalesced|per-item",                       \
       "eventfd writes: one per park, or one per posted item")                                      \
-    X("park-poll-us", park_poll_us, ROOST_OPT_COUNT, "30", 0, 10000, "N",                          \
-      "coalesced wakes: poll the inbox up to N us before parking while work is away")              \
+    X("park-poll-us", park_poll_us, ROOST_OPT_COUNT, "30", 0, 100000, "N",                         \
+      "before parking, poll the inbox N us while tasks are away (0: off)")                         \
     X("park-poll-spins", park_poll_spins, ROOST_OPT_COUNT, "256", 0, 1u << 20, "N",                \
-      "coalesced wakes: at most N inbox checks (sched_yield between) in that poll")                \
+      "inbox checks at most in that poll, sched_yield between")                                    \
     X("affinity", affinity, ROOST_OPT_BOOL, "on", 0, 1, "on|off",                                  \
       "reactor threads carry a scheduling context")                                                \
     X("speculative", speculative, ROOST_OPT_BOOL, "on", 0, 1, "on|off",                            \

@@ -287,6 +287,7 @@ static void arm_wake_read(struct roost_reactor *r, struct roost_op *op)
     }
     io_uring_prep_read(sqe, r->wake_fd, &r->wake_buf, sizeof(r->wake_buf), 0);
     io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
+    r->wake_read_staged = true;
 }
 
 static void on_wake_read(struct roost_reactor *r, struct roost_op *op,
@@ -365,7 +366,12 @@ static void valgrind_slice(struct tick_wait *w)
  */
 static bool io_pending(struct roost_reactor *r)
 {
-    if (io_uring_sq_ready(&r->ring) || io_uring_cq_ready(&r->ring))
+    /*
+     * The eventfd read re-armed after a wake is not I/O anyone waits for: the enter that
+     * parks submits it, and until the reactor parks nobody needs to wake it.
+     */
+    if (io_uring_sq_ready(&r->ring) > (r->wake_read_staged ? 1u : 0u) ||
+        io_uring_cq_ready(&r->ring))
         return true;
     unsigned kflags = IO_URING_READ_ONCE(*r->ring.sq.kflags);
     return kflags & (IORING_SQ_CQ_OVERFLOW | (r->taskrun_flag ? IORING_SQ_TASKRUN : 0));
@@ -460,6 +466,8 @@ static bool enter(struct roost_reactor *r, const struct tick_wait *w)
     }
     ROOST_STAT_INC(r, enters);
     r->tick_enters++;
+    if (io_uring_sq_ready(&r->ring) == 0)
+        r->wake_read_staged = false;
     if (rc >= 0 || rc == -ETIME)
         ROOST_STAT_ADD(r, sqes_submitted, staged - io_uring_sq_ready(&r->ring));
     else if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY)

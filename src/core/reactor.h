@@ -128,6 +128,7 @@ struct roost_reactor {
     unsigned max_tick_enters; /* the most any tick made: tests hold it to 1 */
     int wake_fd;
     uint64_t wake_buf;
+    bool wake_read_staged; /* the eventfd read is among the SQEs not yet submitted */
 
     struct roost_op_table ops;
     struct roost_timer_heap timers;

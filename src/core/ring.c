@@ -149,6 +149,8 @@ struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r)
             return NULL;
         if (rc > 0)
             ROOST_STAT_ADD(r, sqes_submitted, (uint64_t)rc);
+        if (io_uring_sq_ready(&r->ring) == 0)
+            r->wake_read_staged = false; /* it went with the rest */
         sqe = io_uring_get_sqe(&r->ring);
     }
     return sqe;

@@ -151,4 +151,19 @@ static inline struct roost_stats test_stats(roost_runtime *rt, unsigned i)
     return s;
 }
 
+/* Waits until reactor i has made no tick for a while: it is parked in its enter. */
+static inline void test_wait_parked(roost_runtime *rt, unsigned i)
+{
+    uint64_t end = test_deadline_ns(5000);
+    uint64_t last = test_stats(rt, i).ticks;
+    for (;;) {
+        test_poll_sleep_ms(5);
+        uint64_t now = test_stats(rt, i).ticks;
+        if (now == last)
+            return;
+        last = now;
+        assert_true(test_now_ns() < end);
+    }
+}
+
 #endif

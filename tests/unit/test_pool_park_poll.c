@@ -35,21 +35,6 @@ static unsigned away_count(void)
     return atomic_load(&reactor->away);
 }
 
-/* Waits until the reactor has made no tick for a while: it is parked in its enter. */
-static void wait_parked(void)
-{
-    uint64_t end = test_deadline_ns(5000);
-    uint64_t last = test_stats(rt, 0).ticks;
-    for (;;) {
-        test_poll_sleep_ms(5);
-        uint64_t now = test_stats(rt, 0).ticks;
-        if (now == last)
-            return;
-        last = now;
-        assert_true(test_now_ns() < end);
-    }
-}
-
 static uint64_t cpu_ns(void)
 {
     struct rusage ru;
@@ -103,7 +88,7 @@ static uint64_t one_offload(unsigned poll_us, uint64_t *hits)
     atomic_store(&job_ms, (long)test_scaled_ms(3));
     atomic_store(&job_done, 0);
     atomic_store(&task_home, 0);
-    wait_parked();
+    test_wait_parked(rt, 0);
     /* The send's own wake is written (and counted) before it returns. */
     assert_int_equal(test_on_reactor(rt, 0, spawn_sleeper, NULL), 0);
     struct roost_stats before = test_stats(rt, 0);
@@ -147,7 +132,7 @@ static void poll_is_bounded_and_a_long_offload_parks_the_reactor(void **state)
     atomic_store(&job_started, 0);
     atomic_store(&job_done, 0);
     atomic_store(&task_home, 0);
-    wait_parked();
+    test_wait_parked(rt, 0);
     assert_int_equal(test_on_reactor(rt, 0, spawn_sleeper, NULL), 0);
     assert_true(test_wait_at_least(&job_started, 1, 5000));
     test_sleep_ms(50); /* well past the 1 ms budget */

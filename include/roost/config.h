@@ -49,9 +49,6 @@ struct roost_config {
     enum roost_resume resume;
     enum roost_run_on run_on;
     enum roost_wake wake;
-    unsigned park_poll_us;    /* coalesced wakes: poll the inbox this long before parking
-                                 while work is away on other threads (default 30; 0: off) */
-    unsigned park_poll_spins; /* ... and at most this many times (default 256) */
     bool affinity;          /* reactor threads carry a scheduling context (default on) */
     bool speculative;       /* try the syscall before suspending (default on) */
     unsigned inline_budget; /* speculative attempts per dispatch (default 2) */
@@ -64,6 +61,13 @@ struct roost_config {
     bool pin_threads;       /* pin reactor i to CPU i modulo online CPUs */
     roost_error_hook error_hook;
     void *error_hook_arg;
+    /*
+     * Coalesced wakes: before parking while tasks are away on other threads, poll the inbox
+     * for up to park_poll_us microseconds (default 30; 0: never) and park_poll_spins checks
+     * (default 256), yielding the CPU between them.
+     */
+    unsigned park_poll_us;
+    unsigned park_poll_spins;
 };
 
 /* ---- switches and their descriptions ------------------------------------------------- */

@@ -126,6 +126,8 @@ static int start_roost(struct ctx *c, const struct bench_row *row, bool affinity
                     (char *)row->wake,
                     "--affinity",
                     affinity ? "on" : "off",
+                    c->run.park_poll_us ? "--park-poll-us" : NULL,
+                    (char *)c->run.park_poll_us,
                     NULL};
     int rc = bench_spawn(argv, c->run.server_cpu, p[1], err, &s->pid);
     close(p[1]);
@@ -562,6 +564,8 @@ void roost_cmd_bench_help(void)
         "  --max-foreign PCT      a cell in which others took more of the two CPUs is run\n"
         "                         again, up to --retries times (default 10 %%, 1 retry)\n"
         "  --retries N\n"
+        "  --park-poll-us N       every roost server's park poll (default: the server's, 30;\n"
+        "                         0: off); it acts in coalesced rows, (c) never polls\n"
         "  --bench-dir DIR        the source tree's bench/ (default: found beside the binary)\n\n"
         "exit codes: 0 done (invalid cells are reported, not fatal), 1 could not run,\n"
         "2 usage, 3 the perf gate failed, 4 the gate had no valid cells to decide on,\n"
@@ -723,6 +727,8 @@ static int parse_opts(struct ctx *c, int argc, char **argv)
             ok = !*end && r->max_foreign >= 0;
         } else if (!strcmp(flag, "--retries"))
             ok = parse_uint(v, 10, &c->retries), retries_set = true;
+        else if (!strcmp(flag, "--park-poll-us"))
+            ok = parse_uint(v, 100000, &n), r->park_poll_us = v;
         else if (!strcmp(flag, "--bench-dir"))
             snprintf(c->bench_dir, sizeof(c->bench_dir), "%s", v);
         else {

@@ -50,6 +50,7 @@ struct bench_run {
     int server_cpu, load_cpu;
     double max_foreign, gate_limit_pct;
     const char *load_name;
+    const char *park_poll_us; /* --park-poll-us for every roost server; NULL: its default */
     char rows[5];
     bool affinities[2]; /* [0] off, [1] on */
     const char *handlers[BENCH_MAX_LIST];

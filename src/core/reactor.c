@@ -118,9 +118,10 @@ static void wake(struct roost_reactor *r)
  * the reactor and writes once when that job ends, however many items the job posted there.
  * It never holds a wake across the next job: a job is user code of any length, and may even
  * wait for the task the held wake would resume (test_pool_wakes). So on one CPU shared by a
- * reactor and a worker, a burst of N jobs still costs up to N writes (the reactor wakes,
- * preempts the worker and parks again between jobs); what the batch saves is the writes of
- * a job that posts several items.
+ * reactor and a worker, a burst of N jobs could still cost up to N writes (the reactor
+ * wakes, preempts the worker and parks again between jobs); what the batch saves is the
+ * writes of a job that posts several items, and what saves the rest is the reactor's poll
+ * before parking (top of this file), which needs no producer to hold anything.
  *
  * Why no wake is lost: the check of `parked` only moves later in the producer's program
  * order, after the seq_cst exchange that linked its item, so the argument at the top of

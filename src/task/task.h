@@ -58,16 +58,16 @@ struct roost_task {
      */
     struct roost_reactor *reactor;
     struct roost_waiter *waiting; /* the await in progress, NULL when running freely */
+    _Atomic bool cancel_pending;  /* cancel arrived while not awaiting: fail the next await */
+    _Atomic unsigned join_state;
+    struct roost_waiter *joiner;
+    _Atomic unsigned refs; /* the handle, the running life, posted cancels */
     /*
      * The reactor that counts this task away (reactor.h, roost__reactor_away_add): it left
      * that reactor's thread for another one that will post back. Touched only by whoever
      * holds the task (it is not running elsewhere), so plain.
      */
     struct roost_reactor *away;
-    _Atomic bool cancel_pending;  /* cancel arrived while not awaiting: fail the next await */
-    _Atomic unsigned join_state;
-    struct roost_waiter *joiner;
-    _Atomic unsigned refs; /* the handle, the running life, posted cancels */
 };
 
 /* What the scheduler does once the task that suspended has left its stack. */

@@ -381,8 +381,9 @@ static bool io_pending(struct roost_reactor *r)
 /*
  * Step 8, before parking (the argument at the top of this file): while tasks are away and
  * will post back, check the inbox up to park_poll_spins times within park_poll_ns, with
- * sched_yield between. Not when I/O is pending or a timer is due sooner than the budget:
- * the poll never delays I/O or a timer. An item found means no wait this tick.
+ * sched_yield between. Not when I/O is pending or a timer is due sooner than the budget,
+ * and I/O arriving meanwhile ends it: the poll never delays I/O or a timer. An item found
+ * means no wait this tick.
  */
 static void poll_before_park(struct roost_reactor *r, struct tick_wait *w)
 {
@@ -401,7 +402,8 @@ static void poll_before_park(struct roost_reactor *r, struct tick_wait *w)
             w->wait = false;
             return;
         }
-        if (!away || roost__now_ns() >= end)
+        /* I/O that came in meanwhile ends the poll too: the enter then returns at once. */
+        if (!away || io_pending(r) || roost__now_ns() >= end)
             return;
     }
 }

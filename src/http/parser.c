@@ -12,6 +12,7 @@
  * get smuggled.
  */
 #include "http/parser.h"
+#include "http/bytes.h"
 
 #include <limits.h>
 #include <string.h>
@@ -401,7 +402,7 @@ static int content_length(cptr p, cptr end, const struct roost_http_limits *lim,
 static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
 {
     size_t n = (size_t)(ve - v);
-    if (n && n == hp->host_len && !memcmp(v, hp->host, n))
+    if (n && n == hp->host_len && http_same(v, hp->host, n))
         return true;
     if (!authority_valid(v, ve, false, false))
         return false;
@@ -1055,40 +1056,24 @@ fail:
     return err;
 }
 
-size_t http_token_span(const char *s)
+/* Every byte is looked up, with no exit at the first bad one: the loop then has no branch
+ * per byte, and the strings checked are short and almost always valid. */
+static bool all_in_class(const char *s, size_t n, unsigned char c)
 {
-    size_t n = 0;
-    while (cls[(unsigned char)s[n]] & C_TOKEN) /* NUL is no tchar: stops there */
-        n++;
-    return n;
+    unsigned char all = c;
+    for (size_t i = 0; i < n; i++)
+        all &= cls[(unsigned char)s[i]];
+    return all == c;
 }
 
-size_t http_token_copy(char *dst, size_t room, const char *s)
+bool http_token_valid(const char *s, size_t n)
 {
-    size_t n = 0;
-    while (n < room && (cls[(unsigned char)s[n]] & C_TOKEN)) {
-        dst[n] = s[n];
-        n++;
-    }
-    return n;
+    return n > 0 && all_in_class(s, n, C_TOKEN);
 }
 
-size_t http_field_value_copy(char *dst, size_t room, const char *s)
+bool http_field_value_valid(const char *s, size_t n)
 {
-    size_t n = 0;
-    while (n < room && (cls[(unsigned char)s[n]] & C_FIELD)) {
-        dst[n] = s[n];
-        n++;
-    }
-    return n;
-}
-
-size_t http_field_value_span(const char *s)
-{
-    size_t n = 0;
-    while (cls[(unsigned char)s[n]] & C_FIELD) /* NUL is no field byte: stops there */
-        n++;
-    return n;
+    return all_in_class(s, n, C_FIELD);
 }
 
 /* ---- responses -------------------------------------------------------------------------- */

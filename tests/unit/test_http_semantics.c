@@ -437,6 +437,23 @@ static void path_normalisation_rfc3986_5_2_4(void **state)
            {200, "path=/a/b x=-"}, {404, NULL}, {400, NULL}, {400, NULL});
 }
 
+/* A connection remembers its last route while method and path repeat: every change of
+ * method, of path, of a parameter or of the path's form must still be routed afresh. */
+static void repeated_requests_route_each_afresh(void **state)
+{
+    (void)state;
+#define H11 " HTTP/1.1\r\nHost: t\r\n\r\n"
+    EXPECT("GET /a/b" H11 "GET /a/b" H11 "OPTIONS /a/b" H11
+           "POST /a/b HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+           "GET /a/./b" H11 "GET /a/b" H11 "GET /p/1" H11 "GET /p/2" H11 "GET /p/2" H11
+           "GET /res" H11 "DELETE /res" H11 "GET /a/b" CLOSE,
+           {200, "path=/a/b x=-"}, {200, "path=/a/b x=-"}, {200, ""}, {405, NULL},
+           {200, "path=/a/b x=-"}, {200, "path=/a/b x=-"}, {200, "path=/p/1 x=1"},
+           {200, "path=/p/2 x=2"}, {200, "path=/p/2 x=2"}, {200, "ok"}, {200, "ok"},
+           {200, "path=/a/b x=-"});
+#undef H11
+}
+
 /* ---- responses ---- */
 
 /* Regression (fuzz_http_server): an empty body set from an empty request body is a NULL span;
@@ -719,6 +736,7 @@ int main(void)
         cmocka_unit_test(chunk_size_overflow_400_rfc9112_7_1),
         cmocka_unit_test(router_matches_decoded_path_rfc3986_2_1),
         cmocka_unit_test(path_normalisation_rfc3986_5_2_4),
+        cmocka_unit_test(repeated_requests_route_each_afresh),
         cmocka_unit_test(empty_body_from_null_span),
         cmocka_unit_test(res_header_refuses_injection_rfc9110_5_5),
         cmocka_unit_test(res_header_longer_than_its_buffer_rfc9110_5_5),

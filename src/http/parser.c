@@ -115,6 +115,45 @@ static inline bool pct_target_at(cptr p, cptr end)
     return v != 0 && v != '\r' && v != '\n';
 }
 
+/*
+ * The common bytes of a method, a field name and a path, 16 at a time where SSE2 exists:
+ * letters, digits and "-", and for paths also "." "/" "_". Returns the first byte at or after
+ * p that is not one of them (or where fewer than 16 bytes are left); the byte loops after it
+ * judge the rest. Byte by byte, the loops' exits were a branch mispredicted per method, name
+ * and path: at pipelining depth 16 they were a third of the parser's time.
+ */
+#if defined(__SSE2__)
+static inline __m128i bytes_in(__m128i v, char lo, char hi)
+{
+    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((char)(hi - lo))), d);
+}
+#endif
+
+static inline cptr skip_common(cptr p, cptr end, bool path)
+{
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* x | 0x20 is a lowercase letter exactly when x is a letter */
+        __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+        if (path)
+            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+        else
+            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+        unsigned other = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+        if (other)
+            return p + __builtin_ctz(other);
+        p += 16;
+    }
+#else
+    (void)end, (void)path;
+#endif
+    return p;
+}
+
 /* First byte at or after p that is not allowed in a field value (RFC 9110 §5.5: VCHAR, obs-text,
  * SP, HTAB), or end. This is the longest loop of a typical head, hence 16 bytes at a time where
  * SSE2 exists: a block is skipped when it holds no byte below 0x20 and no DEL. */
@@ -513,6 +552,7 @@ static int parse_head(const char *buf, size_t len, const struct roost_http_limit
      * each; any other whitespace makes the line invalid (400, not a guess at the split). */
     cptr m = p;
     cptr m_end = end - p > ROOST_HTTP_MAX_METHOD ? p + ROOST_HTTP_MAX_METHOD + 1 : end;
+    p = skip_common(p, m_end, false);
     while (p < m_end && (cls[*p] & C_TOKEN))
         p++;
     /* RFC 9110 §9.1: a method the server does not know is 501. One longer than any registered
@@ -551,6 +591,7 @@ static int parse_head(const char *buf, size_t len, const struct roost_http_limit
         unsigned char mask = C_PATH;
         req->query = (struct roost_http_str){NULL, 0};
         for (;;) {
+            p = skip_common(p, end, true); /* its bytes are in C_PATH and C_QUERY alike */
             while (p < end && (cls[*p] & mask))
                 p++;
             if (p == end)
@@ -656,6 +697,7 @@ fields:
         if (req->header_count == max_headers)
             return -431;
         cptr name = p++;
+        p = skip_common(p, end, false);
         while (p < end && (cls[*p] & C_TOKEN))
             p++;
         if (p == end)

@@ -239,25 +239,58 @@ static bool server_owned(const char *name, size_t n)
     return false;
 }
 
+/*
+ * Writes "name: value\r\n" at d (room for nn + vn + 4 bytes) when the field may be sent: a
+ * CR or LF in a value would end the field early and let the rest inject a header (or a whole
+ * response), so RFC 9110 §5.5 values and §5.6.2 token names only, and none of the fields the
+ * server writes itself. Returns the end of the line, or NULL.
+ */
+static char *field_line(char *d, const char *name, size_t nn, const char *value, size_t vn)
+{
+    if (!http_token_valid(name, nn) || server_owned(name, nn) || !http_field_value_valid(value, vn))
+        return NULL;
+    d = http_put(d, name, nn);
+    d = http_put(d, ": ", 2);
+    d = http_put(d, value, vn);
+    return http_put(d, "\r\n", 2);
+}
+
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value)
 {
     if (!name || !value)
         return -EINVAL;
-    /* A CR or LF in a value would end the field early and let the rest inject a header (or a
-     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. */
     size_t nn = strlen(name), vn = strlen(value);
-    if (!http_token_valid(name, nn) || server_owned(name, nn) || !http_field_value_valid(value, vn))
-        return -EINVAL;
     struct roost_bytes *h = &res->headers;
     int rc = http_bytes_reserve(h, nn + vn + 4);
     if (rc < 0)
         return rc;
-    char *d = http_put(h->p + h->len, name, nn);
-    d = http_put(d, ": ", 2);
-    d = http_put(d, value, vn);
-    d = http_put(d, "\r\n", 2);
-    h->len = (size_t)(d - h->p);
+    char *end = field_line(h->p + h->len, name, nn, value, vn);
+    if (!end)
+        return -EINVAL;
+    h->len = (size_t)(end - h->p);
     return 0;
+}
+
+int roost_http_field_init(roost_http_field *f, const char *name, const char *value)
+{
+    f->len = 0;
+    if (!name || !value)
+        return -EINVAL;
+    size_t nn = strlen(name), vn = strlen(value);
+    if (nn + vn + 4 > sizeof(f->line))
+        return -ENAMETOOLONG;
+    char *end = field_line(f->line, name, nn, value, vn);
+    if (!end)
+        return -EINVAL;
+    f->len = (size_t)(end - f->line);
+    return 0;
+}
+
+int roost_http_res_field(roost_http_res *res, const roost_http_field *f)
+{
+    if (!f->len || f->len > sizeof(f->line))
+        return -EINVAL; /* not initialised, or its roost_http_field_init failed */
+    return http_bytes_append(&res->headers, f->line, f->len);
 }
 
 /* Closes the file of a response that will not send it. */

@@ -194,6 +194,24 @@ int roost_http_res_status(roost_http_res *res, int status);
  * one the server writes itself: Content-Length, Transfer-Encoding, Connection, Date, Server.
  */
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value);
+/*
+ * A header field checked once, for a handler that adds it to every response: the check of
+ * roost_http_res_header is made by roost_http_field_init, and roost_http_res_field then only
+ * copies the line (at pipelining depth 16 the checks of one Content-Type per response were 5%
+ * of the server's CPU). Initialise before serving; read-only afterwards, so one field may be
+ * shared by every reactor.
+ */
+#define ROOST_HTTP_FIELD_MAX 256
+typedef struct roost_http_field {
+    size_t len;                      /* of line; 0 until roost_http_field_init succeeds */
+    char line[ROOST_HTTP_FIELD_MAX]; /* "name: value\r\n" */
+} roost_http_field;
+
+/* Returns 0, -EINVAL for what roost_http_res_header refuses, or -ENAMETOOLONG when the line
+ * "name: value\r\n" is longer than ROOST_HTTP_FIELD_MAX bytes. */
+int roost_http_field_init(roost_http_field *f, const char *name, const char *value);
+/* Adds f to the response. 0, -ENOMEM, or -EINVAL when f was not initialised. */
+int roost_http_res_field(roost_http_res *res, const roost_http_field *f);
 /* Sets the whole body (copied) and its Content-Length. 0 or -ENOMEM. */
 int roost_http_res_body(roost_http_res *res, const void *data, size_t len);
 /*

@@ -25,10 +25,13 @@ static struct arena_item items[ARENA_ITEMS_MAX];
 static size_t n_items;
 static bool have_items; /* the dataset loaded: /json/:count is routed */
 
+/* Checked once, in serve_arena_routes. */
+static roost_http_field text_plain, app_json;
+
 static int text(roost_http_res *res, int status, const char *body, size_t len)
 {
     int rc = roost_http_res_status(res, status);
-    rc = rc ? rc : roost_http_res_header(res, "Content-Type", "text/plain");
+    rc = rc ? rc : roost_http_res_field(res, &text_plain);
     return rc ? rc : roost_http_res_body(res, body, len);
 }
 
@@ -130,7 +133,7 @@ static int json_items(roost_http_req *req, roost_http_res *res, void *arg)
     jw_obj_close(w);
     if (w->failed)
         return -ENOMEM;
-    int rc = roost_http_res_header(res, "Content-Type", "application/json");
+    int rc = roost_http_res_field(res, &app_json);
     return rc ? rc : roost_http_res_body(res, w->buf, w->len);
 }
 
@@ -223,7 +226,11 @@ int serve_arena_dataset(const char *flag)
 
 int serve_arena_routes(roost_http_router *router)
 {
-    int rc = roost_http_route(router, "GET", "/pipeline", pipeline, NULL);
+    int rc = roost_http_field_init(&text_plain, "Content-Type", "text/plain");
+    if (!rc)
+        rc = roost_http_field_init(&app_json, "Content-Type", "application/json");
+    if (!rc)
+        rc = roost_http_route(router, "GET", "/pipeline", pipeline, NULL);
     if (!rc)
         rc = roost_http_route(router, "GET", "/baseline11", baseline11, NULL);
     if (!rc)

@@ -38,6 +38,21 @@ struct roost_http_server {
     _Atomic long live;
 };
 
+/*
+ * The route of the connection's last request, kept while its method and raw path repeat (a
+ * keep-alive client's mostly do): one compare then replaces the path check and the router.
+ * Only routes without parameters, for paths already in normal form, are kept; the router is
+ * read-only while serving, so the answer cannot change.
+ */
+struct http_route_memo {
+    unsigned char method_n, path_n; /* path_n 0: nothing kept */
+    bool stream;
+    char method[16];
+    char path[64];
+    roost_http_handler handler;
+    void *arg;
+};
+
 struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
@@ -45,6 +60,7 @@ struct http_conn {
     struct roost_bytes in, out, body;
     size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
     struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
+    struct http_route_memo route;
     _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
@@ -85,6 +101,7 @@ struct roost_http_req {
     struct http_body_stream stream;
 };
 
+/* Every field is set by res_start (server.c), one by one: a new field goes there too. */
 struct roost_http_res {
     struct http_conn *hc;
     int status;

@@ -12,6 +12,7 @@
  * get smuggled.
  */
 #include "http/parser.h"
+#include "http/bytes.h"
 
 #include <limits.h>
 #include <string.h>
@@ -112,6 +113,45 @@ static inline bool pct_target_at(cptr p, cptr end)
         return false;
     unsigned v = hex_value(p[1]) << 4 | hex_value(p[2]);
     return v != 0 && v != '\r' && v != '\n';
+}
+
+/*
+ * The common bytes of a method, a field name and a path, 16 at a time where SSE2 exists:
+ * letters, digits and "-", and for paths also "." "/" "_". Returns the first byte at or after
+ * p that is not one of them (or where fewer than 16 bytes are left); the byte loops after it
+ * judge the rest. Byte by byte, the loops' exits were a branch mispredicted per method, name
+ * and path: at pipelining depth 16 they were a third of the parser's time.
+ */
+#if defined(__SSE2__)
+static inline __m128i bytes_in(__m128i v, char lo, char hi)
+{
+    __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((char)(hi - lo))), d);
+}
+#endif
+
+static inline cptr skip_common(cptr p, cptr end, bool path)
+{
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* x | 0x20 is a lowercase letter exactly when x is a letter */
+        __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+        if (path)
+            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+        else
+            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+        unsigned other = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+        if (other)
+            return p + __builtin_ctz(other);
+        p += 16;
+    }
+#else
+    (void)end, (void)path;
+#endif
+    return p;
 }
 
 /* First byte at or after p that is not allowed in a field value (RFC 9110 §5.5: VCHAR, obs-text,
@@ -401,7 +441,7 @@ static int content_length(cptr p, cptr end, const struct roost_http_limits *lim,
 static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
 {
     size_t n = (size_t)(ve - v);
-    if (n && n == hp->host_len && !memcmp(v, hp->host, n))
+    if (n && n == hp->host_len && http_same(v, hp->host, n))
         return true;
     if (!authority_valid(v, ve, false, false))
         return false;
@@ -512,6 +552,7 @@ static int parse_head(const char *buf, size_t len, const struct roost_http_limit
      * each; any other whitespace makes the line invalid (400, not a guess at the split). */
     cptr m = p;
     cptr m_end = end - p > ROOST_HTTP_MAX_METHOD ? p + ROOST_HTTP_MAX_METHOD + 1 : end;
+    p = skip_common(p, m_end, false);
     while (p < m_end && (cls[*p] & C_TOKEN))
         p++;
     /* RFC 9110 §9.1: a method the server does not know is 501. One longer than any registered
@@ -550,6 +591,7 @@ static int parse_head(const char *buf, size_t len, const struct roost_http_limit
         unsigned char mask = C_PATH;
         req->query = (struct roost_http_str){NULL, 0};
         for (;;) {
+            p = skip_common(p, end, true); /* its bytes are in C_PATH and C_QUERY alike */
             while (p < end && (cls[*p] & mask))
                 p++;
             if (p == end)
@@ -655,6 +697,7 @@ fields:
         if (req->header_count == max_headers)
             return -431;
         cptr name = p++;
+        p = skip_common(p, end, false);
         while (p < end && (cls[*p] & C_TOKEN))
             p++;
         if (p == end)
@@ -1055,40 +1098,24 @@ fail:
     return err;
 }
 
-size_t http_token_span(const char *s)
+/* Every byte is looked up, with no exit at the first bad one: the loop then has no branch
+ * per byte, and the strings checked are short and almost always valid. */
+static bool all_in_class(const char *s, size_t n, unsigned char c)
 {
-    size_t n = 0;
-    while (cls[(unsigned char)s[n]] & C_TOKEN) /* NUL is no tchar: stops there */
-        n++;
-    return n;
+    unsigned char all = c;
+    for (size_t i = 0; i < n; i++)
+        all &= cls[(unsigned char)s[i]];
+    return all == c;
 }
 
-size_t http_token_copy(char *dst, size_t room, const char *s)
+bool http_token_valid(const char *s, size_t n)
 {
-    size_t n = 0;
-    while (n < room && (cls[(unsigned char)s[n]] & C_TOKEN)) {
-        dst[n] = s[n];
-        n++;
-    }
-    return n;
+    return n > 0 && all_in_class(s, n, C_TOKEN);
 }
 
-size_t http_field_value_copy(char *dst, size_t room, const char *s)
+bool http_field_value_valid(const char *s, size_t n)
 {
-    size_t n = 0;
-    while (n < room && (cls[(unsigned char)s[n]] & C_FIELD)) {
-        dst[n] = s[n];
-        n++;
-    }
-    return n;
-}
-
-size_t http_field_value_span(const char *s)
-{
-    size_t n = 0;
-    while (cls[(unsigned char)s[n]] & C_FIELD) /* NUL is no field byte: stops there */
-        n++;
-    return n;
+    return all_in_class(s, n, C_FIELD);
 }
 
 /* ---- responses -------------------------------------------------------------------------- */

@@ -150,20 +150,12 @@ void http_chunked_init(struct roost_http_chunked *c, const struct roost_http_lim
 int http_chunked_feed(struct roost_http_chunked *c, const char *buf, size_t len, size_t *consumed,
                       struct roost_http_str *data, bool *done);
 
-/* Bytes at the start of the C string s that may be in a token (RFC 9110 §5.6.2), as a field
- * name or a method must be: s is a token if s[span] is its NUL and span > 0. */
-size_t http_token_span(const char *s);
+/* Is s[0..n) a token (RFC 9110 §5.6.2), as a field name or a method must be? (n > 0) */
+bool http_token_valid(const char *s, size_t n);
 
-/* Copies the token bytes at the start of the C string s into dst, at most room of them:
- * returns how many. s is a token if s[n] is its NUL and n > 0 (n == room: maybe cut). */
-size_t http_token_copy(char *dst, size_t room, const char *s);
-
-/* The same for field-value bytes (http_field_value_span's). */
-size_t http_field_value_copy(char *dst, size_t room, const char *s);
-
-/* Bytes at the start of the C string s that may be in a field value (RFC 9110 §5.5: VCHAR,
- * obs-text, SP, HTAB; no CR, LF, NUL or other control): s is valid if s[span] is its NUL. */
-size_t http_field_value_span(const char *s);
+/* Is s[0..n) a field value (RFC 9110 §5.5: VCHAR, obs-text, SP, HTAB; no CR, LF, NUL or other
+ * control)? */
+bool http_field_value_valid(const char *s, size_t n);
 
 /* ---- responses (for the HTTP client) ---- */
 

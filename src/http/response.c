@@ -99,7 +99,9 @@ __attribute__((noinline)) static struct head_cache *head_cache(void)
     return &cache;
 }
 
-static int append_status_line(struct http_conn *hc, int status)
+/* The status line with Server and Date: the returned text, *len bytes (line is room for a
+ * status other than 200). */
+static const char *status_line(struct http_conn *hc, int status, char line[256], size_t *len)
 {
     uint64_t gen;
     const char *date = http_date_gen(&gen);
@@ -113,19 +115,24 @@ static int append_status_line(struct http_conn *hc, int status)
             c->srv = hc->srv;
             c->date_gen = gen;
         }
-        return http_bytes_append(&hc->out, c->text, c->len);
+        *len = c->len;
+        return c->text;
     }
-    char line[256];
-    int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
+    int n = snprintf(line, 256, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
                      reason(status), hc->srv->server_name, date);
-    return http_bytes_append(&hc->out, line,
-                             (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    *len = (size_t)n < 256 ? (size_t)n : 255;
+    return line;
 }
 
-/* Status line, the server's headers and the handler's: everything up to the blank line. */
+/*
+ * Status line, the server's headers, the handler's, framing, the blank line and then body
+ * (body_len bytes, 0 for none) into the output: sized once, copied piece by piece.
+ */
 static int append_head(struct http_conn *hc, roost_http_res *res, const char *framing,
-                       size_t framing_len)
+                       size_t framing_len, const char *body, size_t body_len)
 {
+    static const char conn_close[] = "Connection: close\r\n";
+    static const char conn_keep[] = "Connection: keep-alive\r\n";
     /*
      * Whether the connection stays open is decided here, as the head is written: a stop
      * that began while the handler ran still reaches this response's Connection header.
@@ -133,18 +140,26 @@ static int append_head(struct http_conn *hc, roost_http_res *res, const char *fr
     if (atomic_load_explicit(&hc->srv->draining, memory_order_relaxed))
         res->close = true;
     roost_http_count_status(hc->counters, res->status);
-    int rc = append_status_line(hc, res->status);
-    if (rc == 0 && res->headers.len)
-        rc = http_bytes_append(&hc->out, res->headers.p, res->headers.len);
-    if (rc == 0)
-        rc = http_bytes_append(&hc->out, framing, framing_len);
-    if (rc == 0 && res->close)
-        rc = http_bytes_append_str(&hc->out, "Connection: close\r\n");
-    else if (rc == 0 && res->http10)
-        rc = http_bytes_append_str(&hc->out, "Connection: keep-alive\r\n");
-    if (rc == 0)
-        rc = http_bytes_append(&hc->out, "\r\n", 2);
-    return rc;
+    char line[256];
+    size_t line_len;
+    const char *status = status_line(hc, res->status, line, &line_len);
+    const char *conn = res->close ? conn_close : res->http10 ? conn_keep : "";
+    size_t conn_len = res->close    ? sizeof(conn_close) - 1
+                      : res->http10 ? sizeof(conn_keep) - 1
+                                    : 0;
+    int rc = http_bytes_reserve(&hc->out, line_len + res->headers.len + framing_len + conn_len +
+                                              2 + body_len);
+    if (rc < 0)
+        return rc;
+    char *d = hc->out.p + hc->out.len;
+    d = http_put(d, status, line_len);
+    d = http_put(d, res->headers.p, res->headers.len);
+    d = http_put(d, framing, framing_len);
+    d = http_put(d, conn, conn_len);
+    d = http_put(d, "\r\n", 2);
+    d = http_put(d, body, body_len);
+    hc->out.len = (size_t)(d - hc->out.p);
+    return 0;
 }
 
 /* "Content-Length: N\r\n" into buf (>= 40 bytes), without printf. Returns its length. */
@@ -168,14 +183,13 @@ static size_t content_length_line(char *buf, size_t n)
 
 int http_append_response(struct http_conn *hc, roost_http_res *res)
 {
-    char framing[48] = "";
+    char framing[48];
     bool bodiless = http_status_bodiless(res->status);
     size_t flen =
         bodiless ? 0 : content_length_line(framing, res->has_file ? res->file_len : res->body.len);
-    int rc = append_head(hc, res, framing, flen);
-    if (rc == 0 && !res->head_only && !bodiless && res->body.len)
-        rc = http_bytes_append(&hc->out, res->body.p, res->body.len);
-    return rc;
+    bool body = !res->head_only && !bodiless;
+    return append_head(hc, res, framing, flen, body ? res->body.p : NULL,
+                       body ? res->body.len : 0);
 }
 
 /* A response of the server's own (errors): empty body, connection closes after it. */
@@ -225,44 +239,58 @@ static bool server_owned(const char *name, size_t n)
     return false;
 }
 
+/*
+ * Writes "name: value\r\n" at d (room for nn + vn + 4 bytes) when the field may be sent: a
+ * CR or LF in a value would end the field early and let the rest inject a header (or a whole
+ * response), so RFC 9110 §5.5 values and §5.6.2 token names only, and none of the fields the
+ * server writes itself. Returns the end of the line, or NULL.
+ */
+static char *field_line(char *d, const char *name, size_t nn, const char *value, size_t vn)
+{
+    if (!http_token_valid(name, nn) || server_owned(name, nn) || !http_field_value_valid(value, vn))
+        return NULL;
+    d = http_put(d, name, nn);
+    d = http_put(d, ": ", 2);
+    d = http_put(d, value, vn);
+    return http_put(d, "\r\n", 2);
+}
+
 int roost_http_res_header(roost_http_res *res, const char *name, const char *value)
 {
     if (!name || !value)
         return -EINVAL;
-    /*
-     * A CR or LF in a value would end the field early and let the rest inject a header (or a
-     * whole response): RFC 9110 §5.5 values and §5.6.2 token names only. Checked while
-     * copying (one pass over each string, no strlen), into the room the buffer has; a field
-     * longer than that room grows the buffer and is copied again.
-     */
+    size_t nn = strlen(name), vn = strlen(value);
     struct roost_bytes *h = &res->headers;
-    for (;;) {
-        size_t room = h->cap - h->len;
-        if (room > 4) {
-            char *d = h->p + h->len;
-            size_t nroom = room - 4, nn = http_token_copy(d, nroom, name);
-            if (name[nn] && nn < nroom)
-                return -EINVAL; /* a byte that is not a tchar */
-            if (!name[nn]) {
-                if (nn == 0 || server_owned(name, nn))
-                    return -EINVAL;
-                size_t vroom = nroom - nn, vn = http_field_value_copy(d + nn + 2, vroom, value);
-                if (value[vn] && vn < vroom)
-                    return -EINVAL; /* a control byte */
-                if (!value[vn]) {
-                    d[nn] = ':';
-                    d[nn + 1] = ' ';
-                    d[nn + 2 + vn] = '\r';
-                    d[nn + 3 + vn] = '\n';
-                    h->len += nn + vn + 4;
-                    return 0;
-                }
-            }
-        }
-        int rc = http_bytes_reserve(h, room + 256); /* out of room: grow, copy again */
-        if (rc < 0)
-            return rc;
-    }
+    int rc = http_bytes_reserve(h, nn + vn + 4);
+    if (rc < 0)
+        return rc;
+    char *end = field_line(h->p + h->len, name, nn, value, vn);
+    if (!end)
+        return -EINVAL;
+    h->len = (size_t)(end - h->p);
+    return 0;
+}
+
+int roost_http_field_init(roost_http_field *f, const char *name, const char *value)
+{
+    f->len = 0;
+    if (!name || !value)
+        return -EINVAL;
+    size_t nn = strlen(name), vn = strlen(value);
+    if (nn + vn + 4 > sizeof(f->line))
+        return -ENAMETOOLONG;
+    char *end = field_line(f->line, name, nn, value, vn);
+    if (!end)
+        return -EINVAL;
+    f->len = (size_t)(end - f->line);
+    return 0;
+}
+
+int roost_http_res_field(roost_http_res *res, const roost_http_field *f)
+{
+    if (!f->len || f->len > sizeof(f->line))
+        return -EINVAL; /* not initialised, or its roost_http_field_init failed */
+    return http_bytes_append(&res->headers, f->line, f->len);
 }
 
 /* Closes the file of a response that will not send it. */
@@ -341,7 +369,7 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
             res->close = true;
         const char *framing =
             res->http10 || http_status_bodiless(res->status) ? "" : "Transfer-Encoding: chunked\r\n";
-        rc = append_head(hc, res, framing, strlen(framing));
+        rc = append_head(hc, res, framing, strlen(framing), NULL, 0);
     }
     if (rc == 0 && len && !res->head_only && !http_status_bodiless(res->status)) {
         if (!res->http10) {

@@ -113,6 +113,39 @@ static int add_allow(struct http_conn *hc, roost_http_res *res, struct roost_str
     return roost_http_res_header(res, "Allow", allow);
 }
 
+/* The remembered route, if req repeats its method and raw path (struct http_route_memo). */
+static bool route_memo_hit(const struct http_route_memo *m, roost_http_req *req)
+{
+    struct roost_http_str meth = req->head.method, path = req->head.path;
+    if (!m->path_n || path.n != m->path_n || meth.n != m->method_n ||
+        req->head.target_form != ROOST_HTTP_TARGET_ORIGIN || !http_same(path.p, m->path, path.n) ||
+        !http_same(meth.p, m->method, meth.n))
+        return false;
+    req->path = str_of(path);
+    req->match.handler = m->handler;
+    req->match.arg = m->arg;
+    req->match.stream = m->stream;
+    req->match.nparams = 0;
+    return true;
+}
+
+static void route_memo_keep(struct http_route_memo *m, const roost_http_req *req)
+{
+    struct roost_http_str meth = req->head.method, path = req->head.path;
+    m->path_n = 0;
+    if (req->match.nparams || req->head.target_form != ROOST_HTTP_TARGET_ORIGIN ||
+        req->path.p != path.p || req->path.n != path.n || path.n > sizeof(m->path) ||
+        meth.n > sizeof(m->method))
+        return; /* parameters, a path that needed decoding, or too long to keep */
+    memcpy(m->path, path.p, path.n);
+    memcpy(m->method, meth.p, meth.n);
+    m->method_n = (unsigned char)meth.n;
+    m->handler = req->match.handler;
+    m->arg = req->match.arg;
+    m->stream = req->match.stream;
+    m->path_n = (unsigned char)path.n;
+}
+
 /*
  * Decides who answers the request: 0 when the router found a handler (req->match), a status
  * the server answers itself (> 0, headers already added to res), or -errno.
@@ -133,10 +166,14 @@ static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_r
         int rc = add_allow(hc, res, (struct roost_str){NULL, 0});
         return rc < 0 ? rc : 200;
     }
+    if (route_memo_hit(&hc->route, req))
+        return 0;
     int rc = http_decode_path(hc, req);
     if (rc < 0)
         return rc == -400 ? 400 : rc;
     rc = http_router_match(hc->srv->router, str_of(req->head.method), req->path, &req->match);
+    if (rc == 0)
+        route_memo_keep(&hc->route, req);
     if (rc == 405) {
         /* RFC 9110 §15.5.6: a 405 lists the methods the path has. An OPTIONS the application
          * did not route itself is answered the same way, with 200 (§9.3.7). */
@@ -160,6 +197,30 @@ static void access_log(struct http_conn *hc, const roost_http_req *req, int stat
         e.version_minor = req->head.version_minor;
     }
     http_access_log_add(hc->srv->access_log, roost_reactor_id(roost_conn_reactor(hc->c)), &e);
+}
+
+/*
+ * A fresh response to req. Every field is set one by one rather than by an initializer,
+ * which compilers turn into a block zeroing (rep stos) that cost more per request than all
+ * of these stores: a field added to struct roost_http_res must be set here too.
+ */
+static void res_start(roost_http_res *res, struct http_conn *hc, const roost_http_req *req)
+{
+    res->hc = hc;
+    res->status = 200;
+    res->headers = (struct roost_bytes){hc->res_headers.p, 0, hc->res_headers.cap};
+    res->body = (struct roost_bytes){hc->res_body.p, 0, hc->res_body.cap};
+    res->has_body = false;
+    res->head_only = str_eq(req->head.method, "HEAD");
+    res->close = !req->head.keep_alive; /* or a stop begun before the head (append_head) */
+    res->http10 = req->head.version_minor == 0;
+    res->streaming = false;
+    res->streamed = 0;
+    res->failed = false;
+    res->has_file = false;
+    res->file_fd = -1;
+    res->file_off = 0;
+    res->file_len = 0;
 }
 
 /*
@@ -192,15 +253,8 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
         if (!req->head.chunked)
             req->body.p = in_p(hc) + req->head.head_len;
     }
-    roost_http_res res = {
-        .hc = hc,
-        .status = 200,
-        .head_only = str_eq(req->head.method, "HEAD"),
-        .close = !req->head.keep_alive, /* or a stop begun before the head (append_head) */
-        .http10 = req->head.version_minor == 0,
-        .headers = {hc->res_headers.p, 0, hc->res_headers.cap},
-        .body = {hc->res_body.p, 0, hc->res_body.cap},
-    };
+    roost_http_res res;
+    res_start(&res, hc, req);
     int route = route_request(hc, req, &res);
     int rc = route < 0 ? route : 0;
     if (route > 0) {

@@ -184,6 +184,69 @@ static void bad_lim(const char *s, size_t n, const struct roost_http_limits *lim
 
 /* ---- request line, RFC 9112 §3 ---- */
 
+/* Methods, paths and field names are scanned 16 bytes at a time for their common bytes, then
+ * byte by byte: every other byte, valid or not, must be judged the same at any offset, inside
+ * the first block, at its edge or after it. */
+static void test_bytes_around_16_byte_blocks(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tail; /* after "/" + k x 'a' */
+        const char *path, *query; /* what follows the a's in the path, the query (NULL: none) */
+        int status;               /* 0: valid */
+    } paths[] = {
+        {"~b", "~b", NULL, 0},  {"_b", "_b", NULL, 0},      {".b", ".b", NULL, 0},
+        {"%41b", "%41b", NULL, 0}, {"!$&'()*+,;=:@b", "!$&'()*+,;=:@b", NULL, 0},
+        {"?q=1", "", "q=1", 0}, {"<b", NULL, NULL, 400},   {"\"b", NULL, NULL, 400},
+        {"%00b", NULL, NULL, 400}, {"\x80" "b", NULL, NULL, 400}, {"\tb", NULL, NULL, 400},
+    };
+    char req[256], want[128];
+    for (int k = 0; k <= 40; k++) {
+        char as[64];
+        memset(as, 'a', (size_t)k);
+        as[k] = 0;
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+            snprintf(req, sizeof(req), "GET /%s%s" H11 "\r\n", as, paths[i].tail);
+            if (paths[i].status) {
+                BAD(req, paths[i].status);
+                continue;
+            }
+            struct roost_http_request r;
+            OK(req, &r);
+            snprintf(want, sizeof(want), "/%s%s", as, paths[i].path);
+            assert_true(str_is(r.path, want));
+            if (paths[i].query)
+                assert_true(str_is(r.query, paths[i].query));
+            else
+                assert_null(r.query.p);
+        }
+        /* field names: tchars outside the common set pass, others are 400 */
+        snprintf(req, sizeof(req), "GET /" H11 "X%s_z.y~: v\r\n\r\n", as);
+        struct roost_http_request r;
+        OK(req, &r);
+        snprintf(want, sizeof(want), "X%s_z.y~", as);
+        assert_true(str_is(r.headers[1].name, want));
+        snprintf(req, sizeof(req), "GET /" H11 "X%s/z: v\r\n\r\n", as);
+        BAD(req, 400);
+        snprintf(req, sizeof(req), "GET /" H11 "X%s : v\r\n\r\n", as);
+        BAD(req, 400);
+        /* methods up to ROOST_HTTP_MAX_METHOD bytes are parsed, longer ones are 501 */
+        if (k >= 1 && k <= ROOST_HTTP_MAX_METHOD + 1) {
+            char m[ROOST_HTTP_MAX_METHOD + 2];
+            memset(m, 'M', (size_t)k);
+            m[k] = 0;
+            snprintf(req, sizeof(req), "%s /" H11 "\r\n", m);
+            if (k <= ROOST_HTTP_MAX_METHOD) {
+                OK(req, &r);
+                assert_true(str_is(r.method, m));
+            } else {
+                BAD(req, 501);
+            }
+        }
+        release(NULL); /* the parsed copies of this k */
+    }
+}
+
 static void test_request_line_fields(void **state)
 {
     (void)state;
@@ -1254,6 +1317,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_request_line_fields),
+        T(test_bytes_around_16_byte_blocks),
         T(test_trickled_head_costs_linear_time),
         T(test_trickled_leading_empty_lines_linear),
         T(test_origin_form_path_query_split),

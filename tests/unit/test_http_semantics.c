@@ -60,11 +60,8 @@ static int plain(roost_http_req *req, roost_http_res *res, void *arg)
     return roost_http_res_body(res, "ok", 2);
 }
 
-/* Tries every kind of header a handler must not be able to send; reports the return codes. */
-static int bad_headers(roost_http_req *req, roost_http_res *res, void *arg)
-{
-    (void)req, (void)arg;
-    static const char *const tries[][2] = {
+/* Every kind of header a handler must not be able to send. */
+static const char *const bad_tries[][2] = {
         {"X-A", "1\r\nSet-Cookie: injected=1"},
         {"X-B", "1\nX-Injected: 1"},
         {"X-C", "1\rX-Injected: 1"},
@@ -77,15 +74,35 @@ static int bad_headers(roost_http_req *req, roost_http_res *res, void *arg)
         {"Connection", "close"},
         {"Date", "yesterday"},
         {"SERVER", "other"},
-    };
+};
+#define N_BAD_TRIES (sizeof(bad_tries) / sizeof(bad_tries[0]))
+
+/* Tries every bad header; reports the return codes. */
+static int bad_headers(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
     char body[128];
     size_t n = 0;
-    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
+    for (size_t i = 0; i < N_BAD_TRIES; i++)
         n += (size_t)snprintf(body + n, sizeof(body) - n, "%d ",
-                              roost_http_res_header(res, tries[i][0], tries[i][1]));
+                              roost_http_res_header(res, bad_tries[i][0], bad_tries[i][1]));
     n += (size_t)snprintf(body + n, sizeof(body) - n, "| %d",
                           roost_http_res_header(res, "X-Fine", "tab\there, obs-text \xe9"));
     return roost_http_res_body(res, body, n);
+}
+
+/* A field checked once (roost_http_field_init) is sent as given; one never initialised is
+ * refused. */
+static roost_http_field checked_field;
+
+static int field_handler(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    roost_http_field never = {0};
+    char body[32];
+    int n = snprintf(body, sizeof(body), "%d %d", roost_http_res_field(res, &checked_field),
+                     roost_http_res_field(res, &never));
+    return roost_http_res_body(res, body, (size_t)n);
 }
 
 /* Fields longer than the response's header buffer holds at first (it grows while the field
@@ -143,6 +160,7 @@ static int setup(void **state)
     (void)state;
     rt = test_runtime(1, NULL);
     assert_int_equal(roost_http_router_create(&router), 0);
+    assert_int_equal(roost_http_field_init(&checked_field, "X-Checked", "once, \tthen copied"), 0);
     static const struct {
         const char *method, *pattern;
         roost_http_handler h;
@@ -158,6 +176,7 @@ static int setup(void **state)
         {"OPTIONS", "/own-options", options_handler},
         {"GET", "/bad-headers", bad_headers},
         {"GET", "/long-headers", long_headers},
+        {"GET", "/field", field_handler},
         {"GET", "/status/:code", status},
         {"GET", "/streamed/:code", status_streamed},
         {"GET", "/metrics", roost_http_metrics},
@@ -437,6 +456,23 @@ static void path_normalisation_rfc3986_5_2_4(void **state)
            {200, "path=/a/b x=-"}, {404, NULL}, {400, NULL}, {400, NULL});
 }
 
+/* A connection remembers its last route while method and path repeat: every change of
+ * method, of path, of a parameter or of the path's form must still be routed afresh. */
+static void repeated_requests_route_each_afresh(void **state)
+{
+    (void)state;
+#define H11 " HTTP/1.1\r\nHost: t\r\n\r\n"
+    EXPECT("GET /a/b" H11 "GET /a/b" H11 "OPTIONS /a/b" H11
+           "POST /a/b HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+           "GET /a/./b" H11 "GET /a/b" H11 "GET /p/1" H11 "GET /p/2" H11 "GET /p/2" H11
+           "GET /res" H11 "DELETE /res" H11 "GET /a/b" CLOSE,
+           {200, "path=/a/b x=-"}, {200, "path=/a/b x=-"}, {200, ""}, {405, NULL},
+           {200, "path=/a/b x=-"}, {200, "path=/a/b x=-"}, {200, "path=/p/1 x=1"},
+           {200, "path=/p/2 x=2"}, {200, "path=/p/2 x=2"}, {200, "ok"}, {200, "ok"},
+           {200, "path=/a/b x=-"});
+#undef H11
+}
+
 /* ---- responses ---- */
 
 /* Regression (fuzz_http_server): an empty body set from an empty request body is a NULL span;
@@ -483,6 +519,31 @@ static void res_header_longer_than_its_buffer_rfc9110_5_5(void **state)
     assert_string_equal(v, want);
     assert_field(&r, "X-Short", "1");
     assert_false(field(&r, "X-Bad", v, sizeof(v)));
+    free(all);
+}
+
+/* RFC 9110 §5.5, §5.6.2: a field checked once refuses what roost_http_res_header refuses, and
+ * one longer than ROOST_HTTP_FIELD_MAX; a good one reaches the wire as given. */
+static void res_field_checked_once_rfc9110_5_5(void **state)
+{
+    (void)state;
+    roost_http_field f;
+    for (size_t i = 0; i < N_BAD_TRIES; i++) {
+        assert_int_equal(roost_http_field_init(&f, bad_tries[i][0], bad_tries[i][1]), -EINVAL);
+        assert_int_equal(f.len, 0);
+    }
+    char big[ROOST_HTTP_FIELD_MAX];
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    assert_int_equal(roost_http_field_init(&f, "X-Big", big), -ENAMETOOLONG);
+    big[ROOST_HTTP_FIELD_MAX - 4 - 5] = 0; /* "X-Big" ": " value "\r\n" fills it exactly */
+    assert_int_equal(roost_http_field_init(&f, "X-Big", big), 0);
+    assert_int_equal(f.len, ROOST_HTTP_FIELD_MAX);
+    char *all = EXCHANGE("GET /field" CLOSE);
+    struct response r = only_response(all);
+    assert_int_equal(r.status, 200);
+    assert_field(&r, "X-Checked", "once, \tthen copied");
+    assert_body(&r, "0 -22");
     free(all);
 }
 
@@ -719,9 +780,11 @@ int main(void)
         cmocka_unit_test(chunk_size_overflow_400_rfc9112_7_1),
         cmocka_unit_test(router_matches_decoded_path_rfc3986_2_1),
         cmocka_unit_test(path_normalisation_rfc3986_5_2_4),
+        cmocka_unit_test(repeated_requests_route_each_afresh),
         cmocka_unit_test(empty_body_from_null_span),
         cmocka_unit_test(res_header_refuses_injection_rfc9110_5_5),
         cmocka_unit_test(res_header_longer_than_its_buffer_rfc9110_5_5),
+        cmocka_unit_test(res_field_checked_once_rfc9110_5_5),
         cmocka_unit_test(res_status_outside_100_999_refused_rfc9110_15),
         cmocka_unit_test(bodiless_statuses_rfc9110_6_4_1),
         cmocka_unit_test(reason_phrases_rfc9110_15),

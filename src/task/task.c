@@ -239,12 +239,6 @@ void roost__task_suspend(roost_after_switch_fn after)
 }
 
 /*
- * A posted start or resume. On a pool worker, the posts the slice makes to reactors (ring
- * requests, buffer returns, resumes) defer their wakes to the end of the worker's batch
- * (reactor.h): a task never blocks its thread, it awaits, so nothing it posted can be
- * what its own slice waits for.
- */
-/*
  * Posts t's start or resume to ctx. From a reactor thread to a non-exclusive context (the
  * pool) the task is counted away from the reactor until it posts its next request there,
  * comes back or ends (reactor.h: the reactor polls its inbox before parking meanwhile).
@@ -285,6 +279,12 @@ struct roost_reactor *roost__task_away_take(void)
     return r;
 }
 
+/*
+ * A posted start or resume. On a pool worker, the posts the slice makes to reactors (ring
+ * requests, buffer returns, resumes) defer their wakes to the end of the worker's batch
+ * (reactor.h): a task never blocks its thread, it awaits, so nothing it posted can be
+ * what its own slice waits for.
+ */
 static int task_run_work(void *arg)
 {
     struct roost_task *t = arg;

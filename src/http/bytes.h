@@ -38,9 +38,12 @@ static inline char *http_put(char *d, const void *src, size_t n)
         uint32_t x, y;
         memcpy(&x, s, 4), memcpy(&y, s + n - 4, 4);
         memcpy(d, &x, 4), memcpy(d + n - 4, &y, 4);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
+    } else if (n >= 2) {
+        uint16_t x, y;
+        memcpy(&x, s, 2), memcpy(&y, s + n - 2, 2);
+        memcpy(d, &x, 2), memcpy(d + n - 2, &y, 2);
+    } else if (n) {
+        *d = *s;
     }
     return d + n;
 }
@@ -79,7 +82,7 @@ static inline bool http_same(const void *a, const void *b, size_t n)
     const char *x = a, *y = b;
     uint64_t p, q;
     if (n >= 8) {
-        for (size_t i = 0; i + 8 <= n; i += 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
             memcpy(&p, x + i, 8), memcpy(&q, y + i, 8);
             if (p != q)
                 return false;
@@ -92,10 +95,12 @@ static inline bool http_same(const void *a, const void *b, size_t n)
         memcpy(&u, x, 4), memcpy(&v, y, 4), memcpy(&w, x + n - 4, 4), memcpy(&z, y + n - 4, 4);
         return u == v && w == z;
     }
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return false;
-    return true;
+    if (n >= 2) {
+        uint16_t u, v, w, z;
+        memcpy(&u, x, 2), memcpy(&v, y, 2), memcpy(&w, x + n - 2, 2), memcpy(&z, y + n - 2, 2);
+        return u == v && w == z;
+    }
+    return n == 0 || *x == *y;
 }
 
 static inline int http_bytes_append_str(struct roost_bytes *b, const char *s)

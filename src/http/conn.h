@@ -181,6 +181,17 @@ void http_res_file_drop(roost_http_res *res);
 /* request.c */
 int http_receive(struct http_conn *hc, uint64_t deadline_ms);
 long http_body_begin(struct http_conn *hc, roost_http_req *req);
+
+/* http_body_begin, with the common case (no body: nothing to read or stream) inline. */
+static inline long http_body_start(struct http_conn *hc, roost_http_req *req)
+{
+    if (req->head.chunked || req->head.content_length)
+        return http_body_begin(hc, req);
+    req->body_off = 0;
+    req->stream.on = false;
+    req->body = (struct roost_str){in_p(hc) + req->head.head_len, 0};
+    return (long)req->head.head_len;
+}
 int http_stream_end(struct http_conn *hc, roost_http_req *req, roost_http_res *res, int rc,
                     long *used);
 

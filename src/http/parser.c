@@ -92,6 +92,23 @@ static inline bool token_eq(cptr p, size_t n, const char *lit, size_t lit_n)
 {
     if (n != lit_n)
         return false;
+    /* a word at a time (the last one overlapping), folded the same way byte by byte */
+    uint64_t a, b;
+    const uint64_t fold = 0x2020202020202020u;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&a, p + i, 8), memcpy(&b, lit + i, 8);
+            if ((a | fold) != b)
+                return false;
+        }
+        memcpy(&a, p + n - 8, 8), memcpy(&b, lit + n - 8, 8);
+        return (a | fold) == b;
+    }
+    if (n >= 4) {
+        uint32_t c, d, e, f;
+        memcpy(&c, p, 4), memcpy(&d, lit, 4), memcpy(&e, p + n - 4, 4), memcpy(&f, lit + n - 4, 4);
+        return (c | (uint32_t)fold) == d && (e | (uint32_t)fold) == f;
+    }
     for (size_t i = 0; i < n; i++)
         if ((p[i] | 0x20) != (unsigned char)lit[i])
             return false;

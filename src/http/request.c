@@ -211,10 +211,6 @@ long http_body_begin(struct http_conn *hc, roost_http_req *req)
 {
     req->body_off = 0;
     req->stream.on = false;
-    if (!req->head.chunked && !req->head.content_length) { /* no body: the common case */
-        req->body = (struct roost_str){in_p(hc) + req->head.head_len, 0};
-        return (long)req->head.head_len;
-    }
     if (!wants_stream(hc, req))
         return read_body(hc, req);
     uint64_t max = hc->srv->opts.max_stream_body_bytes;

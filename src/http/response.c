@@ -166,19 +166,26 @@ static int append_head(struct http_conn *hc, roost_http_res *res, const char *fr
 static size_t content_length_line(char *buf, size_t n)
 {
     static const char name[] = "Content-Length: ";
-    char digits[24];
-    size_t d = 0;
-    do {
-        digits[d++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
     memcpy(buf, name, sizeof(name) - 1);
-    size_t len = sizeof(name) - 1;
-    while (d)
-        buf[len++] = digits[--d];
-    buf[len++] = '\r';
-    buf[len++] = '\n';
-    return len;
+    char *d = buf + sizeof(name) - 1;
+    if (n < 10) { /* small bodies are the common case: no digit loop */
+        *d++ = (char)('0' + n);
+    } else if (n < 100) {
+        *d++ = (char)('0' + n / 10);
+        *d++ = (char)('0' + n % 10);
+    } else {
+        char digits[24];
+        size_t k = 0;
+        do {
+            digits[k++] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        while (k)
+            *d++ = digits[--k];
+    }
+    *d++ = '\r';
+    *d++ = '\n';
+    return (size_t)(d - buf);
 }
 
 int http_append_response(struct http_conn *hc, roost_http_res *res)

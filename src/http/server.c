@@ -234,7 +234,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
     roost_http_server *srv = hc->srv;
     const char *base = in_p(hc);
     uint64_t t0 = *now;
-    long used = http_body_begin(hc, req);
+    long used = http_body_start(hc, req);
     if (used < 0) {
         if (used <= -400 && used > -600) {
             http_append_status(hc, (int)-used);

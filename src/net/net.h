@@ -228,7 +228,8 @@ struct roost_conn {
     struct net_req *recv_q;  /* the receive waiting */
     struct net_req *send_q;  /* the send or connect in flight */
     struct net_req *close_q; /* the close waiting for ops to drain */
-    struct roost_timer recv_timer;
+    struct roost_timer recv_timer; /* kept armed lazily (recv.c, recv_deadline_start) */
+    uint64_t recv_deadline_ns;     /* of the receive waiting, CLOCK_MONOTONIC; 0: none */
     struct roost_timer send_timer; /* send timeout: restarted by every byte sent */
 
     /* task */

@@ -105,6 +105,26 @@ static int field_handler(roost_http_req *req, roost_http_res *res, void *arg)
     return roost_http_res_body(res, body, (size_t)n);
 }
 
+/* The path parameter name as a number (0 if absent or not one). */
+static int param_int(roost_http_req *req, const char *name)
+{
+    struct roost_str v;
+    char digits[16] = "";
+    if (roost_http_req_param(req, name, &v) && v.n < sizeof(digits))
+        memcpy(digits, v.p, v.n);
+    return atoi(digits);
+}
+
+/* Answers a body of :n bytes. */
+static int sized(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    static char body[100000];
+    size_t n = (size_t)param_int(req, "n");
+    memset(body, 'b', sizeof(body));
+    return roost_http_res_body(res, body, n < sizeof(body) ? n : sizeof(body));
+}
+
 /* Fields longer than the response's header buffer holds at first (it grows while the field
  * is copied and checked): one valid, one with a CR far past the first 4 KiB. */
 static int long_headers(roost_http_req *req, roost_http_res *res, void *arg)
@@ -126,11 +146,7 @@ static int long_headers(roost_http_req *req, roost_http_res *res, void *arg)
 static int status(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)arg;
-    struct roost_str v;
-    char digits[16] = "";
-    if (roost_http_req_param(req, "code", &v) && v.n < sizeof(digits))
-        memcpy(digits, v.p, v.n);
-    int rc = roost_http_res_status(res, atoi(digits));
+    int rc = roost_http_res_status(res, param_int(req, "code"));
     char body[32];
     int n = snprintf(body, sizeof(body), "rc=%d", rc);
     return roost_http_res_body(res, body, (size_t)n);
@@ -140,11 +156,7 @@ static int status(roost_http_req *req, roost_http_res *res, void *arg)
 static int status_streamed(roost_http_req *req, roost_http_res *res, void *arg)
 {
     (void)arg;
-    struct roost_str v;
-    char digits[16] = "";
-    if (roost_http_req_param(req, "code", &v) && v.n < sizeof(digits))
-        memcpy(digits, v.p, v.n);
-    roost_http_res_status(res, atoi(digits));
+    roost_http_res_status(res, param_int(req, "code"));
     return roost_http_res_write(res, "streamed", 8);
 }
 
@@ -177,6 +189,7 @@ static int setup(void **state)
         {"GET", "/bad-headers", bad_headers},
         {"GET", "/long-headers", long_headers},
         {"GET", "/field", field_handler},
+        {"GET", "/sized/:n", sized},
         {"GET", "/status/:code", status},
         {"GET", "/streamed/:code", status_streamed},
         {"GET", "/metrics", roost_http_metrics},
@@ -547,6 +560,24 @@ static void res_field_checked_once_rfc9110_5_5(void **state)
     free(all);
 }
 
+/* RFC 9110 §8.6: Content-Length is the body's length in decimal, at every number of digits. */
+static void content_length_at_every_digit_count_rfc9110_8_6(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345, 54321};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char req[64], want[16];
+        snprintf(req, sizeof(req), "GET /sized/%zu" CLOSE, sizes[i]);
+        snprintf(want, sizeof(want), "%zu", sizes[i]);
+        char *all = exchange(req, strlen(req));
+        struct response r = only_response(all);
+        assert_int_equal(r.status, 200);
+        assert_field(&r, "Content-Length", want);
+        assert_int_equal(r.body_len, sizes[i]);
+        free(all);
+    }
+}
+
 /* RFC 9110 §15: a status is three digits, 100..999; anything else is refused and the status
  * stays what it was. */
 static void res_status_outside_100_999_refused_rfc9110_15(void **state)
@@ -785,6 +816,7 @@ int main(void)
         cmocka_unit_test(res_header_refuses_injection_rfc9110_5_5),
         cmocka_unit_test(res_header_longer_than_its_buffer_rfc9110_5_5),
         cmocka_unit_test(res_field_checked_once_rfc9110_5_5),
+        cmocka_unit_test(content_length_at_every_digit_count_rfc9110_8_6),
         cmocka_unit_test(res_status_outside_100_999_refused_rfc9110_15),
         cmocka_unit_test(bodiless_statuses_rfc9110_6_4_1),
         cmocka_unit_test(reason_phrases_rfc9110_15),

@@ -63,6 +63,85 @@ static void recv_timeout_returns_etimedout_and_connection_stays_usable(void **st
     }
 }
 
+/*
+ * The receive timer stays armed between receives (recv.c): a receive whose deadline comes
+ * before the armed one must still time out at its own, and one whose deadline comes after it
+ * must not time out when the armed one fires.
+ */
+static _Atomic int deadline_phase;
+static _Atomic int deadline_early_rc, deadline_late_rc;
+static _Atomic uint64_t deadline_early_ns, deadline_late_ns;
+
+static int recv_for(roost_conn *c, uint64_t ms, uint64_t *waited_ns)
+{
+    struct roost_buf b;
+    roost_conn_set_recv_timeout(c, ms);
+    uint64_t t0 = test_now_ns();
+    int rc = roost_conn_recv(c, &b);
+    *waited_ns = test_now_ns() - t0;
+    if (rc > 0)
+        roost_conn_release(c, &b);
+    return rc;
+}
+
+static int deadlines_handler(roost_conn *c, void *arg)
+{
+    uint64_t t1 = *(const uint64_t *)arg, waited;
+    /* "x", then "y" once asked for: the second receive leaves its timer armed for t1 */
+    if (recv_for(c, 0, &waited) != 1)
+        return -1;
+    atomic_store(&deadline_phase, 1);
+    if (recv_for(c, t1, &waited) != 1)
+        return -1;
+    atomic_store(&deadline_early_rc, recv_for(c, 50, &waited)); /* before the armed deadline */
+    atomic_store(&deadline_early_ns, waited);
+    atomic_store(&deadline_phase, 2);
+    if (recv_for(c, t1, &waited) != 1)
+        return -1;
+    atomic_store(&deadline_late_rc, recv_for(c, t1 + t1 / 2, &waited)); /* after it */
+    atomic_store(&deadline_late_ns, waited);
+    atomic_store(&deadline_phase, 3);
+    return 0;
+}
+
+static void recv_deadlines_before_and_after_the_armed_timer(void **state)
+{
+    (void)state;
+    uint64_t t1 = test_scaled_ms(1000);
+    for (size_t s = 0; s < 2; s++) {
+        struct roost_config cfg;
+        net_mode_config(&net_modes[0], strategies[s], &cfg);
+        struct test_server srv = test_server_start(1, &cfg, 0, deadlines_handler, &t1);
+        atomic_store(&deadline_phase, 0);
+        int fd = test_connect(srv.port);
+        assert_true(fd >= 0);
+        uint64_t end = test_deadline_ns(10000);
+        assert_int_equal(send(fd, "x", 1, 0), 1);
+        for (int want = 1; want <= 3; want++) {
+            while (atomic_load(&deadline_phase) < want && test_now_ns() < end)
+                test_sleep_ms(1);
+            assert_int_equal(atomic_load(&deadline_phase), want);
+            if (want < 3)
+                assert_int_equal(send(fd, "y", 1, 0), 1);
+        }
+        const char *name = roost_recv_name(strategies[s]);
+        if (atomic_load(&deadline_early_rc) != -ETIMEDOUT ||
+            atomic_load(&deadline_early_ns) < 50000000u ||
+            atomic_load(&deadline_early_ns) >= t1 / 2 * 1000000u)
+            fail_msg("recv=%s: the 50 ms receive gave %d after %llu ms (armed timer: %llu ms)",
+                     name, atomic_load(&deadline_early_rc),
+                     (unsigned long long)(atomic_load(&deadline_early_ns) / 1000000u),
+                     (unsigned long long)t1);
+        if (atomic_load(&deadline_late_rc) != -ETIMEDOUT ||
+            atomic_load(&deadline_late_ns) < (t1 + t1 / 2) * 1000000u)
+            fail_msg("recv=%s: the %llu ms receive gave %d after %llu ms", name,
+                     (unsigned long long)(t1 + t1 / 2), atomic_load(&deadline_late_rc),
+                     (unsigned long long)(atomic_load(&deadline_late_ns) / 1000000u));
+        close(fd);
+        test_server_stop(&srv);
+    }
+}
+
 /* ---- cancel ---- */
 
 static roost_task *_Atomic waiting_task;
@@ -551,6 +630,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recv_timeout_returns_etimedout_and_connection_stays_usable),
+        cmocka_unit_test(recv_deadlines_before_and_after_the_armed_timer),
         cmocka_unit_test(cancel_during_recv_returns_ecanceled_and_connection_stays_usable),
         cmocka_unit_test(pending_cancel_reaches_the_started_recv_in_every_mode),
         cmocka_unit_test(send_racing_peer_reset_returns_after_the_kernel_is_done),

@@ -47,7 +47,8 @@
  * for a short bounded time, with sched_yield between the checks (on a shared CPU that is
  * what lets the worker run). It has not announced parking, so producers see parked == 0
  * and write nothing. If the poll finds an item the tick does not wait; if the budget runs
- * out or nothing is away any more, it parks exactly as above. No producer holds a wake
+ * out or nothing is away any more, it parks exactly as above (and a budget run out makes
+ * the next parks skip the poll, more of them after each miss: poll_before_park). No producer holds a wake
  * back; the poll only moves the moment the reactor announces parking, and the argument
  * above starts from that announcement, so it is untouched.
  */
@@ -361,6 +362,9 @@ static void valgrind_slice(struct tick_wait *w)
     sched_yield();
 }
 
+/* The most parks a reactor whose polls keep missing skips before it polls again. */
+#define PARK_POLL_BACKOFF_MAX 64u
+
 /*
  * True if I/O is pending that a poll would delay: staged SQEs (the enter submits them),
  * reaped-to-be completions, or completion work the kernel flags for us.
@@ -391,6 +395,10 @@ static void poll_before_park(struct roost_reactor *r, struct tick_wait *w)
         return;
     if ((w->bounded && w->ns <= r->park_poll_ns) || io_pending(r))
         return;
+    if (r->park_poll_skip) { /* backing off: the last polls found nothing */
+        r->park_poll_skip--;
+        return;
+    }
     ROOST_STAT_INC(r, park_polls);
     uint64_t end = roost__now_ns() + r->park_poll_ns;
     for (unsigned i = 0; i < r->park_poll_spins; i++) {
@@ -399,13 +407,26 @@ static void poll_before_park(struct roost_reactor *r, struct tick_wait *w)
         unsigned away = atomic_load_explicit(&r->away, memory_order_acquire);
         if (roost__inbox_busy(&r->inbox)) {
             ROOST_STAT_INC(r, park_poll_hits);
+            r->park_poll_backoff = 0;
             w->wait = false;
             return;
         }
         /* I/O that came in meanwhile ends the poll too: the enter then returns at once. */
-        if (!away || io_pending(r) || roost__now_ns() >= end)
+        if (!away || io_pending(r))
             return;
+        if (roost__now_ns() >= end)
+            break;
     }
+    /*
+     * The budget ran out: what is away takes longer than a poll (a slow offload). Each such
+     * miss doubles the parks skipped before the next poll, up to PARK_POLL_BACKOFF_MAX, and a
+     * hit ends the backoff: a reactor ticking often beside a long offload would otherwise
+     * spend a poll's budget of CPU on every park.
+     */
+    r->park_poll_backoff = r->park_poll_backoff == 0                      ? 1
+                           : r->park_poll_backoff < PARK_POLL_BACKOFF_MAX ? 2 * r->park_poll_backoff
+                                                                          : PARK_POLL_BACKOFF_MAX;
+    r->park_poll_skip = r->park_poll_backoff;
 }
 
 /* Announce parking, then re-check the inbox (the argument at the top of this file). */

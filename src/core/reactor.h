@@ -105,6 +105,8 @@ struct roost_reactor {
     enum roost_wake wake_mode;
     unsigned park_poll_ns;
     unsigned park_poll_spins;
+    unsigned park_poll_backoff; /* parks to skip after the next miss (0: none missed) */
+    unsigned park_poll_skip;    /* parks left to skip before the next poll */
     unsigned inbox_budget;
     bool affinity;
     roost_error_hook error_hook;

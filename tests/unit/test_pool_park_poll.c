@@ -3,7 +3,7 @@
  * (reactor.c, poll_before_park): an offload's completion posted during the poll finds the
  * reactor running and writes no eventfd; the poll is bounded (a long offload leaves the
  * reactor parked, not spinning); and offloads finishing just inside and just outside the
- * budget lose no wake. The away count returns to zero once every task is home or done.
+ * budget lose no wake; polls that keep missing back off. The away count returns to zero once every task is home or done.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -155,6 +155,59 @@ static void poll_is_bounded_and_a_long_offload_parks_the_reactor(void **state)
     roost_runtime_destroy(rt);
 }
 
+/*
+ * A reactor that ticks often (a task sleeping 2 ms at a time) beside an offload far longer
+ * than the budget: its polls keep missing, so it backs off and polls on a small share of
+ * its parks instead of spending the budget on every one.
+ */
+static _Atomic long ticker_stop, ticker_done;
+
+static int ticker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&ticker_stop))
+        roost_sleep(2);
+    atomic_store(&ticker_done, 1);
+    return 0;
+}
+
+static int spawn_ticker_and_sleeper(void *arg)
+{
+    roost_task *t;
+    int rc = roost_spawn(ticker, NULL, &t);
+    if (rc == 0)
+        roost_detach(t);
+    return rc == 0 ? spawn_sleeper(arg) : rc;
+}
+
+static void polls_that_keep_missing_back_off(void **state)
+{
+    (void)state;
+    start(1, 1000, 1u << 20);
+    atomic_store(&job_ms, (long)test_scaled_ms(1000));
+    atomic_store(&job_started, 0);
+    atomic_store(&task_home, 0);
+    atomic_store(&ticker_stop, 0);
+    atomic_store(&ticker_done, 0);
+    assert_int_equal(test_on_reactor(rt, 0, spawn_ticker_and_sleeper, NULL), 0);
+    assert_true(test_wait_at_least(&job_started, 1, 5000));
+    test_sleep_ms(20);
+    struct roost_stats before = test_stats(rt, 0);
+    test_sleep_ms(300);
+    struct roost_stats mid = test_stats(rt, 0);
+    assert_int_equal(atomic_load(&task_home), 0); /* the window lay inside the job */
+    uint64_t ticks = mid.ticks - before.ticks, polls = mid.park_polls - before.park_polls;
+    printf("# %llu polls in %llu ticks beside a long offload\n", (unsigned long long)polls,
+           (unsigned long long)ticks);
+    assert_true(ticks >= 40); /* the ticker ran: about one tick per 2 ms */
+    assert_true(polls * 4 < ticks);
+    atomic_store(&ticker_stop, 1);
+    assert_true(test_wait_at_least(&ticker_done, 1, 5000));
+    assert_true(test_wait_at_least(&task_home, 1, 10000));
+    assert_int_equal(away_count(), 0);
+    roost_runtime_destroy(rt);
+}
+
 /* ---- many offloads around the budget: every completion resumes its task ---- */
 
 #define TASKS 16
@@ -230,6 +283,7 @@ int main(void)
         cmocka_unit_test(poll_finds_the_completion_and_writes_no_eventfd),
         cmocka_unit_test(without_the_poll_the_completion_writes_the_eventfd),
         cmocka_unit_test(poll_is_bounded_and_a_long_offload_parks_the_reactor),
+        cmocka_unit_test(polls_that_keep_missing_back_off),
         cmocka_unit_test(offloads_around_the_budget_lose_no_wake),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

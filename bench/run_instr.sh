@@ -27,7 +27,7 @@ roost_bin=$(cd "$(dirname "$build/roost")" && pwd)/roost
 command -v valgrind >/dev/null || { echo "run_instr.sh: valgrind not found" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/roost-instr.XXXXXX")
 srv=''
-trap '[[ -n $srv ]] && kill "$srv" 2>/dev/null; [[ -n ${KEEP_TMP:-} ]] || rm -rf "$tmp"' EXIT
+trap '[[ -n $srv ]] && kill "$srv" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # instructions BIN DEPTH N: user instructions of a server run that answered N requests
 instructions() {

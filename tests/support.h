@@ -132,6 +132,16 @@ static inline int test_on_reactor(roost_runtime *rt, unsigned i, roost_work_fn f
     return roost_ctx_send(roost_reactor_ctx(roost_runtime_reactor(rt, i)), fn, arg);
 }
 
+/* Spawns fn(arg) where the caller runs (roost_spawn) and lets it run on its own. 0 or -errno. */
+static inline int test_spawn_detached(roost_task_fn fn, void *arg)
+{
+    roost_task *t;
+    int rc = roost_spawn(fn, arg, &t);
+    if (rc == 0)
+        roost_detach(t);
+    return rc;
+}
+
 /* Waits until *v >= want or timeout_ms (scaled) passes; true if reached. */
 static inline bool test_wait_at_least(_Atomic long *v, long want, unsigned timeout_ms)
 {

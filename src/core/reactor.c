@@ -48,9 +48,9 @@
  * what lets the worker run). It has not announced parking, so producers see parked == 0
  * and write nothing. If the poll finds an item the tick does not wait; if the budget runs
  * out or nothing is away any more, it parks exactly as above (and a budget run out makes
- * the next parks skip the poll, more of them after each miss: poll_before_park). No producer holds a wake
- * back; the poll only moves the moment the reactor announces parking, and the argument
- * above starts from that announcement, so it is untouched.
+ * the next parks skip the poll, more of them after each miss: poll_before_park). No
+ * producer holds a wake back; the poll only moves the moment the reactor announces
+ * parking, and the argument above starts from that announcement, so it is untouched.
  */
 #include <errno.h>
 #include <roost/log.h>

@@ -183,10 +183,8 @@ static void *worker_main(void *arg)
             /*
              * Spin a little before sleeping: a task offloading in a loop posts its next job
              * within microseconds, and catching it here saves a futex sleep and wake per job.
-             * The batch is over: the reactor wakes it deferred go out first.
              */
             pthread_mutex_unlock(&p->lock);
-            roost__wakes_flush();
             spin_for_work(p);
             pthread_mutex_lock(&p->lock);
             if (!roost__fifo_empty(&p->queue) || p->stopping)
@@ -199,17 +197,17 @@ static void *worker_main(void *arg)
         if (roost__fifo_empty(&p->queue))
             atomic_store_explicit(&p->nonempty, false, memory_order_relaxed);
         pthread_mutex_unlock(&p->lock);
-        /*
-         * The wakes the last job deferred go out before this one runs: a job is user code of
-         * any length (it may even wait for the task the last one resumes), and no wake may
-         * wait behind it.
-         */
-        roost__wakes_flush();
         roost__wakes_batch_owner(atomic_load_explicit(&p->batch_wakes, memory_order_relaxed));
         roost_work_fn fn = w->fn; /* fn may free w */
         if (fn(w->arg) < 0)
             atomic_fetch_add_explicit(&p->failures, 1, memory_order_relaxed);
         roost__work_returns_flush();
+        /*
+         * The wakes this job deferred go out as it ends, before the worker takes the next
+         * job or sleeps: a job is user code of any length (it may even wait for the task
+         * this one resumed), and no wake may wait behind it.
+         */
+        roost__wakes_flush();
         pthread_mutex_lock(&p->lock);
     }
     pthread_mutex_unlock(&p->lock);

@@ -68,11 +68,7 @@ static int offload_sleeper(void *arg)
 static int spawn_sleeper(void *arg)
 {
     (void)arg;
-    roost_task *t;
-    int rc = roost_spawn(offload_sleeper, NULL, &t);
-    if (rc == 0)
-        roost_detach(t);
-    return rc;
+    return test_spawn_detached(offload_sleeper, NULL);
 }
 
 /*
@@ -173,10 +169,7 @@ static int ticker(void *arg)
 
 static int spawn_ticker_and_sleeper(void *arg)
 {
-    roost_task *t;
-    int rc = roost_spawn(ticker, NULL, &t);
-    if (rc == 0)
-        roost_detach(t);
+    int rc = test_spawn_detached(ticker, NULL);
     return rc == 0 ? spawn_sleeper(arg) : rc;
 }
 
@@ -245,11 +238,9 @@ static int spawn_loops(void *arg)
 {
     (void)arg;
     for (uintptr_t i = 0; i < TASKS; i++) {
-        roost_task *t;
-        int rc = roost_spawn(offload_loop, (void *)(i * 3), &t);
+        int rc = test_spawn_detached(offload_loop, (void *)(i * 3));
         if (rc < 0)
             return rc;
-        roost_detach(t);
     }
     return 0;
 }

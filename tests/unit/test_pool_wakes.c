@@ -64,11 +64,9 @@ static int spawn_burst(void *arg)
 {
     (void)arg;
     for (int i = 0; i < BURST; i++) {
-        roost_task *t;
-        int rc = roost_spawn(offload_once, NULL, &t);
+        int rc = test_spawn_detached(offload_once, NULL);
         if (rc < 0)
             return rc;
-        roost_detach(t);
     }
     return 0;
 }
@@ -254,11 +252,7 @@ static int offload_then_mark(void *arg)
 static int spawn_offload_then_mark(void *arg)
 {
     (void)arg;
-    roost_task *t;
-    int rc = roost_spawn(offload_then_mark, NULL, &t);
-    if (rc == 0)
-        roost_detach(t);
-    return rc;
+    return test_spawn_detached(offload_then_mark, NULL);
 }
 
 /* A pool job that waits (bounded) for task A to resume: user code may wait on another task. */

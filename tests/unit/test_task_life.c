@@ -41,11 +41,7 @@ static int later(void *arg)
 
 static int spawn_detached(void *arg)
 {
-    roost_task *t;
-    int rc = roost_spawn((roost_task_fn)arg, NULL, &t);
-    if (rc == 0)
-        roost_detach(t);
-    return rc;
+    return test_spawn_detached((roost_task_fn)arg, NULL);
 }
 
 static void failing_detached_task_is_counted_once(void **state)
@@ -349,11 +345,9 @@ static int spawn_sleepers(void *arg)
 {
     (void)arg;
     for (int i = 0; i < SLEEPERS; i++) {
-        roost_task *t;
-        int rc = roost_spawn(nap, NULL, &t);
+        int rc = test_spawn_detached(nap, NULL);
         if (rc)
             return rc;
-        roost_detach(t);
     }
     return 0;
 }

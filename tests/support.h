@@ -15,6 +15,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <roost.h>
 
 /*
@@ -124,6 +129,32 @@ static inline roost_runtime *test_runtime(unsigned n, const struct roost_config 
     assert_int_equal(rc, 0);
     assert_non_null(rt);
     return rt;
+}
+
+/* A blocking loopback connection to port whose receives time out after a scaled
+ * recv_timeout_ms: a test waiting for an answer that never comes fails instead of hanging. */
+static inline int test_connect_timed(uint16_t port, uint64_t recv_timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    uint64_t ms = test_scaled_ms(recv_timeout_ms);
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Stops an HTTP test server and its runtime (grace: a scaled 2 s) and frees them. */
+static inline void test_http_stop(roost_http_server *srv, roost_runtime *rt,
+                                  roost_http_router *router)
+{
+    roost_http_server_shutdown(srv, test_scaled_ms(2000));
+    roost_runtime_stop(rt);
+    roost_http_server_free(srv);
+    roost_runtime_destroy(rt);
+    roost_http_router_free(router);
 }
 
 /* Runs fn on reactor i (blocking send from the test thread) and returns its result. */

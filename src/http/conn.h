@@ -56,9 +56,21 @@ struct http_route_memo {
 struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
+    roost_reactor *r;          /* c's, for good */
+    struct reactor_conns *rc;  /* r's spare and shared buffers (server.c) */
     struct roost_http_counters *counters; /* its reactor's */
-    struct roost_bytes in, out, body;
+    struct roost_bytes in, body;
+    /* The output: &out_own, or while a batch is written the reactor's shared buffer
+     * (server.c, out_take). */
+    struct roost_bytes *out, out_own;
     size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    /*
+     * While in_lent.len: hc->in views this received buffer, borrowed from the connection
+     * instead of copied (a whole batch of requests is answered out of it), and in_own keeps
+     * the connection's own input buffer meanwhile. See in_settle.
+     */
+    struct roost_buf in_lent;
+    struct roost_bytes in_own;
     struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
     struct http_route_memo route;
     _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
@@ -141,6 +153,13 @@ static inline uint64_t now_ms(void)
  * The input buffer is consumed by moving in_off forward, so a read carrying many pipelined
  * requests costs no memmove per request; what is left is moved to the front once, before
  * the next receive appends to it.
+ *
+ * A read that finds the input empty is not copied at all: hc->in views the received buffer
+ * (in_lent) while its requests are answered, and the buffer goes back when they are all
+ * consumed (in_consume), or when the input must become the connection's own again before
+ * it grows (in_settle: only what is left, usually a part of a head, is copied). Spans into
+ * the input then move, as they do on a compaction: http_parse_head_more and serve_one
+ * re-point them.
  */
 static inline const char *in_p(const struct http_conn *hc)
 {
@@ -152,20 +171,48 @@ static inline size_t in_n(const struct http_conn *hc)
     return hc->in.len - hc->in_off;
 }
 
+/* The lent buffer goes back; hc->in is the connection's own again, empty. */
+static inline void in_return(struct http_conn *hc)
+{
+    roost_conn_release(hc->c, &hc->in_lent);
+    hc->in = hc->in_own;
+    hc->in.len = 0;
+    hc->in_off = 0;
+}
+
 static inline void in_consume(struct http_conn *hc, size_t n)
 {
     hc->in_off += n;
-    if (hc->in_off == hc->in.len)
+    if (hc->in_off == hc->in.len) {
+        if (hc->in_lent.len)
+            in_return(hc);
         hc->in_off = hc->in.len = 0;
+    }
 }
 
-static inline void in_compact(struct http_conn *hc)
+/* Makes the unconsumed input the connection's own and moves it to the front. 0 or -ENOMEM
+ * (the input is then empty and the lent buffer returned: the connection cannot go on). */
+static inline int in_settle(struct http_conn *hc)
 {
+    if (hc->in_lent.len) {
+        const char *p = in_p(hc);
+        size_t n = in_n(hc);
+        struct roost_bytes own = hc->in_own;
+        own.len = 0;
+        int rc = http_bytes_append(&own, p, n);
+        hc->in_own = own;
+        in_return(hc);
+        if (rc < 0)
+            return rc;
+        hc->in.len = n;
+        return 0;
+    }
     if (!hc->in_off)
-        return;
+        return 0;
     memmove(hc->in.p, hc->in.p + hc->in_off, in_n(hc));
     hc->in.len -= hc->in_off;
     hc->in_off = 0;
+    return 0;
 }
 
 /* ---- between the server's files ---- */

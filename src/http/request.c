@@ -81,7 +81,9 @@ roost_reactor *roost_http_req_reactor(const roost_http_req *req)
  */
 int http_receive(struct http_conn *hc, uint64_t deadline_ms)
 {
-    in_compact(hc);
+    int rc = in_settle(hc);
+    if (rc < 0)
+        return rc;
     if (deadline_ms) {
         uint64_t now = now_ms();
         if (now >= deadline_ms)
@@ -95,7 +97,14 @@ int http_receive(struct http_conn *hc, uint64_t deadline_ms)
     if (n <= 0)
         return n;
     roost_http_count(&hc->counters->bytes_received, buf.len);
-    int rc = http_bytes_append(&hc->in, buf.data, buf.len);
+    if (!hc->in.len && net_buf_may_keep(hc->c, &buf)) {
+        /* Nothing pending: answer out of the received buffer itself (see in_settle). */
+        hc->in_own = hc->in;
+        hc->in = (struct roost_bytes){(char *)buf.data, buf.len, buf.len};
+        hc->in_lent = buf;
+        return n;
+    }
+    rc = http_bytes_append(&hc->in, buf.data, buf.len);
     roost_conn_release(hc->c, &buf);
     return rc < 0 ? rc : n;
 }
@@ -116,7 +125,7 @@ static int receive_body(struct http_conn *hc)
 /* Answers what is queued first, then invites the body (RFC 9110 §10.1.1). 0 or -errno. */
 static int send_continue(struct http_conn *hc)
 {
-    int rc = http_bytes_append_str(&hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    int rc = http_bytes_append_str(hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
     return rc < 0 ? rc : http_flush(hc);
 }
 
@@ -168,7 +177,8 @@ static long read_body(struct http_conn *hc, roost_http_req *req)
         off += consumed;
         if (!done && consumed == 0) {
             /* Everything between the head and off is decoded: drop it before reading on. */
-            in_compact(hc);
+            if (in_settle(hc) < 0)
+                return -ENOMEM;
             memmove(hc->in.p + head_len, hc->in.p + off, hc->in.len - off);
             hc->in.len -= off - head_len;
             off = head_len;
@@ -216,6 +226,10 @@ long http_body_begin(struct http_conn *hc, roost_http_req *req)
     uint64_t max = hc->srv->opts.max_stream_body_bytes;
     if (!req->head.chunked && max && req->head.content_length > max)
         return -413;
+    /* The handler's reads borrow receive buffers of their own: the input must not hold one
+     * (serve_one re-points the head's spans when this moves it). */
+    if (in_settle(hc) < 0)
+        return -ENOMEM;
     struct http_body_stream *s = &req->stream;
     *s = (struct http_body_stream){
         .on = true,
@@ -404,5 +418,7 @@ int http_stream_end(struct http_conn *hc, roost_http_req *req, roost_http_res *r
 
 size_t http_req_buffered(const roost_http_req *req)
 {
-    return req->hc->in.cap + (req->stream.on ? req->stream.buf.len : 0);
+    const struct http_conn *hc = req->hc;
+    size_t own = hc->in_lent.len ? hc->in_own.cap : 0; /* hc->in views a received buffer */
+    return hc->in.cap + own + (req->stream.on ? req->stream.buf.len : 0);
 }

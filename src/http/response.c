@@ -147,18 +147,18 @@ static int append_head(struct http_conn *hc, roost_http_res *res, const char *fr
     size_t conn_len = res->close    ? sizeof(conn_close) - 1
                       : res->http10 ? sizeof(conn_keep) - 1
                                     : 0;
-    int rc = http_bytes_reserve(&hc->out, line_len + res->headers.len + framing_len + conn_len +
+    int rc = http_bytes_reserve(hc->out, line_len + res->headers.len + framing_len + conn_len +
                                               2 + body_len);
     if (rc < 0)
         return rc;
-    char *d = hc->out.p + hc->out.len;
+    char *d = hc->out->p + hc->out->len;
     d = http_put(d, status, line_len);
     d = http_put(d, res->headers.p, res->headers.len);
     d = http_put(d, framing, framing_len);
     d = http_put(d, conn, conn_len);
     d = http_put(d, "\r\n", 2);
     d = http_put(d, body, body_len);
-    hc->out.len = (size_t)(d - hc->out.p);
+    hc->out->len = (size_t)(d - hc->out->p);
     return 0;
 }
 
@@ -208,12 +208,12 @@ int http_append_status(struct http_conn *hc, int status)
 
 int http_flush(struct http_conn *hc)
 {
-    if (!hc->out.len)
+    if (!hc->out->len)
         return 0;
-    int rc = roost_conn_send(hc->c, hc->out.p, hc->out.len);
+    int rc = roost_conn_send(hc->c, hc->out->p, hc->out->len);
     if (rc >= 0)
-        roost_http_count(&hc->counters->bytes_sent, hc->out.len);
-    hc->out.len = 0;
+        roost_http_count(&hc->counters->bytes_sent, hc->out->len);
+    hc->out->len = 0;
     return rc;
 }
 
@@ -344,13 +344,13 @@ int http_send_file_body(struct http_conn *hc, roost_http_res *res)
             roost_http_count(&hc->counters->bytes_sent, left);
         return rc;
     }
-    int rc = http_bytes_reserve(&hc->out, left);
+    int rc = http_bytes_reserve(hc->out, left);
     while (rc == 0 && left) {
-        int n = net_file_read(roost_conn_reactor(hc->c), res->file_fd, hc->out.p + hc->out.len,
+        int n = net_file_read(roost_conn_reactor(hc->c), res->file_fd, hc->out->p + hc->out->len,
                               left, off);
         if (n <= 0)
             return n < 0 ? n : -ENODATA; /* truncated meanwhile: the length is promised */
-        hc->out.len += (size_t)n;
+        hc->out->len += (size_t)n;
         off += (uint64_t)n;
         left -= (size_t)n;
     }
@@ -382,14 +382,14 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         if (!res->http10) {
             char size[32];
             int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-            rc = http_bytes_append(&hc->out, size, (size_t)n);
+            rc = http_bytes_append(hc->out, size, (size_t)n);
         }
         if (rc == 0)
-            rc = http_bytes_append(&hc->out, data, len);
+            rc = http_bytes_append(hc->out, data, len);
         if (rc == 0)
             res->streamed += len;
         if (rc == 0 && !res->http10)
-            rc = http_bytes_append(&hc->out, "\r\n", 2);
+            rc = http_bytes_append(hc->out, "\r\n", 2);
     }
     if (rc == 0)
         rc = http_flush(hc);

@@ -63,6 +63,10 @@ struct reactor_conns {
      * then cost no malloc and free of their buffers each. */
     struct conn_bufs spare[SPARE_BUFS];
     unsigned nspare;
+    /* Reactor thread only: the output buffer one connection at a time writes a batch of
+     * responses into (out_take): always warm in the cache, unlike a buffer per connection. */
+    struct roost_bytes out;
+    bool out_taken;
     char pad[64]; /* no cache line shared with the next reactor's counters */
 };
 
@@ -277,7 +281,7 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
         rc = http_append_response(hc, &res);
     else if (rc == 0 && !res.failed && !res.http10 && !res.head_only &&
              !http_status_bodiless(res.status))
-        rc = http_bytes_append(&hc->out, "0\r\n\r\n", 5);
+        rc = http_bytes_append(hc->out, "0\r\n\r\n", 5);
     if (res.has_file) {
         if (rc == 0 && !res.head_only && !http_status_bodiless(res.status))
             rc = http_send_file_body(hc, &res);
@@ -326,6 +330,44 @@ static void conn_unlink(struct http_conn *hc)
     pthread_mutex_unlock(&rc->lock);
 }
 
+/* The spare buffer sets of c's reactor, or NULL when not running on it (run-on=pool). */
+static struct reactor_conns *spares_here(roost_http_server *srv, roost_conn *c)
+{
+    roost_reactor *r = roost_conn_reactor(c);
+    return roost_reactor_current() == r ? &srv->per_reactor[roost_reactor_id(r)] : NULL;
+}
+
+/*
+ * The reactor's shared output buffer, for the batch of responses about to be written: taken
+ * when this connection has no output pending and no other connection holds it (one whose
+ * handler or send is awaiting keeps it meanwhile; the others then use their own). Responses
+ * written into one warm buffer cost no cache misses, where a buffer per connection is cold
+ * again by the connection's next turn once a reactor serves hundreds of connections.
+ */
+static void out_take(struct http_conn *hc)
+{
+    struct reactor_conns *rc = hc->rc;
+    if (hc->out != &hc->out_own || hc->out_own.len || rc->out_taken || !net_on_reactor(hc->r))
+        return;
+    rc->out_taken = true;
+    hc->out = &rc->out;
+}
+
+/*
+ * Gives the shared output buffer back once it is empty, on its reactor (a task that moved
+ * off it keeps the buffer until it is back: the reactor's fields are its thread's). One
+ * grown past SPARE_BUF_MAX (a large response) is freed rather than kept.
+ */
+static void out_give(struct http_conn *hc)
+{
+    if (hc->out == &hc->out_own || hc->out->len || !net_on_reactor(hc->r))
+        return;
+    if (hc->out->cap > SPARE_BUF_MAX)
+        http_bytes_free(hc->out);
+    hc->rc->out_taken = false;
+    hc->out = &hc->out_own;
+}
+
 static void serve_conn(struct http_conn *hc)
 {
     roost_http_server *srv = hc->srv;
@@ -334,6 +376,8 @@ static void serve_conn(struct http_conn *hc)
     for (;;) {
         uint64_t now = 0; /* ns; within a batch, the end of the request before */
         /* Answer every complete request already buffered. */
+        if (in_n(hc))
+            out_take(hc);
         while (in_n(hc)) {
             if (!now)
                 now = now_ns();
@@ -363,12 +407,13 @@ static void serve_conn(struct http_conn *hc)
              * and never reads then holds at most the cap here (its requests wait in the
              * socket), and the send timeout ends it.
              */
-            if (hc->out.len >= srv->opts.max_output_bytes && http_flush(hc) < 0)
+            if (hc->out->len >= srv->opts.max_output_bytes && http_flush(hc) < 0)
                 return;
         }
         /* One write for everything answered from this read. */
         if (http_flush(hc) < 0)
             return;
+        out_give(hc);
         atomic_store_explicit(&hc->idle, !in_n(hc), memory_order_relaxed);
         /*
          * Shutting down and between requests: stop reading. Bytes the peer already sent
@@ -405,13 +450,6 @@ static void peer_name(roost_conn *c, char *out, size_t cap)
         snprintf(out, cap, "-");
 }
 
-/* The spare buffer sets of c's reactor, or NULL when not running on it (run-on=pool). */
-static struct reactor_conns *spares_here(roost_http_server *srv, roost_conn *c)
-{
-    roost_reactor *r = roost_conn_reactor(c);
-    return roost_reactor_current() == r ? &srv->per_reactor[roost_reactor_id(r)] : NULL;
-}
-
 static void conn_bufs_free(struct conn_bufs *b)
 {
     http_bytes_free(&b->in);
@@ -427,7 +465,7 @@ static void conn_bufs_take(struct http_conn *hc)
         return;
     struct conn_bufs *b = &rc->spare[--rc->nspare];
     hc->in = b->in;
-    hc->out = b->out;
+    hc->out_own = b->out;
     hc->res_headers = b->res_headers;
     hc->res_body = b->res_body;
 }
@@ -440,25 +478,27 @@ static bool spare_size(const struct roost_bytes *b)
 static void conn_bufs_give(struct http_conn *hc)
 {
     struct reactor_conns *rc = spares_here(hc->srv, hc->c);
-    if (rc && rc->nspare < SPARE_BUFS && spare_size(&hc->in) && spare_size(&hc->out) &&
+    if (rc && rc->nspare < SPARE_BUFS && spare_size(&hc->in) && spare_size(&hc->out_own) &&
         spare_size(&hc->res_headers) && spare_size(&hc->res_body)) {
         struct conn_bufs *b = &rc->spare[rc->nspare++];
         b->in = (struct roost_bytes){hc->in.p, 0, hc->in.cap};
-        b->out = (struct roost_bytes){hc->out.p, 0, hc->out.cap};
+        b->out = (struct roost_bytes){hc->out_own.p, 0, hc->out_own.cap};
         b->res_headers = (struct roost_bytes){hc->res_headers.p, 0, hc->res_headers.cap};
         b->res_body = (struct roost_bytes){hc->res_body.p, 0, hc->res_body.cap};
         return;
     }
-    struct conn_bufs b = {hc->in, hc->out, hc->res_headers, hc->res_body};
+    struct conn_bufs b = {hc->in, hc->out_own, hc->res_headers, hc->res_body};
     conn_bufs_free(&b);
 }
 
 static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
-    struct http_conn hc = {.srv = srv, .c = c};
+    struct http_conn hc = {.srv = srv, .c = c, .r = roost_conn_reactor(c)};
+    hc.out = &hc.out_own;
+    hc.rc = &srv->per_reactor[roost_reactor_id(hc.r)];
     roost_conn_set_send_timeout(c, srv->opts.send_timeout_ms);
-    hc.counters = &srv->per_reactor[roost_reactor_id(roost_conn_reactor(c))].counters;
+    hc.counters = &hc.rc->counters;
     if (srv->access_log)
         peer_name(c, hc.peer, sizeof(hc.peer));
     roost_http_count(&hc.counters->accepted, 1);
@@ -466,7 +506,16 @@ static int on_conn(roost_conn *c, void *arg)
     conn_link(&hc);
     conn_bufs_take(&hc);
     serve_conn(&hc);
-    conn_unlink(&hc);
+    if (hc.in_lent.len)
+        in_return(&hc);
+    hc.out->len = 0; /* what a failed connection did not send is dropped */
+    out_give(&hc);
+    if (hc.out != &hc.out_own) {
+        /* Ended off its reactor (affinity off): the shared buffer is freed here, and that
+         * reactor's connections use their own buffers from now on (it stays taken). */
+        http_bytes_free(hc.out);
+        hc.out = &hc.out_own;
+    }    conn_unlink(&hc);
     conn_bufs_give(&hc);
     http_bytes_free(&hc.body);
     http_bytes_free(&hc.path);
@@ -616,6 +665,7 @@ void roost_http_server_free(roost_http_server *s)
         pthread_mutex_destroy(&rc->lock);
         while (rc->nspare)
             conn_bufs_free(&rc->spare[--rc->nspare]);
+        http_bytes_free(&rc->out);
     }
     http_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);

@@ -26,6 +26,7 @@
 #include <roost/waiter.h>
 
 #include "core/reactor.h"
+#include "core/thread.h"
 
 /* roost_buf._id: 0 = nothing borrowed; ring buffer b is b + 1; the one-shot buffer: */
 #define NET_BUF_INTERNAL 0x80000000u
@@ -399,7 +400,21 @@ static inline char *net_buf_data(const struct roost_net *net, unsigned bid)
 
 static inline bool net_on_reactor(const struct roost_reactor *r)
 {
-    return roost_reactor_current() == r;
+    return roost__thread_reactor() == r;
+}
+
+/*
+ * Whether a task may keep b, just received on c, borrowed for a while (the HTTP server
+ * answers a batch of requests out of it instead of copying it). A connection's own buffer
+ * (one-shot receives) or a spill costs the ring nothing; a provided buffer may be kept only
+ * on the reactor while at least half of the ring is free, so that tasks that keep theirs
+ * across a long await can never starve the reactor's other connections of buffers.
+ */
+static inline bool net_buf_may_keep(const struct roost_conn *c, const struct roost_buf *b)
+{
+    if (b->_id == NET_BUF_INTERNAL || b->_id == NET_BUF_SPILL)
+        return true;
+    return net_on_reactor(c->r) && c->net->ring.avail >= c->net->ring.count / 2;
 }
 
 #endif

@@ -448,8 +448,21 @@ static int deliver(struct roost_conn *c, uint32_t id, uint32_t len, struct roost
 
 static int recv_multishot(struct roost_conn *c, struct roost_buf *out)
 {
-    struct net_req q = {.r = c->r, .c = c, .start = ms_recv_start, .cancel = ms_recv_cancel};
+    /*
+     * Field by field: an initializer would zero all of struct net_req, whose union is sized by
+     * its largest member (a sockaddr_storage), on every receive. net_call sets the rest.
+     */
+    struct net_req q;
+    q.r = c->r;
+    q.c = c;
+    q.start = ms_recv_start;
+    q.cancel = ms_recv_cancel;
     q.recv.timeout_ms = c->recv_timeout_ms;
+    q.recv.id = 0;
+    q.recv.len = 0;
+    q.recv.spill = NULL;
+    q.recv.cqe_flags = 0;
+    q.recv.poll_first = false;
     int rc = net_call(&q);
     c->budget = c->net->inline_budget;
     if (q.recv.id == NET_BUF_SPILL)

@@ -107,25 +107,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    roost_http_server_shutdown(srv, test_scaled_ms(2000));
-    roost_runtime_stop(rt);
-    roost_http_server_free(srv);
-    roost_runtime_destroy(rt);
-    roost_http_router_free(router);
+    test_http_stop(srv, rt, router);
     return 0;
 }
 
 /* Sends request on a new connection and reads the whole response (the server closes). */
 static size_t exchange(const char *request, char *out, size_t cap)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    uint64_t ms = test_scaled_ms(10000);
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(roost_http_server_port(srv))};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    int fd = test_connect_timed(roost_http_server_port(srv), 10000);
     size_t len = strlen(request);
     assert_int_equal(send(fd, request, len, MSG_NOSIGNAL), (ssize_t)len);
     size_t got = 0;

@@ -171,11 +171,7 @@ static int teardown(void **state)
 {
     (void)state;
     atomic_store(&gate, true);
-    roost_http_server_shutdown(srv, test_scaled_ms(2000));
-    roost_runtime_stop(rt);
-    roost_http_server_free(srv);
-    roost_runtime_destroy(rt);
-    roost_http_router_free(router);
+    test_http_stop(srv, rt, router);
     return 0;
 }
 

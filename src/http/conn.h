@@ -73,6 +73,7 @@ struct http_conn {
     struct roost_bytes in_own;
     struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
     struct http_route_memo route;
+    bool res_begun; /* this request's final response head is written (roost_http_res_write) */
     _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
@@ -91,6 +92,8 @@ struct http_conn {
 struct http_body_stream {
     bool on;        /* this request's body is streamed */
     bool continued; /* no 100 Continue owed (sent, or not asked for) */
+    bool uninvited; /* it was owed once the final response had begun: never sent, since a
+                       1xx comes before the final response (RFC 9110 §15.2) */
     bool done;      /* the body's end was read */
     bool chunked;
     int err;              /* sticky -errno of a failed read, 0 */

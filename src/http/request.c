@@ -361,7 +361,10 @@ int roost_http_req_read(roost_http_req *req, struct roost_str *chunk)
     struct http_conn *hc = req->hc;
     if (!s->continued) {
         s->continued = true;
-        int rc = s->done || stream_have_all(hc, s) ? 0 : send_continue(hc);
+        /* A 100 after the final response's head would land in its body: the client gets no
+         * invitation then, and the read waits for what it sends anyway (body_timeout_ms). */
+        s->uninvited = hc->res_begun;
+        int rc = s->done || stream_have_all(hc, s) || s->uninvited ? 0 : send_continue(hc);
         if (rc < 0) {
             *chunk = (struct roost_str){NULL, 0};
             return stream_fail(s, rc);
@@ -393,8 +396,9 @@ int http_stream_end(struct http_conn *hc, roost_http_req *req, roost_http_res *r
         /* Discarded even when the connection closes anyway (Connection: close): closing on
          * unread bytes resets the connection, which can destroy the response in flight. */
         uint64_t limit = s->read + hc->srv->opts.max_body_bytes;
-        bool stop = (!s->continued && !stream_have_all(hc, s)) || /* never invited: the client
-                                                                    may hold the body back */
+        bool stop = ((!s->continued || s->uninvited) &&
+                     !stream_have_all(hc, s)) || /* never invited: the client may hold the body
+                                                    back */
                     (!s->chunked && s->left > hc->srv->opts.max_body_bytes); /* too much */
         struct roost_str chunk;
         while (!stop && stream_next(hc, s, &chunk) > 0)

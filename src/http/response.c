@@ -371,6 +371,7 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
     int rc = 0;
     if (!res->streaming) {
         res->streaming = true;
+        hc->res_begun = true;
         /* HTTP/1.0 has no chunked coding: the body is delimited by closing. */
         if (res->http10)
             res->close = true;

@@ -211,6 +211,7 @@ static void access_log(struct http_conn *hc, const roost_http_req *req, int stat
 static void res_start(roost_http_res *res, struct http_conn *hc, const roost_http_req *req)
 {
     res->hc = hc;
+    hc->res_begun = false;
     res->status = 200;
     res->headers = (struct roost_bytes){hc->res_headers.p, 0, hc->res_headers.cap};
     res->body = (struct roost_bytes){hc->res_body.p, 0, hc->res_body.cap};

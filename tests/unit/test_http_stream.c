@@ -114,6 +114,21 @@ static int gated(roost_http_req *req, roost_http_res *res, void *arg)
     return read_all(req, res, false);
 }
 
+/* Begins its (chunked) response, then reads the body: a 100 Continue may not follow. */
+static int head_first(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    int rc = roost_http_res_write(res, "x", 1);
+    long bytes = 0;
+    struct roost_str chunk;
+    int n;
+    while (rc == 0 && (n = roost_http_req_read(req, &chunk)) > 0)
+        bytes += n;
+    char out[32];
+    int len = snprintf(out, sizeof(out), "%ld", bytes);
+    return rc ? rc : roost_http_res_write(res, out, (size_t)len);
+}
+
 /* Answers without reading the body. */
 static int ignore(roost_http_req *req, roost_http_res *res, void *arg)
 {
@@ -149,6 +164,7 @@ static int setup(void **state)
     assert_int_equal(roost_http_route_stream(router, "POST", "/slow", slow, NULL), 0);
     assert_int_equal(roost_http_route_stream(router, "POST", "/gated", gated, NULL), 0);
     assert_int_equal(roost_http_route_stream(router, "POST", "/ignore", ignore, NULL), 0);
+    assert_int_equal(roost_http_route_stream(router, "POST", "/head-first", head_first, NULL), 0);
     assert_int_equal(roost_http_route(router, NULL, "/whole", stream, NULL), 0);
     assert_int_equal(roost_http_route(router, "GET", "/plain", plain, NULL), 0);
     struct roost_http_server_opts o;
@@ -435,6 +451,35 @@ static void continue_is_sent_at_the_first_read(void **state)
     client_close(&c);
 }
 
+/*
+ * A handler that began its response before its first read: the 100 Continue it would owe
+ * can no longer come first (RFC 9110 §15.2), and in the middle of the chunked body it would
+ * corrupt it. None is sent; the body the client sends anyway is read.
+ */
+static void no_continue_after_the_response_began(void **state)
+{
+    (void)state;
+    struct client c;
+    client_open(&c);
+    client_send_str(&c, "POST /head-first HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                        "Content-Length: 5\r\n\r\n");
+    while (!memmem(c.buf, c.len, "1\r\nx\r\n", 6)) /* the head and the first chunk */
+        assert_true(client_fill(&c));
+    assert_memory_equal(c.buf, "HTTP/1.1 200 ", 13);
+    /* the handler is reading now: whatever it sent before waiting is here (TCP_NODELAY) */
+    struct pollfd p = {.fd = c.fd, .events = POLLIN};
+    if (poll(&p, 1, (int)test_scaled_ms(100)) > 0)
+        assert_true(client_fill(&c));
+    client_send_str(&c, "hello");
+    while (!memmem(c.buf, c.len, "0\r\n\r\n", 5))
+        assert_true(client_fill(&c));
+    c.buf[c.len] = 0;
+    assert_null(memmem(c.buf, c.len, "100 Continue", 12));
+    char *body = memmem(c.buf, c.len, "\r\n\r\n", 4) + 4;
+    assert_string_equal(body, "1\r\nx\r\n1\r\n5\r\n0\r\n\r\n");
+    client_close(&c);
+}
+
 /* A handler that does not read: the server discards the body, the next request is parsed. */
 static void unread_body_is_discarded_before_the_next_request(void **state)
 {
@@ -674,6 +719,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(slow_reader_memory_stays_bounded_with_multishot, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(continue_is_sent_at_the_first_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(no_continue_after_the_response_began, setup, teardown),
         cmocka_unit_test_setup_teardown(unread_body_is_discarded_before_the_next_request, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(unread_body_of_a_last_request_is_discarded_before_closing,

@@ -62,6 +62,9 @@ static const struct roost_http_limits default_limits = ROOST_HTTP_LIMITS_DEFAULT
 
 typedef const unsigned char *cptr;
 
+/* For the helpers the head parser's two paths share: a call would cost more than their body. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 static inline bool is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
@@ -268,6 +271,46 @@ static bool path_query_split(cptr p, cptr end, struct roost_http_request *req)
     return true;
 }
 
+/* origin-form = absolute-path [ "?" query ] (RFC 9112 §3.2.1), the common case: split into
+ * path and query and validated in the same pass, from *pp (on the "/") to the SP after the
+ * target. No "#": a fragment is never sent. Returns 1 with *pp on that SP, 0 when the bytes end
+ * first (need more), or -400. */
+static ALWAYS_INLINE int origin_form(cptr *pp, cptr end, struct roost_http_request *req)
+{
+    cptr p = *pp, t = p;
+    unsigned char mask = C_PATH;
+    req->query = (struct roost_http_str){NULL, 0};
+    for (;;) {
+        p = skip_common(p, end, true); /* its bytes are in C_PATH and C_QUERY alike */
+        while (p < end && (cls[*p] & mask))
+            p++;
+        if (p == end)
+            return 0;
+        if (*p == ' ') {
+            break;
+        } else if (*p == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
+            if (end - p < 2 || (end - p < 3 && (cls[p[1]] & C_HEX)))
+                return 0;
+            if (!pct_target_at(p, end))
+                return -400;
+            p += 3;
+        } else if (*p == '?' && mask == C_PATH) {
+            req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+            req->query.p = (const char *)++p;
+            mask = C_QUERY;
+        } else {
+            return -400;
+        }
+    }
+    if (req->query.p)
+        req->query.n = (size_t)(p - (cptr)req->query.p);
+    else
+        req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+    req->target_form = ROOST_HTTP_TARGET_ORIGIN;
+    *pp = p;
+    return 1;
+}
+
 /* absolute-form, RFC 9112 §3.2.2: only hierarchical URIs with a non-empty authority
  * ("scheme://host[:port]/path?query"); an http(s) URI needs a host (RFC 9110 §4.2.1), and
  * requiring "//" keeps "host:port" from passing as a scheme-only URI outside CONNECT. */
@@ -469,17 +512,22 @@ static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
     return true;
 }
 
-static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_http_limits *lim,
-                 struct roost_http_request *req, head_state_t *st, struct http_head_progress *hp)
+/* A complete field line, name and value (OWS trimmed) delimited: recorded in req->headers, then
+ * interpreted if it is one of the fields the parser acts on. 0 or -STATUS. */
+static ALWAYS_INLINE int field(cptr name, size_t name_n, cptr v, cptr ve,
+                               const struct roost_http_limits *lim, struct roost_http_request *req,
+                               head_state_t *st, struct http_head_progress *hp)
 {
+    struct roost_http_header *h = &req->headers[req->header_count++];
+    h->name = (struct roost_http_str){(const char *)name, name_n};
+    h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
     switch (name_n) {
     case 4:
         if (TOKEN_EQ(name, name_n, "host")) {
             /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is
              * only for a target URI without an authority, which an http URI always has: in
              * HTTP/1.1, where Host is required, empty is as good as missing. */
-            if (st->host_seen || !host_valid(v, ve, hp) ||
-                (v == ve && req->version_minor == 1))
+            if (st->host_seen || !host_valid(v, ve, hp) || (v == ve && req->version_minor == 1))
                 return -400;
             st->host_seen = true;
             req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
@@ -509,6 +557,31 @@ static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_h
     default:
         return 0;
     }
+}
+
+/* The verdicts that need the whole head, given at the end of its blank line (head_len bytes
+ * from the start of the buffer); the rest of the request's summary is filled in. */
+static ALWAYS_INLINE int head_done(struct roost_http_request *req, const head_state_t *st,
+                                   struct roost_http_str authority, size_t head_len)
+{
+    if (req->version_minor == 1 && !st->host_seen) /* RFC 9112 §3.2 */
+        return -400;
+    req->chunked = false;
+    if (st->te_seen) {
+        if (!st->te_chunked) /* §6.3: chunked not final, length undeterminable */
+            return -400;
+        if (st->te_unknown) /* §6.1: a coding we do not implement */
+            return -501;
+        req->chunked = true;
+    }
+    if (authority.p) /* §3.2.2: absolute-form overrides Host */
+        req->host = authority;
+    req->keep_alive =
+        req->version_minor == 1 ? !st->conn_close : st->conn_keep_alive && !st->conn_close;
+    /* RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request MUST be ignored */
+    req->expect_continue = req->version_minor == 1 && st->expect;
+    req->head_len = head_len;
+    return (int)head_len;
 }
 
 static size_t max_head_of(const struct roost_http_limits *lim)
@@ -603,37 +676,11 @@ static int parse_head(const char *buf, size_t len, const struct roost_http_limit
         req->path = (struct roost_http_str){NULL, 0};
         req->query = (struct roost_http_str){NULL, 0};
     } else if (*p == '/') {
-        /* §3.2.1 origin-form = absolute-path [ "?" query ]: the common case, split and
-         * validated in the same pass. No "#": a fragment is never sent. */
-        unsigned char mask = C_PATH;
-        req->query = (struct roost_http_str){NULL, 0};
-        for (;;) {
-            p = skip_common(p, end, true); /* its bytes are in C_PATH and C_QUERY alike */
-            while (p < end && (cls[*p] & mask))
-                p++;
-            if (p == end)
-                goto more;
-            if (*p == ' ') {
-                break;
-            } else if (*p == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
-                if (end - p < 2 || (end - p < 3 && (cls[p[1]] & C_HEX)))
-                    goto more;
-                if (!pct_target_at(p, end))
-                    return -400;
-                p += 3;
-            } else if (*p == '?' && mask == C_PATH) {
-                req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
-                req->query.p = (const char *)++p;
-                mask = C_QUERY;
-            } else {
-                return -400;
-            }
+        if ((r = origin_form(&p, end, req)) <= 0) {
+            if (r < 0)
+                return r;
+            goto more;
         }
-        if (req->query.p)
-            req->query.n = (size_t)(p - (cptr)req->query.p);
-        else
-            req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
-        req->target_form = ROOST_HTTP_TARGET_ORIGIN;
     } else if (*p == '*') {
         /* §3.2.4: asterisk-form only for a server-wide OPTIONS */
         if (!is_options)
@@ -740,32 +787,11 @@ fields:
         while (ve > v && is_ows(ve[-1]))
             ve--;
         p += 2;
-        struct roost_http_header *h = &req->headers[req->header_count++];
-        h->name = (struct roost_http_str){(const char *)name, name_n};
-        h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
         if ((r = field(name, name_n, v, ve, lim, req, &st, hp)) != 0)
             return r;
     }
 
-    /* Verdicts that need the whole head. */
-    if (req->version_minor == 1 && !st.host_seen) /* RFC 9112 §3.2 */
-        return -400;
-    req->chunked = false;
-    if (st.te_seen) {
-        if (!st.te_chunked) /* §6.3: chunked not final, length undeterminable */
-            return -400;
-        if (st.te_unknown) /* §6.1: a coding we do not implement */
-            return -501;
-        req->chunked = true;
-    }
-    if (authority.p) /* §3.2.2: absolute-form overrides Host */
-        req->host = authority;
-    req->keep_alive =
-        req->version_minor == 1 ? !st.conn_close : st.conn_keep_alive && !st.conn_close;
-    /* RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request MUST be ignored */
-    req->expect_continue = req->version_minor == 1 && st.expect;
-    req->head_len = (size_t)(p - start);
-    return (int)req->head_len;
+    return head_done(req, &st, authority, (size_t)(p - start));
 
 more:
     if (line) { /* the request-line is done: resume at this field line */
@@ -776,8 +802,181 @@ more:
     return len >= max_head ? too_big : 0;
 }
 
+/*
+ * The fast path, for a head looked at for the first time and whole: the common case, since a
+ * client writes its head at once, and at pipelining depth one read holds many heads. It is
+ * parse_head for the heads it knows, with the same helpers, minus what only an incomplete or
+ * invalid head needs: no record of where to resume, no search for the first byte that proves
+ * an error, and 16 bytes at a time where parse_head goes byte by byte. It knows a head that
+ * starts with a method other than CONNECT, has an origin-form target and HTTP/1.1 or HTTP/1.0,
+ * and whose field values are printable ASCII, after at most one SP following the colon and
+ * without OWS at their end. Anything else (bytes still to come, leading empty lines, an error,
+ * HTAB or obs-text, more fields than max_headers) makes it decline with 0, and parse_head
+ * decides from the first byte. So it never gives a verdict parse_head would not:
+ * tests/unit/test_http_parser.c and the parser's fuzz target compare the two on every input.
+ */
+#if defined(__SSE2__)
+/* The 16 bytes from p, or, fewer than 16 being left before end, the last 16 before end: *shift
+ * is then what to shift a byte mask right by for bit 0 to be p's (bits past end read as 0).
+ * Needs end - 16 >= the start of the buffer. */
+static ALWAYS_INLINE __m128i block_at(cptr p, cptr end, unsigned *shift)
+{
+    cptr q = end - p >= 16 ? p : end - 16;
+    *shift = (unsigned)(p - q);
+    return _mm_loadu_si128((const __m128i *)(const void *)q);
+}
+
+/* Byte mask: the bytes outside 0x20..0x7E (controls, DEL, obs-text), by one signed compare. */
+static ALWAYS_INLINE unsigned not_printable(__m128i v)
+{
+    __m128i ok = _mm_cmpgt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x20));
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+}
+
+/* Byte mask: the bytes other than letters, digits and "-" (skip_common's set for names). */
+static ALWAYS_INLINE unsigned not_name_common(__m128i v)
+{
+    __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
+                      _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+}
+
+static ALWAYS_INLINE unsigned byte_mask(__m128i v, char c)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+}
+
+static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
+                                     const struct roost_http_limits *lim,
+                                     struct roost_http_request *req, struct http_head_progress *hp)
+{
+    size_t max_head = max_head_of(lim);
+    cptr const start = (cptr)buf;
+    cptr const end = start + (len < max_head ? len : max_head);
+    cptr p = start;
+    head_state_t st = {0};
+    unsigned sh, m;
+
+    if (end - p < 16) /* "GET / HTTP/1.1\r\n", the shortest request-line worth trying */
+        goto decline;
+    /* the method: GET by one compare, any other token but CONNECT byte by byte */
+    if (memcmp(p, "GET ", 4) == 0) {
+        p += 3;
+    } else {
+        cptr m_end = end - p > ROOST_HTTP_MAX_METHOD ? p + ROOST_HTTP_MAX_METHOD : end - 1;
+        p = skip_common(p, m_end, false);
+        while (p < m_end && (cls[*p] & C_TOKEN))
+            p++;
+        if (p == m_end || *p != ' ' || p == start ||
+            (p - start == 7 && memcmp(start, "CONNECT", 7) == 0))
+            goto decline;
+    }
+    req->method = (struct roost_http_str){(const char *)start, (size_t)(p - start)};
+    cptr t = ++p;
+    if (*p != '/')
+        goto decline;
+    if (origin_form(&p, end, req) <= 0)
+        goto decline;
+    req->target = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+    p++;
+    if (end - p < 10 || memcmp(p + 8, "\r\n", 2) != 0)
+        goto decline;
+    if (memcmp(p, "HTTP/1.1", 8) == 0)
+        req->version_minor = 1;
+    else if (memcmp(p, "HTTP/1.0", 8) == 0)
+        req->version_minor = 0;
+    else
+        goto decline;
+    p += 10;
+
+    unsigned max_headers =
+        lim->max_headers < ROOST_HTTP_MAX_HEADERS ? lim->max_headers : ROOST_HTTP_MAX_HEADERS;
+    req->header_count = 0;
+    req->host = (struct roost_http_str){NULL, 0};
+    req->has_content_length = false;
+    req->content_length = 0;
+    for (;;) {
+        if (p == end)
+            goto decline;
+        if (*p == '\r') {
+            if (end - p < 2 || p[1] != '\n')
+                goto decline;
+            p += 2;
+            break;
+        }
+        if (req->header_count == max_headers)
+            goto decline;
+        /* the name and its colon, in the line's first block when the name is shorter */
+        cptr name = p;
+        __m128i v = block_at(p, end, &sh);
+        unsigned colon = byte_mask(v, ':') >> sh;
+        if (colon) {
+            p += __builtin_ctz(colon);
+            if (not_name_common(v) >> sh & (colon ^ (colon - 1)) >> 1) /* other tchars? */
+                for (cptr q = name; q < p; q++)
+                    if (!(cls[*q] & C_TOKEN))
+                        goto decline;
+        } else {
+            p = skip_common(p, end, false);
+            while (p < end && (cls[*p] & C_TOKEN))
+                p++;
+            if (p == end || *p != ':')
+                goto decline;
+        }
+        if (p == name)
+            goto decline;
+        size_t name_n = (size_t)(p - name);
+        if (++p < end && *p == ' ')
+            p++;
+        /* the value: printable bytes up to CR LF */
+        cptr val = p;
+        for (;;) {
+            if (p == end)
+                goto decline;
+            v = block_at(p, end, &sh);
+            if ((m = not_printable(v) >> sh) != 0)
+                break;
+            if (end - p <= 16)
+                goto decline;
+            p += 16;
+        }
+        p += __builtin_ctz(m);
+        if (end - p < 2 || memcmp(p, "\r\n", 2) != 0 || (p != val && (*val == ' ' || p[-1] == ' ')))
+            goto decline;
+        if (field(name, name_n, val, p, lim, req, &st, hp) != 0)
+            goto decline;
+        p += 2;
+    }
+    int r = head_done(req, &st, (struct roost_http_str){NULL, 0}, (size_t)(p - start));
+    if (r > 0)
+        return r;
+decline:
+    hp->scanned += (size_t)(p - start); /* looked at, if not judged */
+    return 0;
+}
+#else
+static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
+                                     const struct roost_http_limits *lim,
+                                     struct roost_http_request *req, struct http_head_progress *hp)
+{
+    (void)buf, (void)len, (void)lim, (void)req, (void)hp;
+    return 0; /* without SSE2, parse_head is as fast */
+}
+#endif
+
 int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
                     struct roost_http_request *req)
+{
+    struct http_head_progress hp = {0};
+    if (!lim)
+        lim = &default_limits;
+    int rc = parse_fresh(buf, len, lim, req, &hp);
+    return rc > 0 ? rc : parse_head(buf, len, lim, req, &hp);
+}
+
+int http_parse_head_general(const char *buf, size_t len, const struct roost_http_limits *lim,
+                            struct roost_http_request *req)
 {
     struct http_head_progress hp = {0};
     return parse_head(buf, len, lim ? lim : &default_limits, req, &hp);
@@ -803,6 +1002,14 @@ int http_parse_head_more(const char *buf, size_t len, const struct roost_http_li
 {
     if (!lim)
         lim = &default_limits;
+    if (!hp->seen) { /* nothing of this head seen yet: try the fast path */
+        int rc = parse_fresh(buf, len, lim, req, hp);
+        if (rc > 0) {
+            hp->scanned += (size_t)rc;
+            hp->base = NULL; /* in case an empty buffer came first; all else is still reset */
+            return rc;
+        }
+    }
     size_t max_head = max_head_of(lim);
     size_t avail = len < max_head ? len : max_head;
     if (hp->base && hp->base != buf) {

@@ -150,20 +150,27 @@ static inline __m128i bytes_in(__m128i v, char lo, char hi)
 }
 #endif
 
+#if defined(__SSE2__)
+/* Byte mask of the 16 bytes of v that are not common bytes (of a path when path is true). */
+static inline unsigned uncommon(__m128i v, bool path)
+{
+    /* x | 0x20 is a lowercase letter exactly when x is a letter */
+    __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    if (path)
+        ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
+                          _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+    else
+        ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
+                          _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+}
+#endif
+
 static inline cptr skip_common(cptr p, cptr end, bool path)
 {
 #if defined(__SSE2__)
     while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* x | 0x20 is a lowercase letter exactly when x is a letter */
-        __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-        if (path)
-            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
-                              _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
-        else
-            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
-                              _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
-        unsigned other = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+        unsigned other = uncommon(_mm_loadu_si128((const __m128i *)(const void *)p), path);
         if (other)
             return p + __builtin_ctz(other);
         p += 16;
@@ -272,12 +279,12 @@ static bool path_query_split(cptr p, cptr end, struct roost_http_request *req)
 }
 
 /* origin-form = absolute-path [ "?" query ] (RFC 9112 §3.2.1), the common case: split into
- * path and query and validated in the same pass, from *pp (on the "/") to the SP after the
+ * path and query and validated in the same pass, from t (on the "/") to the SP after the
  * target. No "#": a fragment is never sent. Returns 1 with *pp on that SP, 0 when the bytes end
  * first (need more), or -400. */
-static ALWAYS_INLINE int origin_form(cptr *pp, cptr end, struct roost_http_request *req)
+static ALWAYS_INLINE int origin_form(cptr t, cptr *pp, cptr end, struct roost_http_request *req)
 {
-    cptr p = *pp, t = p;
+    cptr p = *pp; /* the bytes from t to p are skip_common's path bytes */
     unsigned char mask = C_PATH;
     req->query = (struct roost_http_str){NULL, 0};
     for (;;) {
@@ -445,6 +452,15 @@ static int connection(cptr p, cptr end, head_state_t *st)
 {
     struct roost_http_str tok;
     int r;
+    /* the usual values, a list of one token, told by one compare */
+    if (TOKEN_EQ(p, (size_t)(end - p), "keep-alive")) {
+        st->conn_keep_alive = true;
+        return 0;
+    }
+    if (TOKEN_EQ(p, (size_t)(end - p), "close")) {
+        st->conn_close = true;
+        return 0;
+    }
     while ((r = list_token(&p, end, &tok)) > 0) {
         if (!list_element_end(&p, end))
             return -400;
@@ -498,11 +514,20 @@ static int content_length(cptr p, cptr end, const struct roost_http_limits *lim,
  * verdict here is given at the first byte that can decide it. */
 /* Host syntax (RFC 9110 §7.2), or the same bytes as the last Host found valid on this
  * connection (hp->host: a byte compare instead of the grammar, the same verdict). */
-static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
+static ALWAYS_INLINE bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
 {
     size_t n = (size_t)(ve - v);
-    if (n && n == hp->host_len && http_same(v, hp->host, n))
-        return true;
+    if (n && n == hp->host_len) {
+        uint64_t a, b, c, d; /* the usual 8 to 16 bytes ("127.0.0.1:8080") in two words */
+        if (n >= 8 && n <= 16) {
+            memcpy(&a, v, 8), memcpy(&b, hp->host, 8);
+            memcpy(&c, ve - 8, 8), memcpy(&d, hp->host + n - 8, 8);
+            if (a == b && c == d)
+                return true;
+        } else if (http_same(v, hp->host, n)) {
+            return true;
+        }
+    }
     if (!authority_valid(v, ve, false, false))
         return false;
     if (n <= sizeof(hp->host)) {
@@ -512,48 +537,65 @@ static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
     return true;
 }
 
-/* A complete field line, name and value (OWS trimmed) delimited: recorded in req->headers, then
- * interpreted if it is one of the fields the parser acts on. 0 or -STATUS. */
-static ALWAYS_INLINE int field(cptr name, size_t name_n, cptr v, cptr ve,
+/* The fields the parser interprets (field_kind), F_OTHER for the rest. */
+enum { F_OTHER, F_HOST, F_EXPECT, F_CONNECTION, F_CONTENT_LENGTH, F_TRANSFER_ENCODING };
+
+/* Which field a name is. A match proves the name a token, as the names are made of letters
+ * and "-", and token_eq's fold maps no byte outside 0x00..0x1F (which a name has not) onto a
+ * letter or "-" but the letters themselves: the fast path skips the token check then. */
+static ALWAYS_INLINE int field_kind(cptr name, size_t name_n)
+{
+    switch (name_n) {
+    case 4:
+        return TOKEN_EQ(name, name_n, "host") ? F_HOST : F_OTHER;
+    case 6:
+        return TOKEN_EQ(name, name_n, "expect") ? F_EXPECT : F_OTHER;
+    case 10:
+        return TOKEN_EQ(name, name_n, "connection") ? F_CONNECTION : F_OTHER;
+    case 14:
+        return TOKEN_EQ(name, name_n, "content-length") ? F_CONTENT_LENGTH : F_OTHER;
+    case 17:
+        return TOKEN_EQ(name, name_n, "transfer-encoding") ? F_TRANSFER_ENCODING : F_OTHER;
+    default:
+        return F_OTHER;
+    }
+}
+
+/* A complete field line, name and value (OWS trimmed) delimited, of the given field_kind:
+ * recorded in req->headers, then interpreted if it is one of the fields the parser acts on.
+ * 0 or -STATUS. */
+static ALWAYS_INLINE int field(int kind, cptr name, size_t name_n, cptr v, cptr ve,
                                const struct roost_http_limits *lim, struct roost_http_request *req,
                                head_state_t *st, struct http_head_progress *hp)
 {
     struct roost_http_header *h = &req->headers[req->header_count++];
     h->name = (struct roost_http_str){(const char *)name, name_n};
     h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
-    switch (name_n) {
-    case 4:
-        if (TOKEN_EQ(name, name_n, "host")) {
-            /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is
-             * only for a target URI without an authority, which an http URI always has: in
-             * HTTP/1.1, where Host is required, empty is as good as missing. */
-            if (st->host_seen || !host_valid(v, ve, hp) || (v == ve && req->version_minor == 1))
-                return -400;
-            st->host_seen = true;
-            req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
-        }
+    switch (kind) {
+    case F_HOST:
+        /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is only
+         * for a target URI without an authority, which an http URI always has: in HTTP/1.1,
+         * where Host is required, empty is as good as missing. */
+        if (st->host_seen || !host_valid(v, ve, hp) || (v == ve && req->version_minor == 1))
+            return -400;
+        st->host_seen = true;
+        req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
         return 0;
-    case 6:
-        return TOKEN_EQ(name, name_n, "expect") ? expect(v, ve, st) : 0;
-    case 10:
-        return TOKEN_EQ(name, name_n, "connection") ? connection(v, ve, st) : 0;
-    case 14:
-        if (TOKEN_EQ(name, name_n, "content-length")) {
-            /* RFC 9112 §6.3: CL with TE is a smuggling signature; we reject, as §6.1 allows */
-            if (req->has_content_length || st->te_seen)
-                return -400;
-            return content_length(v, ve, lim, req);
-        }
-        return 0;
-    case 17:
-        if (TOKEN_EQ(name, name_n, "transfer-encoding")) {
-            /* RFC 9112 §6.1: TE in HTTP/1.0 means faulty framing */
-            if (req->version_minor == 0 || req->has_content_length)
-                return -400;
-            st->te_seen = true;
-            return transfer_encoding(v, ve, st);
-        }
-        return 0;
+    case F_EXPECT:
+        return expect(v, ve, st);
+    case F_CONNECTION:
+        return connection(v, ve, st);
+    case F_CONTENT_LENGTH:
+        /* RFC 9112 §6.3: CL with TE is a smuggling signature; we reject, as §6.1 allows */
+        if (req->has_content_length || st->te_seen)
+            return -400;
+        return content_length(v, ve, lim, req);
+    case F_TRANSFER_ENCODING:
+        /* RFC 9112 §6.1: TE in HTTP/1.0 means faulty framing */
+        if (req->version_minor == 0 || req->has_content_length)
+            return -400;
+        st->te_seen = true;
+        return transfer_encoding(v, ve, st);
     default:
         return 0;
     }
@@ -676,7 +718,7 @@ static int parse_head(const char *buf, size_t len, const struct roost_http_limit
         req->path = (struct roost_http_str){NULL, 0};
         req->query = (struct roost_http_str){NULL, 0};
     } else if (*p == '/') {
-        if ((r = origin_form(&p, end, req)) <= 0) {
+        if ((r = origin_form(p, &p, end, req)) <= 0) {
             if (r < 0)
                 return r;
             goto more;
@@ -787,7 +829,7 @@ fields:
         while (ve > v && is_ows(ve[-1]))
             ve--;
         p += 2;
-        if ((r = field(name, name_n, v, ve, lim, req, &st, hp)) != 0)
+        if ((r = field(field_kind(name, name_n), name, name_n, v, ve, lim, req, &st, hp)) != 0)
             return r;
     }
 
@@ -816,29 +858,24 @@ more:
  * tests/unit/test_http_parser.c and the parser's fuzz target compare the two on every input.
  */
 #if defined(__SSE2__)
-/* The 16 bytes from p, or, fewer than 16 being left before end, the last 16 before end: *shift
- * is then what to shift a byte mask right by for bit 0 to be p's (bits past end read as 0).
- * Needs end - 16 >= the start of the buffer. */
-static ALWAYS_INLINE __m128i block_at(cptr p, cptr end, unsigned *shift)
+/* The 16 bytes from p + off, or, fewer than 16 being left before end, the last 16 before end:
+ * *shift is what to shift a byte mask of the block right by for bit 0 to be p + off's (bits past
+ * end then read as 0). Needs p < end and end - 16 >= the start of the buffer. */
+static ALWAYS_INLINE __m128i block_at(cptr p, size_t off, cptr end, unsigned *shift)
 {
-    cptr q = end - p >= 16 ? p : end - 16;
-    *shift = (unsigned)(p - q);
-    return _mm_loadu_si128((const __m128i *)(const void *)q);
+    size_t left = (size_t)(end - p); /* > 0 */
+    if (left >= off + 16) {
+        *shift = 0;
+        return _mm_loadu_si128((const __m128i *)(const void *)(p + off));
+    }
+    *shift = (unsigned)(off + 16 - left); /* 16 or more when p + off is not before end */
+    return _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
 }
 
 /* Byte mask: the bytes outside 0x20..0x7E (controls, DEL, obs-text), by one signed compare. */
 static ALWAYS_INLINE unsigned not_printable(__m128i v)
 {
     __m128i ok = _mm_cmpgt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x20));
-    return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
-}
-
-/* Byte mask: the bytes other than letters, digits and "-" (skip_common's set for names). */
-static ALWAYS_INLINE unsigned not_name_common(__m128i v)
-{
-    __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-    ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
-                      _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
     return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
 }
 
@@ -856,7 +893,7 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
     cptr const end = start + (len < max_head ? len : max_head);
     cptr p = start;
     head_state_t st = {0};
-    unsigned sh, m;
+    unsigned sh, sh1, m;
 
     if (end - p < 16) /* "GET / HTTP/1.1\r\n", the shortest request-line worth trying */
         goto decline;
@@ -876,8 +913,18 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
     cptr t = ++p;
     if (*p != '/')
         goto decline;
-    if (origin_form(&p, end, req) <= 0)
-        goto decline;
+    /* a path of skip_common's bytes up to the SP is told by one block; others by origin_form */
+    __m128i vt = block_at(p, 0, end, &sh);
+    if ((m = uncommon(vt, true) >> sh) != 0 && p[__builtin_ctz(m)] == ' ') {
+        p += __builtin_ctz(m);
+        req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+        req->query = (struct roost_http_str){NULL, 0};
+        req->target_form = ROOST_HTTP_TARGET_ORIGIN;
+    } else {
+        p += m ? __builtin_ctz(m) : 0;
+        if (origin_form(t, &p, end, req) <= 0)
+            goto decline;
+    }
     req->target = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
     p++;
     if (end - p < 10 || memcmp(p + 8, "\r\n", 2) != 0)
@@ -907,45 +954,68 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
         }
         if (req->header_count == max_headers)
             goto decline;
-        /* the name and its colon, in the line's first block when the name is shorter */
-        cptr name = p;
-        __m128i v = block_at(p, end, &sh);
-        unsigned colon = byte_mask(v, ':') >> sh;
-        if (colon) {
-            p += __builtin_ctz(colon);
-            if (not_name_common(v) >> sh & (colon ^ (colon - 1)) >> 1) /* other tchars? */
-                for (cptr q = name; q < p; q++)
+        /* The line's first 32 bytes at once: where its first byte outside 0x20..0x7E is (its
+         * CR, if it is valid) and its first colon; most lines end within them. */
+        __m128i v0, v1;
+        uint32_t ctl, colon;
+        if (__builtin_expect(end - p >= 32, 1)) {
+            v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+            v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+            sh = sh1 = 0;
+            ctl = not_printable(v0) | not_printable(v1) << 16;
+            colon = byte_mask(v0, ':') | byte_mask(v1, ':') << 16;
+        } else { /* the last bytes of the buffer */
+            v0 = block_at(p, 0, end, &sh), v1 = block_at(p, 16, end, &sh1);
+            ctl = not_printable(v0) >> sh | not_printable(v1) >> sh1 << 16;
+            colon = byte_mask(v0, ':') >> sh | byte_mask(v1, ':') >> sh1 << 16;
+        }
+        cptr name = p, cr = NULL;
+        if (ctl) {
+            cr = p + __builtin_ctz(ctl);
+            colon &= ctl ^ (ctl - 1); /* before the control byte (or on it: never a colon) */
+        }
+        if (!colon) /* no colon in the line, or a name of 32 bytes or more */
+            goto decline;
+        size_t name_n = (size_t)__builtin_ctz(colon);
+        int kind = field_kind(name, name_n);
+        if (kind == F_OTHER) { /* is the name a token? */
+            if (name_n == 0)
+                goto decline;
+            /* tchars other than letters, digits and "-" are looked up byte by byte */
+            uint32_t other = uncommon(v0, false) >> sh;
+            if (name_n > 16)
+                other |= uncommon(v1, false) >> sh1 << 16;
+            if (other & ((1u << name_n) - 1))
+                for (cptr q = name; q < name + name_n; q++)
                     if (!(cls[*q] & C_TOKEN))
                         goto decline;
-        } else {
-            p = skip_common(p, end, false);
-            while (p < end && (cls[*p] & C_TOKEN))
-                p++;
-            if (p == end || *p != ':')
-                goto decline;
         }
-        if (p == name)
-            goto decline;
-        size_t name_n = (size_t)(p - name);
-        if (++p < end && *p == ' ')
+        p += name_n + 1;
+        if (p < end && *p == ' ')
             p++;
-        /* the value: printable bytes up to CR LF */
         cptr val = p;
-        for (;;) {
-            if (p == end)
-                goto decline;
-            v = block_at(p, end, &sh);
-            if ((m = not_printable(v) >> sh) != 0)
-                break;
-            if (end - p <= 16)
-                goto decline;
-            p += 16;
+        if (!cr) { /* the value goes on past the 32 bytes: printable bytes up to CR LF */
+            for (p = name + 32;; p += 16) {
+                if (p == end)
+                    goto decline;
+                __m128i v = block_at(p, 0, end, &sh);
+                if ((m = not_printable(v) >> sh) != 0)
+                    break;
+                if (end - p <= 16)
+                    goto decline;
+            }
+            cr = p + __builtin_ctz(m);
         }
-        p += __builtin_ctz(m);
+        p = cr;
         if (end - p < 2 || memcmp(p, "\r\n", 2) != 0 || (p != val && (*val == ' ' || p[-1] == ' ')))
             goto decline;
-        if (field(name, name_n, val, p, lim, req, &st, hp) != 0)
+        if (kind == F_OTHER) { /* recorded only */
+            struct roost_http_header *h = &req->headers[req->header_count++];
+            h->name = (struct roost_http_str){(const char *)name, name_n};
+            h->value = (struct roost_http_str){(const char *)val, (size_t)(p - val)};
+        } else if (field(kind, name, name_n, val, p, lim, req, &st, hp) != 0) {
             goto decline;
+        }
         p += 2;
     }
     int r = head_done(req, &st, (struct roost_http_str){NULL, 0}, (size_t)(p - start));

@@ -571,8 +571,7 @@ static ALWAYS_INLINE int field(int kind, cptr name, size_t name_n, cptr v, cptr 
     struct roost_http_header *h = &req->headers[req->header_count++];
     h->name = (struct roost_http_str){(const char *)name, name_n};
     h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
-    switch (kind) {
-    case F_HOST:
+    if (kind == F_HOST) {
         /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is only
          * for a target URI without an authority, which an http URI always has: in HTTP/1.1,
          * where Host is required, empty is as good as missing. */
@@ -581,6 +580,8 @@ static ALWAYS_INLINE int field(int kind, cptr name, size_t name_n, cptr v, cptr 
         st->host_seen = true;
         req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
         return 0;
+    }
+    switch (kind) {
     case F_EXPECT:
         return expect(v, ve, st);
     case F_CONNECTION:
@@ -954,6 +955,18 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
         }
         if (req->header_count == max_headers)
             goto decline;
+        cptr name = p, cr = NULL, scan;
+        size_t name_n;
+        int kind;
+        if (end - p >= 32 && TOKEN_EQ(p, 4, "host") && p[4] == ':') {
+            /* Host, in every HTTP/1.1 request and mostly first: no need to look for the colon
+             * nor to tell the name */
+            name_n = 4;
+            kind = F_HOST;
+            p += 5;
+            scan = NULL; /* from the value on */
+            goto value;
+        }
         /* The line's first 32 bytes at once: where its first byte outside 0x20..0x7E is (its
          * CR, if it is valid) and its first colon; most lines end within them. */
         __m128i v0, v1;
@@ -969,15 +982,14 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
             ctl = not_printable(v0) >> sh | not_printable(v1) >> sh1 << 16;
             colon = byte_mask(v0, ':') >> sh | byte_mask(v1, ':') >> sh1 << 16;
         }
-        cptr name = p, cr = NULL;
         if (ctl) {
             cr = p + __builtin_ctz(ctl);
             colon &= ctl ^ (ctl - 1); /* before the control byte (or on it: never a colon) */
         }
         if (!colon) /* no colon in the line, or a name of 32 bytes or more */
             goto decline;
-        size_t name_n = (size_t)__builtin_ctz(colon);
-        int kind = field_kind(name, name_n);
+        name_n = (size_t)__builtin_ctz(colon);
+        kind = field_kind(name, name_n);
         if (kind == F_OTHER) { /* is the name a token? */
             if (name_n == 0)
                 goto decline;
@@ -991,11 +1003,13 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
                         goto decline;
         }
         p += name_n + 1;
+        scan = name + 32;
+    value:
         if (p < end && *p == ' ')
             p++;
         cptr val = p;
-        if (!cr) { /* the value goes on past the 32 bytes: printable bytes up to CR LF */
-            for (p = name + 32;; p += 16) {
+        if (!cr) { /* printable bytes from scan (or the value) on, up to CR LF */
+            for (p = scan ? scan : val;; p += 16) {
                 if (p == end)
                     goto decline;
                 __m128i v = block_at(p, 0, end, &sh);

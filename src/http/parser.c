@@ -537,28 +537,61 @@ static ALWAYS_INLINE bool host_valid(cptr v, cptr ve, struct http_head_progress 
     return true;
 }
 
-/* The fields the parser interprets (field_kind), F_OTHER for the rest. */
-enum { F_OTHER, F_HOST, F_EXPECT, F_CONNECTION, F_CONTENT_LENGTH, F_TRANSFER_ENCODING };
+/* What field_kind tells a name: one of the fields the parser interprets, F_KNOWN for another
+ * field clients commonly send, F_OTHER for the rest. */
+enum { F_OTHER, F_KNOWN, F_HOST, F_EXPECT, F_CONNECTION, F_CONTENT_LENGTH, F_TRANSFER_ENCODING };
 
-/* Which field a name is. A match proves the name a token, as the names are made of letters
- * and "-", and token_eq's fold maps no byte outside 0x00..0x1F (which a name has not) onto a
- * letter or "-" but the letters themselves: the fast path skips the token check then. */
+/* Which field a name is, by its length and then a word compare or two (h2o tells its known
+ * field names apart the same way, by a table). A match proves the name a token, as these names
+ * are made of letters and "-", and token_eq's fold maps no byte outside 0x00..0x1F (which the
+ * fast path has excluded) onto a letter or "-" but the letters themselves: so the fast path
+ * skips the token check for any kind but F_OTHER. */
 static ALWAYS_INLINE int field_kind(cptr name, size_t name_n)
 {
+#define IS(lit) TOKEN_EQ(name, name_n, lit)
     switch (name_n) {
     case 4:
-        return TOKEN_EQ(name, name_n, "host") ? F_HOST : F_OTHER;
+        return IS("host") ? F_HOST : F_OTHER;
     case 6:
-        return TOKEN_EQ(name, name_n, "expect") ? F_EXPECT : F_OTHER;
+        if (IS("accept") || IS("cookie") || IS("origin") || IS("pragma"))
+            return F_KNOWN;
+        return IS("expect") ? F_EXPECT : F_OTHER;
+    case 7:
+        return IS("referer") ? F_KNOWN : F_OTHER;
+    case 9:
+        return IS("sec-ch-ua") ? F_KNOWN : F_OTHER;
     case 10:
-        return TOKEN_EQ(name, name_n, "connection") ? F_CONNECTION : F_OTHER;
+        if (IS("user-agent"))
+            return F_KNOWN;
+        return IS("connection") ? F_CONNECTION : F_OTHER;
+    case 12:
+        return IS("content-type") ? F_KNOWN : F_OTHER;
+    case 13:
+        return IS("cache-control") || IS("authorization") || IS("if-none-match") ? F_KNOWN
+                                                                                 : F_OTHER;
     case 14:
-        return TOKEN_EQ(name, name_n, "content-length") ? F_CONTENT_LENGTH : F_OTHER;
+        if (IS("content-length"))
+            return F_CONTENT_LENGTH;
+        return IS("sec-fetch-dest") || IS("sec-fetch-mode") || IS("sec-fetch-site") ||
+                       IS("sec-fetch-user")
+                   ? F_KNOWN
+                   : F_OTHER;
+    case 15:
+        return IS("accept-encoding") || IS("accept-language") ? F_KNOWN : F_OTHER;
+    case 16:
+        return IS("sec-ch-ua-mobile") ? F_KNOWN : F_OTHER;
     case 17:
-        return TOKEN_EQ(name, name_n, "transfer-encoding") ? F_TRANSFER_ENCODING : F_OTHER;
+        if (IS("if-modified-since"))
+            return F_KNOWN;
+        return IS("transfer-encoding") ? F_TRANSFER_ENCODING : F_OTHER;
+    case 18:
+        return IS("sec-ch-ua-platform") ? F_KNOWN : F_OTHER;
+    case 25:
+        return IS("upgrade-insecure-requests") ? F_KNOWN : F_OTHER;
     default:
         return F_OTHER;
     }
+#undef IS
 }
 
 /* A complete field line, name and value (OWS trimmed) delimited, of the given field_kind:
@@ -958,7 +991,7 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
         cptr name = p, cr = NULL, scan;
         size_t name_n;
         int kind;
-        if (end - p >= 32 && TOKEN_EQ(p, 4, "host") && p[4] == ':') {
+        if (req->header_count == 0 && end - p >= 32 && TOKEN_EQ(p, 4, "host") && p[4] == ':') {
             /* Host, in every HTTP/1.1 request and mostly first: no need to look for the colon
              * nor to tell the name */
             name_n = 4;
@@ -988,6 +1021,7 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
         }
         if (!colon) /* no colon in the line, or a name of 32 bytes or more */
             goto decline;
+        scan = p + 32; /* may be past end */
         name_n = (size_t)__builtin_ctz(colon);
         kind = field_kind(name, name_n);
         if (kind == F_OTHER) { /* is the name a token? */
@@ -1003,14 +1037,13 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
                         goto decline;
         }
         p += name_n + 1;
-        scan = name + 32;
     value:
         if (p < end && *p == ' ')
             p++;
         cptr val = p;
         if (!cr) { /* printable bytes from scan (or the value) on, up to CR LF */
             for (p = scan ? scan : val;; p += 16) {
-                if (p == end)
+                if (p >= end) /* scan may be past it */
                     goto decline;
                 __m128i v = block_at(p, 0, end, &sh);
                 if ((m = not_printable(v) >> sh) != 0)
@@ -1023,7 +1056,7 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
         p = cr;
         if (end - p < 2 || memcmp(p, "\r\n", 2) != 0 || (p != val && (*val == ' ' || p[-1] == ' ')))
             goto decline;
-        if (kind == F_OTHER) { /* recorded only */
+        if (kind <= F_KNOWN) { /* recorded only */
             struct roost_http_header *h = &req->headers[req->header_count++];
             h->name = (struct roost_http_str){(const char *)name, name_n};
             h->value = (struct roost_http_str){(const char *)val, (size_t)(p - val)};

@@ -151,17 +151,25 @@ static inline __m128i bytes_in(__m128i v, char lo, char hi)
 #endif
 
 #if defined(__SSE2__)
-/* Byte mask of the 16 bytes of v that are not common bytes (of a path when path is true). */
-static inline unsigned uncommon(__m128i v, bool path)
+/* The common bytes of a field name (letters, digits, "-"), of a path (letters, digits and
+ * - . / _), of a query (those of a path, = and &). */
+enum { COMMON_NAME, COMMON_PATH, COMMON_QUERY };
+
+/* Byte mask of the 16 bytes of v that are not common bytes of the given set. */
+static inline unsigned uncommon(__m128i v, int set)
 {
     /* x | 0x20 is a lowercase letter exactly when x is a letter */
     __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-    if (path)
-        ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
-                          _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
-    else
+    if (set == COMMON_NAME) {
         ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
                           _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    } else {
+        ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
+                          _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+        if (set == COMMON_QUERY)
+            ok = _mm_or_si128(_mm_or_si128(ok, _mm_cmpeq_epi8(v, _mm_set1_epi8('='))),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('&')));
+    }
     return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
 }
 #endif
@@ -170,7 +178,8 @@ static inline cptr skip_common(cptr p, cptr end, bool path)
 {
 #if defined(__SSE2__)
     while (end - p >= 16) {
-        unsigned other = uncommon(_mm_loadu_si128((const __m128i *)(const void *)p), path);
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned other = uncommon(v, path ? COMMON_PATH : COMMON_NAME);
         if (other)
             return p + __builtin_ctz(other);
         p += 16;
@@ -947,15 +956,28 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
     cptr t = ++p;
     if (*p != '/')
         goto decline;
-    /* a path of skip_common's bytes up to the SP is told by one block; others by origin_form */
+    /* A target of common bytes, up to 16 of them in the path and 16 in the query, is told by a
+     * block of each; any other by origin_form, from where the blocks stopped. */
     __m128i vt = block_at(p, 0, end, &sh);
-    if ((m = uncommon(vt, true) >> sh) != 0 && p[__builtin_ctz(m)] == ' ') {
-        p += __builtin_ctz(m);
+    m = uncommon(vt, COMMON_PATH) >> sh;
+    cptr q = p + (m ? __builtin_ctz(m) : 0), qs = q + 1;
+    unsigned mq = 0;
+    if (m && *q == '?' && qs < end) {
+        vt = block_at(qs, 0, end, &sh);
+        mq = uncommon(vt, COMMON_QUERY) >> sh;
+    }
+    if (mq && qs[__builtin_ctz(mq)] == ' ') {
+        p = qs + __builtin_ctz(mq);
+        req->path = (struct roost_http_str){(const char *)t, (size_t)(q - t)};
+        req->query = (struct roost_http_str){(const char *)qs, (size_t)(p - qs)};
+        req->target_form = ROOST_HTTP_TARGET_ORIGIN;
+    } else if (m && *q == ' ') {
+        p = q;
         req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
         req->query = (struct roost_http_str){NULL, 0};
         req->target_form = ROOST_HTTP_TARGET_ORIGIN;
     } else {
-        p += m ? __builtin_ctz(m) : 0;
+        p = q;
         if (origin_form(t, &p, end, req) <= 0)
             goto decline;
     }
@@ -1028,9 +1050,9 @@ static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
             if (name_n == 0)
                 goto decline;
             /* tchars other than letters, digits and "-" are looked up byte by byte */
-            uint32_t other = uncommon(v0, false) >> sh;
+            uint32_t other = uncommon(v0, COMMON_NAME) >> sh;
             if (name_n > 16)
-                other |= uncommon(v1, false) >> sh1 << 16;
+                other |= uncommon(v1, COMMON_NAME) >> sh1 << 16;
             if (other & ((1u << name_n) - 1))
                 for (cptr q = name; q < name + name_n; q++)
                     if (!(cls[*q] & C_TOKEN))

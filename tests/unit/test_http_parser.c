@@ -1176,10 +1176,11 @@ static void test_fast_path_matches_general(void **state)
     static const char *methods[] = {"GET",    "GET",     "POST",    "HEAD", "PUT",
                                     "DELETE", "OPTIONS", "CONNECT", "get",  "M-SEARCH",
                                     "A",      "",        "G T",     "GETT"};
-    static const char *targets[] = {"/",
-                                    "/pipeline",
+    static const char *targets[] = {"/pipeline",
+                                    "/static/app.js?v=3",
                                     "/a/b.c_d-e~f",
                                     "/p?q=1&r=%41",
+                                    "/",
                                     "/%41%42",
                                     "/%00",
                                     "/%4",
@@ -1193,6 +1194,10 @@ static void test_fast_path_matches_general(void **state)
                                     "/a#b",
                                     "/\x80",
                                     "/a//b?c?d",
+                                    "/?",
+                                    "/?=&=&",
+                                    "/search?q=abc&lang=en&page=20&sort=date",
+                                    "/a?b=%20c",
                                     ""};
     static const char *versions[] = {"HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.2",
                                      "HTTP/2.0", "http/1.1", "HTTP/1.",  "HTTP/1.1 "};

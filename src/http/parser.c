@@ -1,10 +1,12 @@
 /* Strict HTTP/1.1 request parser, RFC 9112. See parser.h for the API, docs/http-parser.md for
  * the accept/reject rules.
  *
- * The head parser is stateless and re-parses from buf[0] on every call: a complete head costs
- * one pass, and a head that arrives in pieces is bounded by max_head_bytes. It walks the bytes
- * left to right and checks each rule at the first byte that can decide it, so a prefix of an
- * invalid request is either "need more" or the same error as the whole request.
+ * The head parser has two paths. parse_head, the general one, walks the bytes left to right
+ * and checks each rule at the first byte that can decide it, so a prefix of an invalid request
+ * is either "need more" or the same error as the whole request; it can resume where a previous
+ * call on a prefix stopped (http_parse_head_more). parse_fresh, the fast path, takes a head
+ * seen whole for the first time, the common case, 16 bytes at a time; it accepts only heads
+ * parse_head accepts, with the same result, and declines anything else to parse_head.
  *
  * Strictness is the point: every place where two HTTP implementations could frame the same
  * bytes differently (CL vs TE, duplicate CL, bare CR/LF, obs-fold, odd chunk sizes) is an error

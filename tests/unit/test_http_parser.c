@@ -1216,7 +1216,8 @@ static void test_fast_path_matches_general(void **state)
                                   "X.Y~!",
                                   "Bad Name",
                                   "",
-                                  "Accept-Language-Very-Long-Name"};
+                                  "Accept-Language-Very-Long-Name",
+                                  "X-A-Field-Name-Of-Forty-Bytes-Or-So-0123"};
     static const char *values[] = {"example.com",
                                    "keep-alive",
                                    "text/html,*/*;q=0.8",

@@ -1,10 +1,12 @@
 /* Strict HTTP/1.1 request parser, RFC 9112. See parser.h for the API, docs/http-parser.md for
  * the accept/reject rules.
  *
- * The head parser is stateless and re-parses from buf[0] on every call: a complete head costs
- * one pass, and a head that arrives in pieces is bounded by max_head_bytes. It walks the bytes
- * left to right and checks each rule at the first byte that can decide it, so a prefix of an
- * invalid request is either "need more" or the same error as the whole request.
+ * The head parser has two paths. parse_head, the general one, walks the bytes left to right
+ * and checks each rule at the first byte that can decide it, so a prefix of an invalid request
+ * is either "need more" or the same error as the whole request; it can resume where a previous
+ * call on a prefix stopped (http_parse_head_more). parse_fresh, the fast path, takes a head
+ * seen whole for the first time, the common case, 16 bytes at a time; it accepts only heads
+ * parse_head accepts, with the same result, and declines anything else to parse_head.
  *
  * Strictness is the point: every place where two HTTP implementations could frame the same
  * bytes differently (CL vs TE, duplicate CL, bare CR/LF, obs-fold, odd chunk sizes) is an error
@@ -61,6 +63,9 @@ static const unsigned char cls[256] = {CLS64(0), CLS64(64), CLS64(128), CLS64(19
 static const struct roost_http_limits default_limits = ROOST_HTTP_LIMITS_DEFAULT;
 
 typedef const unsigned char *cptr;
+
+/* For the helpers the head parser's two paths share: a call would cost more than their body. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static inline bool is_ows(unsigned char c)
 {
@@ -147,20 +152,36 @@ static inline __m128i bytes_in(__m128i v, char lo, char hi)
 }
 #endif
 
+#if defined(__SSE2__)
+/* The common bytes of a field name (letters, digits, "-"), of a path (letters, digits and
+ * - . / _), of a query (those of a path, = and &). */
+enum { COMMON_NAME, COMMON_PATH, COMMON_QUERY };
+
+/* Byte mask of the 16 bytes of v that are not common bytes of the given set. */
+static inline unsigned uncommon(__m128i v, int set)
+{
+    /* x | 0x20 is a lowercase letter exactly when x is a letter */
+    __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    if (set == COMMON_NAME) {
+        ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
+                          _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+    } else {
+        ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
+                          _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+        if (set == COMMON_QUERY)
+            ok = _mm_or_si128(_mm_or_si128(ok, _mm_cmpeq_epi8(v, _mm_set1_epi8('='))),
+                              _mm_cmpeq_epi8(v, _mm_set1_epi8('&')));
+    }
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+}
+#endif
+
 static inline cptr skip_common(cptr p, cptr end, bool path)
 {
 #if defined(__SSE2__)
     while (end - p >= 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* x | 0x20 is a lowercase letter exactly when x is a letter */
-        __m128i ok = bytes_in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-        if (path)
-            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '-', '9')),
-                              _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
-        else
-            ok = _mm_or_si128(_mm_or_si128(ok, bytes_in(v, '0', '9')),
-                              _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
-        unsigned other = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+        unsigned other = uncommon(v, path ? COMMON_PATH : COMMON_NAME);
         if (other)
             return p + __builtin_ctz(other);
         p += 16;
@@ -266,6 +287,46 @@ static bool path_query_split(cptr p, cptr end, struct roost_http_request *req)
     else
         req->path = (struct roost_http_str){(const char *)path, (size_t)(end - path)};
     return true;
+}
+
+/* origin-form = absolute-path [ "?" query ] (RFC 9112 §3.2.1), the common case: split into
+ * path and query and validated in the same pass, from t (on the "/") to the SP after the
+ * target. No "#": a fragment is never sent. Returns 1 with *pp on that SP, 0 when the bytes end
+ * first (need more), or -400. */
+static ALWAYS_INLINE int origin_form(cptr t, cptr *pp, cptr end, struct roost_http_request *req)
+{
+    cptr p = *pp; /* the bytes from t to p are skip_common's path bytes */
+    unsigned char mask = C_PATH;
+    req->query = (struct roost_http_str){NULL, 0};
+    for (;;) {
+        p = skip_common(p, end, true); /* its bytes are in C_PATH and C_QUERY alike */
+        while (p < end && (cls[*p] & mask))
+            p++;
+        if (p == end)
+            return 0;
+        if (*p == ' ') {
+            break;
+        } else if (*p == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
+            if (end - p < 2 || (end - p < 3 && (cls[p[1]] & C_HEX)))
+                return 0;
+            if (!pct_target_at(p, end))
+                return -400;
+            p += 3;
+        } else if (*p == '?' && mask == C_PATH) {
+            req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+            req->query.p = (const char *)++p;
+            mask = C_QUERY;
+        } else {
+            return -400;
+        }
+    }
+    if (req->query.p)
+        req->query.n = (size_t)(p - (cptr)req->query.p);
+    else
+        req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+    req->target_form = ROOST_HTTP_TARGET_ORIGIN;
+    *pp = p;
+    return 1;
 }
 
 /* absolute-form, RFC 9112 §3.2.2: only hierarchical URIs with a non-empty authority
@@ -402,6 +463,15 @@ static int connection(cptr p, cptr end, head_state_t *st)
 {
     struct roost_http_str tok;
     int r;
+    /* the usual values, a list of one token, told by one compare */
+    if (TOKEN_EQ(p, (size_t)(end - p), "keep-alive")) {
+        st->conn_keep_alive = true;
+        return 0;
+    }
+    if (TOKEN_EQ(p, (size_t)(end - p), "close")) {
+        st->conn_close = true;
+        return 0;
+    }
     while ((r = list_token(&p, end, &tok)) > 0) {
         if (!list_element_end(&p, end))
             return -400;
@@ -455,11 +525,20 @@ static int content_length(cptr p, cptr end, const struct roost_http_limits *lim,
  * verdict here is given at the first byte that can decide it. */
 /* Host syntax (RFC 9110 §7.2), or the same bytes as the last Host found valid on this
  * connection (hp->host: a byte compare instead of the grammar, the same verdict). */
-static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
+static ALWAYS_INLINE bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
 {
     size_t n = (size_t)(ve - v);
-    if (n && n == hp->host_len && http_same(v, hp->host, n))
-        return true;
+    if (n && n == hp->host_len) {
+        uint64_t a, b, c, d; /* the usual 8 to 16 bytes ("127.0.0.1:8080") in two words */
+        if (n >= 8 && n <= 16) {
+            memcpy(&a, v, 8), memcpy(&b, hp->host, 8);
+            memcpy(&c, ve - 8, 8), memcpy(&d, hp->host + n - 8, 8);
+            if (a == b && c == d)
+                return true;
+        } else if (http_same(v, hp->host, n)) {
+            return true;
+        }
+    }
     if (!authority_valid(v, ve, false, false))
         return false;
     if (n <= sizeof(hp->host)) {
@@ -469,46 +548,127 @@ static bool host_valid(cptr v, cptr ve, struct http_head_progress *hp)
     return true;
 }
 
-static int field(cptr name, size_t name_n, cptr v, cptr ve, const struct roost_http_limits *lim,
-                 struct roost_http_request *req, head_state_t *st, struct http_head_progress *hp)
+/* What field_kind tells a name: one of the fields the parser interprets, F_KNOWN for another
+ * field clients commonly send, F_OTHER for the rest. */
+enum { F_OTHER, F_KNOWN, F_HOST, F_EXPECT, F_CONNECTION, F_CONTENT_LENGTH, F_TRANSFER_ENCODING };
+
+/* Which field a name is, by its length and then a word compare or two (h2o tells its known
+ * field names apart the same way, by a table). A match proves the name a token, as these names
+ * are made of letters and "-", and token_eq's fold maps no byte outside 0x00..0x1F (which the
+ * fast path has excluded) onto a letter or "-" but the letters themselves: so the fast path
+ * skips the token check for any kind but F_OTHER. */
+static ALWAYS_INLINE int field_kind(cptr name, size_t name_n)
 {
+#define IS(lit) TOKEN_EQ(name, name_n, lit)
     switch (name_n) {
     case 4:
-        if (TOKEN_EQ(name, name_n, "host")) {
-            /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is
-             * only for a target URI without an authority, which an http URI always has: in
-             * HTTP/1.1, where Host is required, empty is as good as missing. */
-            if (st->host_seen || !host_valid(v, ve, hp) ||
-                (v == ve && req->version_minor == 1))
-                return -400;
-            st->host_seen = true;
-            req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
-        }
-        return 0;
+        return IS("host") ? F_HOST : F_OTHER;
     case 6:
-        return TOKEN_EQ(name, name_n, "expect") ? expect(v, ve, st) : 0;
+        if (IS("accept") || IS("cookie") || IS("origin") || IS("pragma"))
+            return F_KNOWN;
+        return IS("expect") ? F_EXPECT : F_OTHER;
+    case 7:
+        return IS("referer") ? F_KNOWN : F_OTHER;
+    case 9:
+        return IS("sec-ch-ua") ? F_KNOWN : F_OTHER;
     case 10:
-        return TOKEN_EQ(name, name_n, "connection") ? connection(v, ve, st) : 0;
+        if (IS("user-agent"))
+            return F_KNOWN;
+        return IS("connection") ? F_CONNECTION : F_OTHER;
+    case 12:
+        return IS("content-type") ? F_KNOWN : F_OTHER;
+    case 13:
+        return IS("cache-control") || IS("authorization") || IS("if-none-match") ? F_KNOWN
+                                                                                 : F_OTHER;
     case 14:
-        if (TOKEN_EQ(name, name_n, "content-length")) {
-            /* RFC 9112 §6.3: CL with TE is a smuggling signature; we reject, as §6.1 allows */
-            if (req->has_content_length || st->te_seen)
-                return -400;
-            return content_length(v, ve, lim, req);
-        }
-        return 0;
+        if (IS("content-length"))
+            return F_CONTENT_LENGTH;
+        return IS("sec-fetch-dest") || IS("sec-fetch-mode") || IS("sec-fetch-site") ||
+                       IS("sec-fetch-user")
+                   ? F_KNOWN
+                   : F_OTHER;
+    case 15:
+        return IS("accept-encoding") || IS("accept-language") ? F_KNOWN : F_OTHER;
+    case 16:
+        return IS("sec-ch-ua-mobile") ? F_KNOWN : F_OTHER;
     case 17:
-        if (TOKEN_EQ(name, name_n, "transfer-encoding")) {
-            /* RFC 9112 §6.1: TE in HTTP/1.0 means faulty framing */
-            if (req->version_minor == 0 || req->has_content_length)
-                return -400;
-            st->te_seen = true;
-            return transfer_encoding(v, ve, st);
-        }
+        if (IS("if-modified-since"))
+            return F_KNOWN;
+        return IS("transfer-encoding") ? F_TRANSFER_ENCODING : F_OTHER;
+    case 18:
+        return IS("sec-ch-ua-platform") ? F_KNOWN : F_OTHER;
+    case 25:
+        return IS("upgrade-insecure-requests") ? F_KNOWN : F_OTHER;
+    default:
+        return F_OTHER;
+    }
+#undef IS
+}
+
+/* A complete field line, name and value (OWS trimmed) delimited, of the given field_kind:
+ * recorded in req->headers, then interpreted if it is one of the fields the parser acts on.
+ * 0 or -STATUS. */
+static ALWAYS_INLINE int field(int kind, cptr name, size_t name_n, cptr v, cptr ve,
+                               const struct roost_http_limits *lim, struct roost_http_request *req,
+                               head_state_t *st, struct http_head_progress *hp)
+{
+    struct roost_http_header *h = &req->headers[req->header_count++];
+    h->name = (struct roost_http_str){(const char *)name, name_n};
+    h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
+    if (kind == F_HOST) {
+        /* RFC 9112 §3.2: 400 for more than one Host or an invalid one. An empty value is only
+         * for a target URI without an authority, which an http URI always has: in HTTP/1.1,
+         * where Host is required, empty is as good as missing. */
+        if (st->host_seen || !host_valid(v, ve, hp) || (v == ve && req->version_minor == 1))
+            return -400;
+        st->host_seen = true;
+        req->host = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
         return 0;
+    }
+    switch (kind) {
+    case F_EXPECT:
+        return expect(v, ve, st);
+    case F_CONNECTION:
+        return connection(v, ve, st);
+    case F_CONTENT_LENGTH:
+        /* RFC 9112 §6.3: CL with TE is a smuggling signature; we reject, as §6.1 allows */
+        if (req->has_content_length || st->te_seen)
+            return -400;
+        return content_length(v, ve, lim, req);
+    case F_TRANSFER_ENCODING:
+        /* RFC 9112 §6.1: TE in HTTP/1.0 means faulty framing */
+        if (req->version_minor == 0 || req->has_content_length)
+            return -400;
+        st->te_seen = true;
+        return transfer_encoding(v, ve, st);
     default:
         return 0;
     }
+}
+
+/* The verdicts that need the whole head, given at the end of its blank line (head_len bytes
+ * from the start of the buffer); the rest of the request's summary is filled in. */
+static ALWAYS_INLINE int head_done(struct roost_http_request *req, const head_state_t *st,
+                                   struct roost_http_str authority, size_t head_len)
+{
+    if (req->version_minor == 1 && !st->host_seen) /* RFC 9112 §3.2 */
+        return -400;
+    req->chunked = false;
+    if (st->te_seen) {
+        if (!st->te_chunked) /* §6.3: chunked not final, length undeterminable */
+            return -400;
+        if (st->te_unknown) /* §6.1: a coding we do not implement */
+            return -501;
+        req->chunked = true;
+    }
+    if (authority.p) /* §3.2.2: absolute-form overrides Host */
+        req->host = authority;
+    req->keep_alive =
+        req->version_minor == 1 ? !st->conn_close : st->conn_keep_alive && !st->conn_close;
+    /* RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request MUST be ignored */
+    req->expect_continue = req->version_minor == 1 && st->expect;
+    req->head_len = head_len;
+    return (int)head_len;
 }
 
 static size_t max_head_of(const struct roost_http_limits *lim)
@@ -603,37 +763,11 @@ static int parse_head(const char *buf, size_t len, const struct roost_http_limit
         req->path = (struct roost_http_str){NULL, 0};
         req->query = (struct roost_http_str){NULL, 0};
     } else if (*p == '/') {
-        /* §3.2.1 origin-form = absolute-path [ "?" query ]: the common case, split and
-         * validated in the same pass. No "#": a fragment is never sent. */
-        unsigned char mask = C_PATH;
-        req->query = (struct roost_http_str){NULL, 0};
-        for (;;) {
-            p = skip_common(p, end, true); /* its bytes are in C_PATH and C_QUERY alike */
-            while (p < end && (cls[*p] & mask))
-                p++;
-            if (p == end)
-                goto more;
-            if (*p == ' ') {
-                break;
-            } else if (*p == '%') { /* pct-encoded = "%" HEXDIG HEXDIG */
-                if (end - p < 2 || (end - p < 3 && (cls[p[1]] & C_HEX)))
-                    goto more;
-                if (!pct_target_at(p, end))
-                    return -400;
-                p += 3;
-            } else if (*p == '?' && mask == C_PATH) {
-                req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
-                req->query.p = (const char *)++p;
-                mask = C_QUERY;
-            } else {
-                return -400;
-            }
+        if ((r = origin_form(p, &p, end, req)) <= 0) {
+            if (r < 0)
+                return r;
+            goto more;
         }
-        if (req->query.p)
-            req->query.n = (size_t)(p - (cptr)req->query.p);
-        else
-            req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
-        req->target_form = ROOST_HTTP_TARGET_ORIGIN;
     } else if (*p == '*') {
         /* §3.2.4: asterisk-form only for a server-wide OPTIONS */
         if (!is_options)
@@ -740,32 +874,11 @@ fields:
         while (ve > v && is_ows(ve[-1]))
             ve--;
         p += 2;
-        struct roost_http_header *h = &req->headers[req->header_count++];
-        h->name = (struct roost_http_str){(const char *)name, name_n};
-        h->value = (struct roost_http_str){(const char *)v, (size_t)(ve - v)};
-        if ((r = field(name, name_n, v, ve, lim, req, &st, hp)) != 0)
+        if ((r = field(field_kind(name, name_n), name, name_n, v, ve, lim, req, &st, hp)) != 0)
             return r;
     }
 
-    /* Verdicts that need the whole head. */
-    if (req->version_minor == 1 && !st.host_seen) /* RFC 9112 §3.2 */
-        return -400;
-    req->chunked = false;
-    if (st.te_seen) {
-        if (!st.te_chunked) /* §6.3: chunked not final, length undeterminable */
-            return -400;
-        if (st.te_unknown) /* §6.1: a coding we do not implement */
-            return -501;
-        req->chunked = true;
-    }
-    if (authority.p) /* §3.2.2: absolute-form overrides Host */
-        req->host = authority;
-    req->keep_alive =
-        req->version_minor == 1 ? !st.conn_close : st.conn_keep_alive && !st.conn_close;
-    /* RFC 9110 §10.1.1: a 100-continue in an HTTP/1.0 request MUST be ignored */
-    req->expect_continue = req->version_minor == 1 && st.expect;
-    req->head_len = (size_t)(p - start);
-    return (int)req->head_len;
+    return head_done(req, &st, authority, (size_t)(p - start));
 
 more:
     if (line) { /* the request-line is done: resume at this field line */
@@ -776,8 +889,235 @@ more:
     return len >= max_head ? too_big : 0;
 }
 
+/*
+ * The fast path, for a head looked at for the first time and whole: the common case, since a
+ * client writes its head at once, and at pipelining depth one read holds many heads. It is
+ * parse_head for the heads it knows, with the same helpers, minus what only an incomplete or
+ * invalid head needs: no record of where to resume, no search for the first byte that proves
+ * an error, and 16 bytes at a time where parse_head goes byte by byte. It knows a head that
+ * starts with a method other than CONNECT, has an origin-form target and HTTP/1.1 or HTTP/1.0,
+ * and whose field values are printable ASCII, after at most one SP following the colon and
+ * without OWS at their end. Anything else (bytes still to come, leading empty lines, an error,
+ * HTAB or obs-text, more fields than max_headers) makes it decline with 0, and parse_head
+ * decides from the first byte. So it never gives a verdict parse_head would not:
+ * tests/unit/test_http_parser.c and the parser's fuzz target compare the two on every input.
+ */
+#if defined(__SSE2__)
+/* The 16 bytes from p + off, or, fewer than 16 being left before end, the last 16 before end:
+ * *shift is what to shift a byte mask of the block right by for bit 0 to be p + off's (bits past
+ * end then read as 0). Needs p < end and end - 16 >= the start of the buffer. */
+static ALWAYS_INLINE __m128i block_at(cptr p, size_t off, cptr end, unsigned *shift)
+{
+    size_t left = (size_t)(end - p); /* > 0 */
+    if (left >= off + 16) {
+        *shift = 0;
+        return _mm_loadu_si128((const __m128i *)(const void *)(p + off));
+    }
+    *shift = (unsigned)(off + 16 - left); /* 16 or more when p + off is not before end */
+    return _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
+}
+
+/* Byte mask: the bytes outside 0x20..0x7E (controls, DEL, obs-text), by one signed compare. */
+static ALWAYS_INLINE unsigned not_printable(__m128i v)
+{
+    __m128i ok = _mm_cmpgt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x20));
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+}
+
+static ALWAYS_INLINE unsigned byte_mask(__m128i v, char c)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+}
+
+static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
+                                     const struct roost_http_limits *lim,
+                                     struct roost_http_request *req, struct http_head_progress *hp)
+{
+    size_t max_head = max_head_of(lim);
+    cptr const start = (cptr)buf;
+    cptr const end = start + (len < max_head ? len : max_head);
+    cptr p = start;
+    head_state_t st = {0};
+    unsigned sh, sh1, m;
+
+    if (end - p < 16) /* "GET / HTTP/1.1\r\n", the shortest request-line worth trying */
+        goto decline;
+    /* the method: GET by one compare, any other token but CONNECT byte by byte */
+    if (memcmp(p, "GET ", 4) == 0) {
+        p += 3;
+    } else {
+        cptr m_end = end - p > ROOST_HTTP_MAX_METHOD ? p + ROOST_HTTP_MAX_METHOD : end - 1;
+        p = skip_common(p, m_end, false);
+        while (p < m_end && (cls[*p] & C_TOKEN))
+            p++;
+        if (p == m_end || *p != ' ' || p == start ||
+            (p - start == 7 && memcmp(start, "CONNECT", 7) == 0))
+            goto decline;
+    }
+    req->method = (struct roost_http_str){(const char *)start, (size_t)(p - start)};
+    cptr t = ++p;
+    if (*p != '/')
+        goto decline;
+    /* A target of common bytes, up to 16 of them in the path and 16 in the query, is told by a
+     * block of each; any other by origin_form, from where the blocks stopped. */
+    __m128i vt = block_at(p, 0, end, &sh);
+    m = uncommon(vt, COMMON_PATH) >> sh;
+    cptr q = p + (m ? __builtin_ctz(m) : 0), qs = q + 1;
+    unsigned mq = 0;
+    if (m && *q == '?' && qs < end) {
+        vt = block_at(qs, 0, end, &sh);
+        mq = uncommon(vt, COMMON_QUERY) >> sh;
+    }
+    if (mq && qs[__builtin_ctz(mq)] == ' ') {
+        p = qs + __builtin_ctz(mq);
+        req->path = (struct roost_http_str){(const char *)t, (size_t)(q - t)};
+        req->query = (struct roost_http_str){(const char *)qs, (size_t)(p - qs)};
+        req->target_form = ROOST_HTTP_TARGET_ORIGIN;
+    } else if (m && *q == ' ') {
+        p = q;
+        req->path = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+        req->query = (struct roost_http_str){NULL, 0};
+        req->target_form = ROOST_HTTP_TARGET_ORIGIN;
+    } else {
+        p = q;
+        if (origin_form(t, &p, end, req) <= 0)
+            goto decline;
+    }
+    req->target = (struct roost_http_str){(const char *)t, (size_t)(p - t)};
+    p++;
+    if (end - p < 10 || memcmp(p + 8, "\r\n", 2) != 0)
+        goto decline;
+    if (memcmp(p, "HTTP/1.1", 8) == 0)
+        req->version_minor = 1;
+    else if (memcmp(p, "HTTP/1.0", 8) == 0)
+        req->version_minor = 0;
+    else
+        goto decline;
+    p += 10;
+
+    unsigned max_headers =
+        lim->max_headers < ROOST_HTTP_MAX_HEADERS ? lim->max_headers : ROOST_HTTP_MAX_HEADERS;
+    req->header_count = 0;
+    req->host = (struct roost_http_str){NULL, 0};
+    req->has_content_length = false;
+    req->content_length = 0;
+    for (;;) {
+        if (p == end)
+            goto decline;
+        if (*p == '\r') {
+            if (end - p < 2 || p[1] != '\n')
+                goto decline;
+            p += 2;
+            break;
+        }
+        if (req->header_count == max_headers)
+            goto decline;
+        cptr name = p, cr = NULL, scan;
+        size_t name_n;
+        int kind;
+        if (req->header_count == 0 && end - p >= 32 && TOKEN_EQ(p, 4, "host") && p[4] == ':') {
+            /* Host, in every HTTP/1.1 request and mostly first: no need to look for the colon
+             * nor to tell the name */
+            name_n = 4;
+            kind = F_HOST;
+            p += 5;
+            scan = NULL; /* from the value on */
+            goto value;
+        }
+        /* The line's first 32 bytes at once: where its first byte outside 0x20..0x7E is (its
+         * CR, if it is valid) and its first colon; most lines end within them. */
+        __m128i v0, v1;
+        uint32_t ctl, colon;
+        if (__builtin_expect(end - p >= 32, 1)) {
+            v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+            v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+            sh = sh1 = 0;
+            ctl = not_printable(v0) | not_printable(v1) << 16;
+            colon = byte_mask(v0, ':') | byte_mask(v1, ':') << 16;
+        } else { /* the last bytes of the buffer */
+            v0 = block_at(p, 0, end, &sh), v1 = block_at(p, 16, end, &sh1);
+            ctl = not_printable(v0) >> sh | not_printable(v1) >> sh1 << 16;
+            colon = byte_mask(v0, ':') >> sh | byte_mask(v1, ':') >> sh1 << 16;
+        }
+        if (ctl) {
+            cr = p + __builtin_ctz(ctl);
+            colon &= ctl ^ (ctl - 1); /* before the control byte (or on it: never a colon) */
+        }
+        if (!colon) /* no colon in the line, or a name of 32 bytes or more */
+            goto decline;
+        scan = p + 32; /* may be past end */
+        name_n = (size_t)__builtin_ctz(colon);
+        kind = field_kind(name, name_n);
+        if (kind == F_OTHER) { /* is the name a token? */
+            if (name_n == 0)
+                goto decline;
+            /* tchars other than letters, digits and "-" are looked up byte by byte */
+            uint32_t other = uncommon(v0, COMMON_NAME) >> sh;
+            if (name_n > 16)
+                other |= uncommon(v1, COMMON_NAME) >> sh1 << 16;
+            if (other & ((1u << name_n) - 1))
+                for (cptr q = name; q < name + name_n; q++)
+                    if (!(cls[*q] & C_TOKEN))
+                        goto decline;
+        }
+        p += name_n + 1;
+    value:
+        if (p < end && *p == ' ')
+            p++;
+        cptr val = p;
+        if (!cr) { /* printable bytes from scan (or the value) on, up to CR LF */
+            for (p = scan ? scan : val;; p += 16) {
+                if (p >= end) /* scan may be past it */
+                    goto decline;
+                __m128i v = block_at(p, 0, end, &sh);
+                if ((m = not_printable(v) >> sh) != 0)
+                    break;
+                if (end - p <= 16)
+                    goto decline;
+            }
+            cr = p + __builtin_ctz(m);
+        }
+        p = cr;
+        if (end - p < 2 || memcmp(p, "\r\n", 2) != 0 || (p != val && (*val == ' ' || p[-1] == ' ')))
+            goto decline;
+        if (kind <= F_KNOWN) { /* recorded only */
+            struct roost_http_header *h = &req->headers[req->header_count++];
+            h->name = (struct roost_http_str){(const char *)name, name_n};
+            h->value = (struct roost_http_str){(const char *)val, (size_t)(p - val)};
+        } else if (field(kind, name, name_n, val, p, lim, req, &st, hp) != 0) {
+            goto decline;
+        }
+        p += 2;
+    }
+    int r = head_done(req, &st, (struct roost_http_str){NULL, 0}, (size_t)(p - start));
+    if (r > 0)
+        return r;
+decline:
+    hp->scanned += (size_t)(p - start); /* looked at, if not judged */
+    return 0;
+}
+#else
+static ALWAYS_INLINE int parse_fresh(const char *buf, size_t len,
+                                     const struct roost_http_limits *lim,
+                                     struct roost_http_request *req, struct http_head_progress *hp)
+{
+    (void)buf, (void)len, (void)lim, (void)req, (void)hp;
+    return 0; /* without SSE2, parse_head is as fast */
+}
+#endif
+
 int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
                     struct roost_http_request *req)
+{
+    struct http_head_progress hp = {0};
+    if (!lim)
+        lim = &default_limits;
+    int rc = parse_fresh(buf, len, lim, req, &hp);
+    return rc > 0 ? rc : parse_head(buf, len, lim, req, &hp);
+}
+
+int http_parse_head_general(const char *buf, size_t len, const struct roost_http_limits *lim,
+                            struct roost_http_request *req)
 {
     struct http_head_progress hp = {0};
     return parse_head(buf, len, lim ? lim : &default_limits, req, &hp);
@@ -803,6 +1143,14 @@ int http_parse_head_more(const char *buf, size_t len, const struct roost_http_li
 {
     if (!lim)
         lim = &default_limits;
+    if (!hp->seen) { /* nothing of this head seen yet: try the fast path */
+        int rc = parse_fresh(buf, len, lim, req, hp);
+        if (rc > 0) {
+            hp->scanned += (size_t)rc;
+            hp->base = NULL; /* in case an empty buffer came first; all else is still reset */
+            return rc;
+        }
+    }
     size_t max_head = max_head_of(lim);
     size_t avail = len < max_head ? len : max_head;
     if (hp->base && hp->base != buf) {

@@ -88,6 +88,12 @@ struct roost_http_request {
 int http_parse_head(const char *buf, size_t len, const struct roost_http_limits *lim,
                     struct roost_http_request *req);
 
+/* http_parse_head without its fast path: every head parsed rule by rule, each rule checked at
+ * the first byte that can decide it. The same results; the reference the fast path is tested
+ * against (tests and fuzz targets), not for the server. */
+int http_parse_head_general(const char *buf, size_t len, const struct roost_http_limits *lim,
+                            struct roost_http_request *req);
+
 /* What the field lines of a head said so far (parser-internal; kept across calls in
  * struct http_head_progress). */
 struct http_fields_seen {

@@ -8,6 +8,8 @@
  * feeding step; the rest is the input. Beyond "no crash, no out-of-bounds read" (every parse
  * runs on an exact-size copy) it checks the properties the unit tests promise:
  *   - a result is one of the documented statuses, and an accepted head is self-consistent;
+ *   - http_parse_head (whose fast path takes most heads) and http_parse_head_general (rule by
+ *     rule) give the same verdict and the same spans;
  *   - every prefix of the input gets 0 or the same verdict (0 below head_len when accepted),
  *     from the stateless parser and from the incremental one fed in pieces;
  *   - a chunked body decodes to the same bytes, status and end however it is split
@@ -62,6 +64,27 @@ static bool same_verdict(const struct roost_http_request *a, const struct roost_
            a->keep_alive == b->keep_alive;
 }
 
+static bool same_str(struct roost_http_str a, struct roost_http_str b)
+{
+    return a.p == b.p && a.n == b.n;
+}
+
+/* Two parses of the same buffer agree on every field and span. */
+static bool same_request(const struct roost_http_request *a, const struct roost_http_request *b)
+{
+    if (!same_verdict(a, b) || !same_str(a->method, b->method) || !same_str(a->target, b->target) ||
+        !same_str(a->query, b->query) || !same_str(a->host, b->host) || a->path.n != b->path.n ||
+        (a->path.n && memcmp(a->path.p, b->path.p, a->path.n) != 0) ||
+        a->target_form != b->target_form || a->version_minor != b->version_minor ||
+        a->expect_continue != b->expect_continue || a->has_content_length != b->has_content_length)
+        return false;
+    for (unsigned i = 0; i < a->header_count; i++)
+        if (!same_str(a->headers[i].name, b->headers[i].name) ||
+            !same_str(a->headers[i].value, b->headers[i].value))
+            return false;
+    return true;
+}
+
 /* The verdict rk on the first k bytes (filling pq) against r on the whole input (filling q). */
 static void check_prefix(int r, const struct roost_http_request *q, size_t k, int rk,
                          const struct roost_http_request *pq)
@@ -101,6 +124,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK((size_t)r == q->head_len);
         check_request(q, buf, size, &lim);
     }
+    struct roost_http_request *g = malloc(sizeof(*g));
+    CHECK(g);
+    memset(g, 0x5a, sizeof(*g));
+    CHECK(http_parse_head_general(buf, size, &lim, g) == r);
+    if (r > 0)
+        CHECK(same_request(q, g));
+    free(g);
 
     /* Every prefix (sampled past 512 bytes to keep the run fast). */
     struct roost_http_request *pq = malloc(sizeof(*pq));

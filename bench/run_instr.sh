@@ -11,7 +11,12 @@
 # those of the first) / (N2 - N1): start-up and shutdown cancel out.
 #
 # Environment: DEPTHS ("1 16"), N1 (20000), N2 (100000), PATH_Q (pipeline), PORT (a free one),
-#   BEFORE_BIN=PATH   also count this roost binary, as "before", and print the ratio.
+#   CONNS (64: the load's connections),
+#   BEFORE_BIN=PATH   also count this roost binary, as "before", and print the ratio,
+#   CACHE=1           also simulate this machine's per-core caches (32 KiB L1d, 512 KiB L2,
+#                     8-way, 64-byte lines: cachegrind's LL stands for the L2) and print the
+#                     L2 data misses per request, reads plus writes. A model: the kernel's
+#                     own accesses (its copies into receive buffers) are not simulated.
 # Output: one Markdown table on stdout.
 set -euo pipefail
 shopt -s inherit_errexit # a failure inside $(...) ends the script too
@@ -21,6 +26,10 @@ depths=${DEPTHS:-"1 16"}
 n1=${N1:-20000}
 n2=${N2:-100000}
 path_q=${PATH_Q:-pipeline}
+conns=${CONNS:-64}
+cache=${CACHE:-0}
+cache_args=(--cache-sim=no)
+[[ $cache == 1 ]] && cache_args=(--cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=524288,8,64)
 port=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 roost_bin=$(cd "$(dirname "$build/roost")" && pwd)/roost
 [[ -x $roost_bin ]] || { echo "run_instr.sh: $build/roost not built" >&2; exit 1; }
@@ -29,10 +38,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/roost-instr.XXXXXX")
 srv=''
 trap '[[ -n $srv ]] && kill "$srv" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-# instructions BIN DEPTH N: user instructions of a server run that answered N requests
+# instructions BIN DEPTH N: user instructions of a server run that answered N requests, and
+# (CACHE=1) its L2 data misses, as "INSTRUCTIONS MISSES"
 instructions() {
     local bin=$1 depth=$2 n=$3 i
-    valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
+    valgrind --tool=cachegrind "${cache_args[@]}" --cachegrind-out-file=/dev/null \
         "$bin" serve --port "$port" --reactors 1 >/dev/null 2>"$tmp/vg" &
     srv=$!
     for ((i = 0; i < 300; i++)); do
@@ -40,7 +50,7 @@ instructions() {
         grep -q "listening" "$tmp/vg" && break
         sleep 0.1
     done
-    "$roost_bin" load -c 64 -t 1 -p "$depth" -n "$n" --json \
+    "$roost_bin" load -c "$conns" -t 1 -p "$depth" -n "$n" --json \
         "http://127.0.0.1:$port/$path_q" >"$tmp/load" 2>&1 || true
     python3 - "$tmp/load" "$n" <<'PY' || { echo "run_instr.sh: the load failed: $(cat "$tmp/load")" >&2; exit 1; }
 import json, sys
@@ -50,24 +60,41 @@ PY
     kill -INT "$srv"
     wait "$srv" || true
     srv=''
-    awk '/I *refs/ {gsub(",", "", $NF); print $NF}' "$tmp/vg" | tail -1
+    local ir lld
+    ir=$(awk '/I *refs/ {gsub(",", "", $NF); print $NF}' "$tmp/vg" | tail -1)
+    lld=$(awk '/LLd misses/ {gsub(",", "", $4); print $4}' "$tmp/vg" | tail -1)
+    echo "$ir ${lld:-0}"
 }
 
+# per_request BIN DEPTH: "INSTRUCTIONS MISSES" per request (misses with one decimal)
 per_request() {
     local a b
-    a=$(instructions "$1" "$2" "$n1")
-    b=$(instructions "$1" "$2" "$n2")
-    echo $(((b - a) / (n2 - n1)))
+    read -ra a <<<"$(instructions "$1" "$2" "$n1")"
+    read -ra b <<<"$(instructions "$1" "$2" "$n2")"
+    awk -v i0="${a[0]}" -v i1="${b[0]}" -v m0="${a[1]}" -v m1="${b[1]}" -v n="$((n2 - n1))" \
+        'BEGIN {printf "%d %.1f", (i1 - i0) / n, (m1 - m0) / n}'
 }
 
-echo "| depth | roost instructions/request |${BEFORE_BIN:+ before | before / roost |}"
-echo "|---|---|${BEFORE_BIN:+---|---|}"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
+
+head="| depth | conns | roost instructions/request |${BEFORE_BIN:+ before | before / roost |}"
+rule="|---|---|---|${BEFORE_BIN:+---|---|}"
+if [[ $cache == 1 ]]; then
+    head+=" roost L2 misses/request |${BEFORE_BIN:+ before | before / roost |}"
+    rule+="---|${BEFORE_BIN:+---|---|}"
+fi
+echo "$head"
+echo "$rule"
 for d in $depths; do
-    now=$(per_request "$roost_bin" "$d")
+    read -ra now <<<"$(per_request "$roost_bin" "$d")"
+    row="| $d | $conns | ${now[0]} |"
     if [[ -n ${BEFORE_BIN:-} ]]; then
-        was=$(per_request "$BEFORE_BIN" "$d")
-        echo "| $d | $now | $was | $(awk -v a="$was" -v b="$now" 'BEGIN {printf "%.2fx", a / b}') |"
-    else
-        echo "| $d | $now |"
+        read -ra was <<<"$(per_request "$BEFORE_BIN" "$d")"
+        row+=" ${was[0]} | $(ratio "${was[0]}" "${now[0]}") |"
     fi
+    if [[ $cache == 1 ]]; then
+        row+=" ${now[1]} |"
+        [[ -n ${BEFORE_BIN:-} ]] && row+=" ${was[1]} | $(ratio "${was[1]}" "${now[1]}") |"
+    fi
+    echo "$row"
 done

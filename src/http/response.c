@@ -247,15 +247,19 @@ static bool server_owned(const char *name, size_t n)
 }
 
 /*
- * Writes "name: value\r\n" at d (room for nn + vn + 4 bytes) when the field may be sent: a
- * CR or LF in a value would end the field early and let the rest inject a header (or a whole
- * response), so RFC 9110 §5.5 values and §5.6.2 token names only, and none of the fields the
- * server writes itself. Returns the end of the line, or NULL.
+ * Whether "name: value" may be sent: a CR or LF in a value would end the field early and let
+ * the rest inject a header (or a whole response), so RFC 9110 §5.5 values and §5.6.2 token
+ * names only, and none of the fields the server writes itself.
  */
+static bool field_ok(const char *name, size_t nn, const char *value, size_t vn)
+{
+    return http_token_valid(name, nn) && !server_owned(name, nn) &&
+           http_field_value_valid(value, vn);
+}
+
+/* Writes "name: value\r\n" at d (room for nn + vn + 4 bytes); returns the end of the line. */
 static char *field_line(char *d, const char *name, size_t nn, const char *value, size_t vn)
 {
-    if (!http_token_valid(name, nn) || server_owned(name, nn) || !http_field_value_valid(value, vn))
-        return NULL;
     d = http_put(d, name, nn);
     d = http_put(d, ": ", 2);
     d = http_put(d, value, vn);
@@ -267,14 +271,13 @@ int roost_http_res_header(roost_http_res *res, const char *name, const char *val
     if (!name || !value)
         return -EINVAL;
     size_t nn = strlen(name), vn = strlen(value);
+    if (!field_ok(name, nn, value, vn)) /* checked first: a refused field takes no room */
+        return -EINVAL;
     struct roost_bytes *h = &res->headers;
     int rc = http_bytes_reserve(h, nn + vn + 4);
     if (rc < 0)
         return rc;
-    char *end = field_line(h->p + h->len, name, nn, value, vn);
-    if (!end)
-        return -EINVAL;
-    h->len = (size_t)(end - h->p);
+    h->len = (size_t)(field_line(h->p + h->len, name, nn, value, vn) - h->p);
     return 0;
 }
 
@@ -286,10 +289,9 @@ int roost_http_field_init(roost_http_field *f, const char *name, const char *val
     size_t nn = strlen(name), vn = strlen(value);
     if (nn + vn + 4 > sizeof(f->line))
         return -ENAMETOOLONG;
-    char *end = field_line(f->line, name, nn, value, vn);
-    if (!end)
+    if (!field_ok(name, nn, value, vn))
         return -EINVAL;
-    f->len = (size_t)(end - f->line);
+    f->len = (size_t)(field_line(f->line, name, nn, value, vn) - f->line);
     return 0;
 }
 

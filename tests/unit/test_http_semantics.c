@@ -19,6 +19,8 @@
 
 #include <roost/http.h>
 
+#include "http/conn.h"
+
 #include "support.h"
 
 /* ROOST_TEST_TIME_SCALE: a float multiplier for every wait in a test (default 1). */
@@ -535,6 +537,26 @@ static void res_header_longer_than_its_buffer_rfc9110_5_5(void **state)
     free(all);
 }
 
+/* RFC 9110 §5.5: a refused field is refused before the response's header buffer grows for it
+ * (a handler echoing a client's 1 MiB value with a CR in it allocates nothing). */
+static void refused_field_takes_no_room_rfc9110_5_5(void **state)
+{
+    (void)state;
+    static char big[1 << 20];
+    memset(big, 'v', sizeof(big) - 1);
+    big[sizeof(big) / 2] = '\r';
+    roost_http_res res;
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(roost_http_res_header(&res, "X-Echo", big), -EINVAL);
+    assert_int_equal(res.headers.cap, 0);
+    assert_int_equal(roost_http_res_header(&res, "Content-Length", "5"), -EINVAL);
+    assert_int_equal(res.headers.cap, 0);
+    assert_int_equal(roost_http_res_header(&res, "X-Fine", "1"), 0);
+    assert_int_equal(res.headers.len, strlen("X-Fine: 1\r\n"));
+    assert_memory_equal(res.headers.p, "X-Fine: 1\r\n", res.headers.len);
+    free(res.headers.p);
+}
+
 /* RFC 9110 §5.5, §5.6.2: a field checked once refuses what roost_http_res_header refuses, and
  * one longer than ROOST_HTTP_FIELD_MAX; a good one reaches the wire as given. */
 static void res_field_checked_once_rfc9110_5_5(void **state)
@@ -816,6 +838,7 @@ int main(void)
         cmocka_unit_test(res_header_refuses_injection_rfc9110_5_5),
         cmocka_unit_test(res_header_longer_than_its_buffer_rfc9110_5_5),
         cmocka_unit_test(res_field_checked_once_rfc9110_5_5),
+        cmocka_unit_test(refused_field_takes_no_room_rfc9110_5_5),
         cmocka_unit_test(content_length_at_every_digit_count_rfc9110_8_6),
         cmocka_unit_test(res_status_outside_100_999_refused_rfc9110_15),
         cmocka_unit_test(bodiless_statuses_rfc9110_6_4_1),

@@ -56,8 +56,8 @@ struct http_route_memo {
 struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
-    roost_reactor *r;          /* c's, for good */
-    struct reactor_conns *rc;  /* r's spare and shared buffers (server.c) */
+    roost_reactor *r;                     /* c's, for good */
+    struct reactor_conns *rc;             /* r's spare and shared buffers (server.c) */
     struct roost_http_counters *counters; /* its reactor's */
     struct roost_bytes in, body;
     /* The output: &out_own, or while a batch is written the reactor's shared buffer

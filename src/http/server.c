@@ -331,11 +331,10 @@ static void conn_unlink(struct http_conn *hc)
     pthread_mutex_unlock(&rc->lock);
 }
 
-/* The spare buffer sets of c's reactor, or NULL when not running on it (run-on=pool). */
-static struct reactor_conns *spares_here(roost_http_server *srv, roost_conn *c)
+/* The spare buffer sets of hc's reactor, or NULL when not running on it (run-on=pool). */
+static struct reactor_conns *spares_here(const struct http_conn *hc)
 {
-    roost_reactor *r = roost_conn_reactor(c);
-    return roost_reactor_current() == r ? &srv->per_reactor[roost_reactor_id(r)] : NULL;
+    return net_on_reactor(hc->r) ? hc->rc : NULL;
 }
 
 /*
@@ -461,7 +460,7 @@ static void conn_bufs_free(struct conn_bufs *b)
 
 static void conn_bufs_take(struct http_conn *hc)
 {
-    struct reactor_conns *rc = spares_here(hc->srv, hc->c);
+    struct reactor_conns *rc = spares_here(hc);
     if (!rc || !rc->nspare)
         return;
     struct conn_bufs *b = &rc->spare[--rc->nspare];
@@ -478,7 +477,7 @@ static bool spare_size(const struct roost_bytes *b)
 
 static void conn_bufs_give(struct http_conn *hc)
 {
-    struct reactor_conns *rc = spares_here(hc->srv, hc->c);
+    struct reactor_conns *rc = spares_here(hc);
     if (rc && rc->nspare < SPARE_BUFS && spare_size(&hc->in) && spare_size(&hc->out_own) &&
         spare_size(&hc->res_headers) && spare_size(&hc->res_body)) {
         struct conn_bufs *b = &rc->spare[rc->nspare++];
@@ -516,7 +515,8 @@ static int on_conn(roost_conn *c, void *arg)
          * reactor's connections use their own buffers from now on (it stays taken). */
         http_bytes_free(hc.out);
         hc.out = &hc.out_own;
-    }    conn_unlink(&hc);
+    }
+    conn_unlink(&hc);
     conn_bufs_give(&hc);
     http_bytes_free(&hc.body);
     http_bytes_free(&hc.path);

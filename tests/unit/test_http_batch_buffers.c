@@ -147,7 +147,8 @@ static void a_head_split_across_receives_is_answered(void **state)
     read_bodies(fd, 1, bodies, sizeof(bodies));
     assert_string_equal(bodies, "A1");
     test_sleep_ms(20); /* the first part is received and answered alone */
-    send_all(fd, "st: t\r\nX-Long-Field: 0123456789abcdef\r\n\r\nGET /a HTTP/1.1\r\nHost: t\r\n\r\n");
+    send_all(fd,
+             "st: t\r\nX-Long-Field: 0123456789abcdef\r\n\r\nGET /a HTTP/1.1\r\nHost: t\r\n\r\n");
     read_bodies(fd, 2, bodies, sizeof(bodies));
     assert_string_equal(bodies, "B|A1");
     close(fd);

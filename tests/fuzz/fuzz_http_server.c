@@ -143,10 +143,27 @@ static void check_responses(const char *out, size_t n)
     }
 }
 
+/*
+ * libFuzzer's -timeout alarm (SIGALRM every timeout/2 + 1 s) is installed without SA_RESTART,
+ * after LLVMFuzzerInitialize: once it is there, it is made to restart the connect and sends
+ * it interrupts. A receive with SO_RCVTIMEO is never restarted (signal(7)): that loop retries
+ * EINTR itself.
+ */
+static void restart_after_alarms(void)
+{
+    static bool done;
+    struct sigaction sa;
+    if (done || sigaction(SIGALRM, NULL, &sa) != 0 || sa.sa_handler == SIG_DFL)
+        return;
+    sa.sa_flags |= SA_RESTART;
+    done = sigaction(SIGALRM, &sa, NULL) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    restart_after_alarms();
     uint32_t seed = data[0];
     data++;
     size--;
@@ -167,9 +184,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t piece = 1 + (seed >> 16) % 64;
         if (piece > size - off)
             piece = size - off;
-        if (send(fd, data + off, piece, MSG_NOSIGNAL) < 0)
+        ssize_t w = send(fd, data + off, piece, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
             break; /* the server closed after an error: fine, read what it said */
-        off += piece;
+        off += (size_t)w;
     }
     shutdown(fd, SHUT_WR);
     size_t cap = 1 << 16, n = 0;
@@ -182,6 +202,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK(out);
         }
         ssize_t r = recv(fd, out + n, cap - n, 0);
+        if (r < 0 && errno == EINTR) /* the alarm above */
+            continue;
         if (r == 0 || (r < 0 && errno == ECONNRESET))
             break;
         CHECK(r > 0); /* a timeout here means the server never closed */

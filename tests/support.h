@@ -2,6 +2,7 @@
 #ifndef ROOST_TEST_SUPPORT_H
 #define ROOST_TEST_SUPPORT_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,58 @@ static inline int test_run_group_(const char *group, const struct CMUnitTest *te
 #undef cmocka_run_group_tests
 #define cmocka_run_group_tests(tests, setup, teardown)                                             \
     test_run_group_(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+
+/*
+ * Checks in a task that runs on another thread (a reactor's, a pool worker's). cmocka's
+ * assert_* may fail only on the test's own thread: from another one they jump into that
+ * thread's frames and the program exits (status 255) without printing anything. In such a
+ * task check with task_check / task_check_int: a failure is printed at once (file, line,
+ * the expression and values), the first one is kept, and the task returns
+ * TEST_TASK_FAILED. After joining, the test's thread calls assert_no_task_failure(), which
+ * fails the test with that message.
+ */
+#define TEST_TASK_FAILED (-ENOTRECOVERABLE)
+
+static char test_task_failure_[512];
+static _Atomic bool test_task_failed_;
+
+__attribute__((format(printf, 3, 4))) static inline void test_task_fail_(const char *file, int line,
+                                                                         const char *fmt, ...)
+{
+    char what[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s:%d: failed in a task: %s\n", file, line, what);
+    bool first = false;
+    /* Read by the test's thread after it joined the task: the join orders the write. */
+    if (atomic_compare_exchange_strong(&test_task_failed_, &first, true))
+        snprintf(test_task_failure_, sizeof(test_task_failure_), "%s:%d: %s", file, line, what);
+}
+
+#define task_check(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            test_task_fail_(__FILE__, __LINE__, "%s", #cond);                                      \
+            return TEST_TASK_FAILED;                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define task_check_int(a, b)                                                                       \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) {                                                                            \
+            test_task_fail_(__FILE__, __LINE__, "%s is %lld, expected %s (%lld)", #a, a_, #b, b_); \
+            return TEST_TASK_FAILED;                                                               \
+        }                                                                                          \
+    } while (0)
+
+#define assert_no_task_failure()                                                                   \
+    do {                                                                                           \
+        if (atomic_exchange(&test_task_failed_, false))                                            \
+            fail_msg("in a task: %s", test_task_failure_);                                         \
+    } while (0)
 
 static inline uint64_t test_now_ns(void)
 {

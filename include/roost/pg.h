@@ -52,8 +52,9 @@ int roost_pg_create(roost_runtime *rt, const struct roost_pg_opts *o, roost_pg *
 
 /*
  * Closes every connection (queries still waiting fail with -ESHUTDOWN), waits for their
- * driver tasks to end and frees pg. Call it from a plain thread (not a reactor or pool
- * thread) while the runtime still runs, i.e. before roost_runtime_stop.
+ * driver tasks and for cancel requests still out to end, and frees pg. Call it from a
+ * plain thread (not a reactor or pool thread) while the runtime still runs, i.e. before
+ * roost_runtime_stop.
  */
 void roost_pg_destroy(roost_pg *pg);
 
@@ -81,7 +82,9 @@ enum {
  * -EIO for the rest) with *out holding the error (roost_pg_result_sqlstate, _message);
  * -ETIMEDOUT when no connection was free within acquire_timeout_ms, -ECONNRESET when the
  * connection broke under the query (*out NULL), -ECANCELED when the task was cancelled (a
- * query already running on the server is cancelled there too, from the worker pool),
+ * query already running on the server is cancelled there too, from the worker pool; its
+ * connection then takes no new query until that request is done and its pipeline empty,
+ * and a query queued behind the cancelled one may fail with -ECANCELED as well),
  * -ESHUTDOWN when pg or the reactor is stopping, -EPERM outside a task, -EINVAL for a bad
  * stmt. Whenever *out is set the caller frees it.
  */

@@ -17,7 +17,14 @@
  * pipeline), a cancel request is also sent, from the worker pool, because PQcancel opens a
  * connection of its own and waits for it. The server may have moved on to the next query of
  * the pipeline by the time the request arrives; that query then fails with SQLSTATE 57014
- * (-ECANCELED): the protocol names a connection, not a query, for a cancel.
+ * (-ECANCELED): the protocol names a connection, not a query, for a cancel. Even a request
+ * that does reach the running query can cancel a later one too: PostgreSQL 15's postmaster
+ * signals the backend twice (SIGINT to its pid, then to its process group), and when the
+ * backend runs between the two kills it ends the query on the first signal and whatever it
+ * runs next on the second. So a connection that sent a request is fenced: it takes no new
+ * query until the request is done (the postmaster closes the request's socket only after
+ * both kills) and its pipeline is empty (the backend idles in its read, where a late signal
+ * is ignored). Queries already queued behind the cancelled one may still be cancelled.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -135,6 +142,8 @@ static void free_pg(struct roost_pg *pg)
     }
     free(pg->reactors);
     pthread_mutex_destroy(&pg->stmt_lock);
+    pthread_mutex_destroy(&pg->jobs_lock);
+    pthread_cond_destroy(&pg->jobs_cond);
     free(pg);
 }
 
@@ -151,6 +160,8 @@ int roost_pg_create(roost_runtime *rt, const struct roost_pg_opts *o, roost_pg *
     if (!pg)
         return -ENOMEM;
     pthread_mutex_init(&pg->stmt_lock, NULL);
+    pthread_mutex_init(&pg->jobs_lock, NULL);
+    pthread_cond_init(&pg->jobs_cond, NULL);
     pg->rt = rt;
     pg->pipeline_depth = o->pipeline_depth ? o->pipeline_depth : 128;
     pg->acquire_timeout_ms = o->acquire_timeout_ms ? o->acquire_timeout_ms : 5000;
@@ -236,6 +247,11 @@ void roost_pg_destroy(roost_pg *pg)
     for (unsigned i = 0; i < pg->nreactors; i++)
         (void)roost_ctx_send(roost_reactor_ctx(pg->reactors[i].r), stop_reactor, &pg->reactors[i]);
     (void)roost_run(join_drivers, pg);
+    /* A cancel request still out comes back to its connection (cancel_done). */
+    pthread_mutex_lock(&pg->jobs_lock);
+    while (pg->jobs > 0)
+        pthread_cond_wait(&pg->jobs_cond, &pg->jobs_lock);
+    pthread_mutex_unlock(&pg->jobs_lock);
     free_pg(pg);
 }
 
@@ -298,30 +314,74 @@ int pg_result_errno(const PGresult *res)
 
 struct cancel_job {
     PGcancel *cancel;
+    struct pg_conn *pc;
+    unsigned gen;           /* the session the request names */
+    struct roost_work done; /* cancel_done, posted back to pc's reactor */
 };
 
-/* On the worker pool: PQcancel connects to the server and waits for it. */
+static void jobs_add(struct roost_pg *pg, int n)
+{
+    pthread_mutex_lock(&pg->jobs_lock);
+    pg->jobs += (unsigned)n;
+    if (pg->jobs == 0)
+        pthread_cond_broadcast(&pg->jobs_cond);
+    pthread_mutex_unlock(&pg->jobs_lock);
+}
+
+/* On pc's reactor: the request is done, both of its signals sent (see the top comment). */
+static int cancel_done(void *arg)
+{
+    struct cancel_job *j = arg;
+    struct pg_conn *pc = j->pc;
+    struct roost_pg *pg = pc->pr->pg;
+    if (j->gen == pc->gen) {
+        pc->cancels--;
+        pg_conn_unfence(pc);
+    }
+    free(j);
+    jobs_add(pg, -1);
+    return 0;
+}
+
+/*
+ * On the worker pool: PQcancel connects to the server and waits until the postmaster has
+ * handled the request and closed the connection.
+ */
 static int cancel_job_run(void *arg)
 {
     struct cancel_job *j = arg;
     char err[256];
     (void)PQcancel(j->cancel, err, sizeof(err));
     PQfreeCancel(j->cancel);
-    free(j);
+    j->done.fn = cancel_done;
+    j->done.arg = j;
+    if (roost_ctx_post_work(roost_reactor_ctx(j->pc->pr->r), &j->done) < 0) {
+        struct roost_pg *pg = j->pc->pr->pg; /* the reactor stopped, its connections closed */
+        free(j);
+        jobs_add(pg, -1);
+    }
     return 0;
 }
 
 static void send_cancel(struct pg_conn *pc)
 {
-    struct cancel_job *j = malloc(sizeof(*j));
+    struct roost_pg *pg = pc->pr->pg;
+    roost_pool *pool = roost_runtime_pool(pg->rt);
+    struct cancel_job *j = pool ? calloc(1, sizeof(*j)) : NULL;
     if (!j)
         return;
     j->cancel = PQgetCancel(pc->conn); /* a copy of the connection's key: no I/O */
-    roost_pool *pool = roost_runtime_pool(pc->pr->pg->rt);
-    if (!j->cancel || !pool || roost_ctx_post(roost_pool_ctx(pool), cancel_job_run, j) < 0) {
+    j->pc = pc;
+    j->gen = pc->gen;
+    jobs_add(pg, 1);
+    if (!j->cancel || roost_ctx_post(roost_pool_ctx(pool), cancel_job_run, j) < 0) {
         PQfreeCancel(j->cancel);
         free(j);
+        jobs_add(pg, -1);
+        return;
     }
+    pc->cancels++;
+    pc->fenced = true;
 }
 
 /* Takes call off its reactor's queue of calls waiting for a connection. */
@@ -384,8 +444,8 @@ static struct pg_conn *pick(struct pg_reactor *pr, unsigned n)
     struct pg_conn *best = NULL;
     for (unsigned i = 0; i < pr->nconns; i++) {
         struct pg_conn *pc = &pr->conns[(pr->rr + i) % pr->nconns];
-        if (pc->state != PG_READY || pc->broken || pc->queries + n > pg->pipeline_depth ||
-            pc->count + 3 * n > pc->cap)
+        if (pc->state != PG_READY || pc->broken || pc->fenced ||
+            pc->queries + n > pg->pipeline_depth || pc->count + 3 * n > pc->cap)
             continue;
         if (!best || pc->queries < best->queries)
             best = pc;

@@ -46,6 +46,14 @@ static void wake_all(struct pg_reactor *pr)
         pg_reactor_wake_one(pr);
 }
 
+void pg_conn_unfence(struct pg_conn *pc)
+{
+    if (!pc->fenced || pc->cancels > 0 || pc->count > 0)
+        return;
+    pc->fenced = false;
+    wake_all(pc->pr); /* a whole connection is free again */
+}
+
 /* ---- connecting ------------------------------------------------------------------------- */
 
 struct resolve {
@@ -197,6 +205,7 @@ static int conn_drain(struct pg_conn *pc)
         deliver(call, r);
         pg_reactor_wake_one(pc->pr); /* a slot is free */
     }
+    pg_conn_unfence(pc);
     return 0;
 }
 
@@ -254,6 +263,10 @@ static void conn_close(struct pg_conn *pc, int err)
     pc->state = PG_DOWN;
     pc->broken = false;
     pc->prepared = 0;
+    /* The next session is another server process: requests still out cannot reach it. */
+    pc->gen++;
+    pc->cancels = 0;
+    pc->fenced = false;
 }
 
 int pg_conn_driver(void *arg)

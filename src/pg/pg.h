@@ -68,6 +68,9 @@ struct pg_conn {
     bool in_poll;       /* the driver waits in its steady-state poll (a kick may cancel it) */
     bool broken;        /* a send failed: the driver must reset the connection */
     uint64_t prepared;  /* statements prepared on this connection (bit = id) */
+    unsigned gen;       /* connections closed so far: which server session a request names */
+    unsigned cancels;   /* cancel requests for this session still out (worker pool) */
+    bool fenced;        /* a cancel request went out: no new query yet (client.c, Cancel) */
     PGresult *prep_err; /* a failed prepare, for the query it was made for */
     struct pg_item *items;
     unsigned cap;
@@ -104,15 +107,17 @@ struct roost_pg {
     unsigned nreactors;
     _Atomic unsigned rr; /* pool tasks pick a reactor round-robin */
 
-    pthread_mutex_t live_lock; /* drivers still running, for destroy */
-    pthread_cond_t live_cond;
-    unsigned live;
+    pthread_mutex_t jobs_lock; /* cancel requests still out, for destroy */
+    pthread_cond_t jobs_cond;
+    unsigned jobs;
 };
 
 /* conn.c: the driver task of pc (runs until its pg_reactor stops). */
 int pg_conn_driver(void *arg);
 /* conn.c: a connection became usable or a slot freed: wake a waiting call. */
 void pg_reactor_wake_one(struct pg_reactor *pr);
+/* conn.c: lifts pc's fence once its cancel requests are done and its pipeline is empty. */
+void pg_conn_unfence(struct pg_conn *pc);
 
 /* client.c: server error -> -errno. */
 int pg_result_errno(const PGresult *res);

@@ -68,8 +68,8 @@ static inline int test_run_group_(const char *group, const struct CMUnitTest *te
  * Checks in a task that runs on another thread (a reactor's, a pool worker's). cmocka's
  * assert_* may fail only on the test's own thread: from another one they jump into that
  * thread's frames and the program exits (status 255) without printing anything. In such a
- * task check with task_check / task_check_int: a failure is printed at once (file, line,
- * the expression and values), the first one is kept, and the task returns
+ * task check with task_check / task_check_int / task_fail_msg: a failure is printed at once
+ * (file, line, the expression and values), the first one is kept, and the task returns
  * TEST_TASK_FAILED. After joining, the test's thread calls assert_no_task_failure(), which
  * fails the test with that message.
  */
@@ -108,6 +108,12 @@ __attribute__((format(printf, 3, 4))) static inline void test_task_fail_(const c
             test_task_fail_(__FILE__, __LINE__, "%s is %lld, expected %s (%lld)", #a, a_, #b, b_); \
             return TEST_TASK_FAILED;                                                               \
         }                                                                                          \
+    } while (0)
+
+#define task_fail_msg(...)                                                                         \
+    do {                                                                                           \
+        test_task_fail_(__FILE__, __LINE__, __VA_ARGS__);                                          \
+        return TEST_TASK_FAILED;                                                                   \
     } while (0)
 
 #define assert_no_task_failure()                                                                   \

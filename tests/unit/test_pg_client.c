@@ -563,10 +563,10 @@ static int short_sleep_body(void *arg)
     roost_pg_result *r;
     int rc = roost_pg_exec(pg, "SELECT pg_sleep(0.01)", 0, NULL, 0, &r);
     if (rc < 0)
-        test_task_fail_(__FILE__, __LINE__, "a query sent after the cancel failed: %d (%s, %s)", rc,
-                        roost_pg_result_sqlstate(r), roost_pg_result_message(r));
+        task_fail_msg("a query sent after the cancel failed: %d (%s, %s)", rc,
+                      roost_pg_result_sqlstate(r), roost_pg_result_message(r));
     roost_pg_result_free(r);
-    return rc < 0 ? TEST_TASK_FAILED : 0;
+    return 0;
 }
 
 static pid_t postmaster_pid(void)

@@ -125,7 +125,7 @@ static int receive_body(struct http_conn *hc)
 /* Answers what is queued first, then invites the body (RFC 9110 §10.1.1). 0 or -errno. */
 static int send_continue(struct http_conn *hc)
 {
-    int rc = http_bytes_append_str(hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    int rc = http_bytes_append_str(&hc->b->out, "HTTP/1.1 100 Continue\r\n\r\n");
     return rc < 0 ? rc : http_flush(hc);
 }
 

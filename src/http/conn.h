@@ -122,15 +122,19 @@ struct http_batch {
     struct roost_http_req req; /* last: its header array is mostly untouched */
 };
 
+/* Fields in the order a batch uses them: those it touches share as few cache lines as can
+ * be (a connection's are cold when its next batch comes, once a reactor serves hundreds). */
 struct http_conn {
     roost_http_server *srv;
     roost_conn *c;
     roost_reactor *r;                     /* c's, for good */
     struct reactor_conns *rc;             /* r's spare and shared buffers (server.c) */
     struct roost_http_counters *counters; /* its reactor's */
-    struct roost_bytes in, body;
     struct http_batch *b; /* &own, or while it answers a batch the reactor's (batch_take) */
-    size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
+    _Atomic bool idle;    /* waiting for the first byte of a request: shutdown may close it */
+    bool res_begun; /* this request's final response head is written (roost_http_res_write) */
+    struct roost_bytes in;
+    size_t in_off; /* hc->in before this is consumed: compacted at most once per receive */
     /*
      * While in_lent.len: hc->in views this received buffer, borrowed from the connection
      * instead of copied (a whole batch of requests is answered out of it), and in_own keeps
@@ -140,8 +144,7 @@ struct http_conn {
     struct roost_bytes in_own;
     struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
     struct http_route_memo route;
-    bool res_begun; /* this request's final response head is written (roost_http_res_write) */
-    _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
+    struct roost_bytes body; /* a whole body read for the handler (request.c) */
     struct roost_bytes path; /* the decoded path of the request being served, when it differs */
     char peer[48];           /* the client's address, for the access log only */
     struct http_conn *prev, *next;

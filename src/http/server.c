@@ -343,17 +343,17 @@ static struct reactor_conns *spares_here(const struct http_conn *hc)
 
 /*
  * The reactor's batch (struct http_batch), for the batch of requests about to be answered:
- * taken when this connection has no output pending and no other connection holds it (one
- * whose handler or send is awaiting keeps it meanwhile; the others then use their own).
- * Responses written into one warm buffer and heads parsed into one warm request cost no cache
- * misses, where a connection's own are cold again by its next turn once a reactor serves
- * hundreds of connections. A head that arrived in part is carried over to the request it is
- * finished in (a copy, only then).
+ * taken when no other connection holds it (one whose handler or send is awaiting keeps it
+ * meanwhile; the others then use their own). Responses written into one warm buffer and heads
+ * parsed into one warm request cost no cache misses, where a connection's own are cold again
+ * by its next turn once a reactor serves hundreds of connections. A head that arrived in part
+ * is carried over to the request it is finished in (a copy, only then).
  */
 static void batch_take(struct http_conn *hc)
 {
     struct reactor_conns *rc = hc->rc;
-    if (hc->b != &hc->own || hc->own.out.len || rc->batch_taken || !net_on_reactor(hc->r))
+    /* (its own output is empty here: each batch ends sending it, or the connection) */
+    if (hc->b != &hc->own || rc->batch_taken || !net_on_reactor(hc->r))
         return;
     rc->batch_taken = true;
     if (hc->head.seen)

@@ -157,7 +157,6 @@ static void route_memo_keep(struct http_route_memo *m, const roost_http_req *req
  */
 static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_res *res)
 {
-    bool options = str_eq(req->head.method, "OPTIONS");
     if (req->head.target_form == ROOST_HTTP_TARGET_AUTHORITY) {
         /* CONNECT asks for a tunnel, which this server never opens (RFC 9110 §9.3.6). The
          * client may already be sending tunnel bytes: close after answering. */
@@ -185,7 +184,7 @@ static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_r
         int arc = add_allow(hc, res, req->path);
         if (arc < 0)
             return arc;
-        return options ? 200 : 405;
+        return str_eq(req->head.method, "OPTIONS") ? 200 : 405;
     }
     return rc;
 }

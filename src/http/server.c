@@ -389,7 +389,7 @@ static void batch_give(struct http_conn *hc)
 static void serve_conn(struct http_conn *hc)
 {
     roost_http_server *srv = hc->srv;
-    uint64_t deadline = 0; /* header deadline of the request being read, 0 while idle */
+    uint64_t head_ns = 0; /* when the head being read began (its deadline's start), 0: idle */
     for (;;) {
         uint64_t now = 0; /* ns; within a batch, the end of the request before */
         /* Answer every complete request already buffered. */
@@ -399,8 +399,8 @@ static void serve_conn(struct http_conn *hc)
         while (in_n(hc)) {
             if (!now)
                 now = now_ns();
-            if (!deadline)
-                deadline = now / 1000000u + srv->opts.header_timeout_ms;
+            if (!head_ns)
+                head_ns = now;
             int rc = http_parse_head_more(in_p(hc), in_n(hc), &srv->limits, &req->head, &hc->head);
             if (rc == 0)
                 break;
@@ -419,7 +419,7 @@ static void serve_conn(struct http_conn *hc)
                 return;
             }
             in_consume(hc, (size_t)used);
-            deadline = 0;
+            head_ns = 0;
             /*
              * Output over the cap: send it before answering more. A peer that pipelines
              * and never reads then holds at most the cap here (its requests wait in the
@@ -439,7 +439,8 @@ static void serve_conn(struct http_conn *hc)
          */
         if (!in_n(hc) && atomic_load(&srv->draining))
             roost_conn_shutdown(hc->c, SHUT_RD);
-        int n = http_receive(hc, in_n(hc) ? deadline : now_ms() + srv->opts.idle_timeout_ms);
+        int n = http_receive(hc, in_n(hc) ? head_ns / 1000000u + srv->opts.header_timeout_ms
+                                          : now_ms() + srv->opts.idle_timeout_ms);
         atomic_store_explicit(&hc->idle, false, memory_order_relaxed);
         if (n == -ETIMEDOUT && in_n(hc)) {
             http_append_status(hc, 408); /* a head that did not arrive in time: slowloris */

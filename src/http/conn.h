@@ -246,7 +246,7 @@ int http_send_file_body(struct http_conn *hc, roost_http_res *res);
 void http_res_file_drop(roost_http_res *res);
 
 /* request.c */
-int http_receive(struct http_conn *hc, uint64_t deadline_ms);
+int http_receive(struct http_conn *hc, uint64_t timeout_ms);
 long http_body_begin(struct http_conn *hc, roost_http_req *req);
 
 /* http_body_begin, with the common case (no body: nothing to read or stream) inline. */

@@ -439,8 +439,12 @@ static void serve_conn(struct http_conn *hc)
          */
         if (!in_n(hc) && atomic_load(&srv->draining))
             roost_conn_shutdown(hc->c, SHUT_RD);
-        int n = http_receive(hc, in_n(hc) ? head_ns / 1000000u + srv->opts.header_timeout_ms
-                                          : now_ms() + srv->opts.idle_timeout_ms);
+        uint64_t timeout = srv->opts.idle_timeout_ms;
+        if (in_n(hc)) { /* the rest of the head's time */
+            uint64_t end = head_ns / 1000000u + srv->opts.header_timeout_ms, ms = now_ms();
+            timeout = end > ms ? end - ms : 0;
+        }
+        int n = timeout ? http_receive(hc, timeout) : -ETIMEDOUT;
         atomic_store_explicit(&hc->idle, false, memory_order_relaxed);
         if (n == -ETIMEDOUT && in_n(hc)) {
             http_append_status(hc, 408); /* a head that did not arrive in time: slowloris */

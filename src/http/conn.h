@@ -53,33 +53,6 @@ struct http_route_memo {
     void *arg;
 };
 
-struct http_conn {
-    roost_http_server *srv;
-    roost_conn *c;
-    roost_reactor *r;                     /* c's, for good */
-    struct reactor_conns *rc;             /* r's spare and shared buffers (server.c) */
-    struct roost_http_counters *counters; /* its reactor's */
-    struct roost_bytes in, body;
-    /* The output: &out_own, or while a batch is written the reactor's shared buffer
-     * (server.c, out_take). */
-    struct roost_bytes *out, out_own;
-    size_t in_off;     /* hc->in before this is consumed: compacted at most once per receive */
-    /*
-     * While in_lent.len: hc->in views this received buffer, borrowed from the connection
-     * instead of copied (a whole batch of requests is answered out of it), and in_own keeps
-     * the connection's own input buffer meanwhile. See in_settle.
-     */
-    struct roost_buf in_lent;
-    struct roost_bytes in_own;
-    struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
-    struct http_route_memo route;
-    bool res_begun; /* this request's final response head is written (roost_http_res_write) */
-    _Atomic bool idle; /* waiting for the first byte of a request: shutdown may close it */
-    struct roost_bytes path; /* the decoded path of the request being served, when it differs */
-    struct roost_bytes res_headers, res_body; /* reused by every response: no malloc each */
-    char peer[48];                            /* the client's address, for the access log only */
-    struct http_conn *prev, *next;
-};
 
 /*
  * The body of a request on a streaming route, read by the handler (roost_http_req_read). Its
@@ -133,6 +106,49 @@ struct roost_http_res {
     int file_fd;
     uint64_t file_off;
     size_t file_len;
+};
+
+/*
+ * What a batch of requests is answered with: the output buffer their responses are written
+ * into, the request being parsed and the response being built, with that response's buffers
+ * (reused by every response: no malloc each). Each connection has its own; each reactor has
+ * one more, which the connection answering a batch on it takes while no other holds it
+ * (server.c, batch_take): one warm copy instead of a cold one per connection.
+ */
+struct http_batch {
+    struct roost_bytes out;
+    struct roost_bytes res_headers, res_body;
+    struct roost_http_res res;
+    struct roost_http_req req; /* last: its header array is mostly untouched */
+};
+
+/* Fields in the order a batch uses them: those it touches share as few cache lines as can
+ * be (a connection's are cold when its next batch comes, once a reactor serves hundreds). */
+struct http_conn {
+    roost_http_server *srv;
+    roost_conn *c;
+    roost_reactor *r;                     /* c's, for good */
+    struct reactor_conns *rc;             /* r's spare and shared buffers (server.c) */
+    struct roost_http_counters *counters; /* its reactor's */
+    struct http_batch *b; /* &own, or while it answers a batch the reactor's (batch_take) */
+    _Atomic bool idle;    /* waiting for the first byte of a request: shutdown may close it */
+    bool res_begun; /* this request's final response head is written (roost_http_res_write) */
+    struct roost_bytes in;
+    size_t in_off; /* hc->in before this is consumed: compacted at most once per receive */
+    /*
+     * While in_lent.len: hc->in views this received buffer, borrowed from the connection
+     * instead of copied (a whole batch of requests is answered out of it), and in_own keeps
+     * the connection's own input buffer meanwhile. See in_settle.
+     */
+    struct roost_buf in_lent;
+    struct roost_bytes in_own;
+    struct http_head_progress head; /* how far an incomplete head was parsed: no re-scan */
+    struct http_route_memo route;
+    struct roost_bytes body; /* a whole body read for the handler (request.c) */
+    struct roost_bytes path; /* the decoded path of the request being served, when it differs */
+    char peer[48];           /* the client's address, for the access log only */
+    struct http_conn *prev, *next;
+    struct http_batch own; /* last: large, and mostly untouched while the reactor's is used */
 };
 
 static inline struct roost_str str_of(struct roost_http_str s)
@@ -222,14 +238,15 @@ static inline int in_settle(struct http_conn *hc)
 
 /* response.c */
 bool http_status_bodiless(int status);
-int http_append_response(struct http_conn *hc, roost_http_res *res);
+/* Appends res's head and body to the output; now: the time it is written (now_ns). */
+int http_append_response(struct http_conn *hc, roost_http_res *res, uint64_t now);
 int http_append_status(struct http_conn *hc, int status);
 int http_flush(struct http_conn *hc);
 int http_send_file_body(struct http_conn *hc, roost_http_res *res);
 void http_res_file_drop(roost_http_res *res);
 
 /* request.c */
-int http_receive(struct http_conn *hc, uint64_t deadline_ms);
+int http_receive(struct http_conn *hc, uint64_t timeout_ms);
 long http_body_begin(struct http_conn *hc, roost_http_req *req);
 
 /* http_body_begin, with the common case (no body: nothing to read or stream) inline. */

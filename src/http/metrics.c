@@ -18,14 +18,14 @@
 #endif
 
 static const uint64_t latency_bounds[] = {
-#define ROOST_HTTP_BOUND_(ns) ns##ull,
+#define ROOST_HTTP_BOUND_(ns) (uint64_t)(ns),
     ROOST_HTTP_LATENCY_BOUNDS(ROOST_HTTP_BOUND_)
 #undef ROOST_HTTP_BOUND_
 };
 
-void http_count_latency(struct roost_http_counters *k, uint64_t ns)
+void http_count_latency_above_first(struct roost_http_counters *k, uint64_t ns)
 {
-    size_t i = 0;
+    size_t i = 1;
     while (i < sizeof(latency_bounds) / sizeof(latency_bounds[0]) && ns > latency_bounds[i])
         i++;
     roost_http_count(&k->latency[i], 1);

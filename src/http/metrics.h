@@ -8,8 +8,9 @@
 #include <roost/http.h>
 
 /* Upper bounds of the request latency histogram, in nanoseconds; a last bucket is +Inf. */
+#define ROOST_HTTP_LATENCY_FIRST_BOUND 100000
 #define ROOST_HTTP_LATENCY_BOUNDS(X)                                                               \
-    X(100000)                                                                                      \
+    X(ROOST_HTTP_LATENCY_FIRST_BOUND)                                                              \
     X(250000)                                                                                      \
     X(500000)                                                                                      \
     X(1000000)                                                                                     \
@@ -42,8 +43,19 @@ static inline void roost_http_count_status(struct roost_http_counters *k, int st
     roost_http_count(&k->responses[status >= 100 && status < 600 ? status / 100 : 0], 1);
 }
 
-/* Adds one request that took ns from its head to its response to the histogram. */
-void http_count_latency(struct roost_http_counters *k, uint64_t ns);
+void http_count_latency_above_first(struct roost_http_counters *k, uint64_t ns);
+
+/* Adds one request that took ns from its head to its response to the histogram: inline for
+ * the first bucket, where a request answered within its reactor tick falls. */
+static inline void http_count_latency(struct roost_http_counters *k, uint64_t ns)
+{
+    if (ns > ROOST_HTTP_LATENCY_FIRST_BOUND) {
+        http_count_latency_above_first(k, ns);
+        return;
+    }
+    roost_http_count(&k->latency[0], 1);
+    roost_http_count(&k->latency_sum_ns, ns);
+}
 
 /* The server a request arrived at, and that server's counters of reactor i (i below
  * roost_runtime_reactor_count of its runtime). */

@@ -75,23 +75,14 @@ roost_reactor *roost_http_req_reactor(const roost_http_req *req)
     return roost_conn_reactor(req->hc->c);
 }
 
-/*
- * Receives more input. deadline_ms 0: no deadline. Returns bytes (> 0), 0 at EOF,
- * -ETIMEDOUT, or -errno.
- */
-int http_receive(struct http_conn *hc, uint64_t deadline_ms)
+/* Receives more input, waiting up to timeout_ms (0: no limit). Returns bytes (> 0), 0 at
+ * EOF, -ETIMEDOUT, or -errno. */
+int http_receive(struct http_conn *hc, uint64_t timeout_ms)
 {
     int rc = in_settle(hc);
     if (rc < 0)
         return rc;
-    if (deadline_ms) {
-        uint64_t now = now_ms();
-        if (now >= deadline_ms)
-            return -ETIMEDOUT;
-        roost_conn_set_recv_timeout(hc->c, deadline_ms - now);
-    } else {
-        roost_conn_set_recv_timeout(hc->c, 0);
-    }
+    roost_conn_set_recv_timeout(hc->c, timeout_ms);
     struct roost_buf buf;
     int n = roost_conn_recv(hc->c, &buf);
     if (n <= 0)
@@ -116,7 +107,7 @@ int http_receive(struct http_conn *hc, uint64_t deadline_ms)
  */
 static int receive_body(struct http_conn *hc)
 {
-    int n = http_receive(hc, now_ms() + hc->srv->opts.body_timeout_ms);
+    int n = http_receive(hc, hc->srv->opts.body_timeout_ms);
     if (n == -ETIMEDOUT)
         return -408;
     return n == 0 ? -ECONNRESET : n;
@@ -125,7 +116,7 @@ static int receive_body(struct http_conn *hc)
 /* Answers what is queued first, then invites the body (RFC 9110 §10.1.1). 0 or -errno. */
 static int send_continue(struct http_conn *hc)
 {
-    int rc = http_bytes_append_str(hc->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    int rc = http_bytes_append_str(&hc->b->out, "HTTP/1.1 100 Continue\r\n\r\n");
     return rc < 0 ? rc : http_flush(hc);
 }
 

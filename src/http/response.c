@@ -78,61 +78,157 @@ bool http_status_bodiless(int status)
     return status < 200 || status == 204 || status == 304;
 }
 
-/* ---- responses ------------------------------------------------------------------------- */
+/* ---- response heads ------------------------------------------------------------------- */
+
+/* How a head delimits its body (RFC 9112 §6): not at all (bodiless, or HTTP/1.0 streaming,
+ * which closes), by Content-Length, or by the chunked coding. */
+enum head_framing { FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED };
+/* Its Connection field. */
+enum head_conn { CONN_DEFAULT, CONN_CLOSE, CONN_KEEP_ALIVE };
+
+#define HEAD_MEMO_FIELDS 256 /* handler fields a remembered head may have */
+#define HEAD_MEMO_TEXT 512   /* and its whole text */
 
 /*
- * "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" is the same for every 200 response a
- * reactor sends within one second: it is built once per second per reactor thread (with
- * the Date cache) and copied. Formatting it per response was a fifth of the server's CPU at
- * pipelining depth 16.
+ * Per thread: the status line with Server and Date of a 200 response, and the last response
+ * head written, whole ("HTTP/1.1 ..." to the blank line) with what it was made of.
+ *
+ * A keep-alive server mostly answers with heads that repeat within a second: the same status,
+ * the handler's same fields, the same length. Such a head is then one copy, where building it
+ * (the status line, Date, the fields, framing and Connection, each formatted and copied) was
+ * a quarter of the server's instructions per request at pipelining depth 16. The memo is keyed
+ * on everything the head is made of, compared byte for byte: a head that differs anywhere is
+ * built afresh. The 200 status line is kept apart, for heads that differ only in their length
+ * (formatting the status line per response was a fifth of the server's CPU at depth 16).
  */
-struct head_cache {
-    const roost_http_server *srv;
-    uint64_t date_gen; /* of the Date text it was built from (http_date_gen) */
-    size_t len;
-    char text[160];
+struct head_memo {
+    const roost_http_server *line_srv;
+    uint64_t line_gen; /* of the Date text line was built from (http_date_at) */
+    size_t line_len;
+    char line[160];
+
+    const roost_http_server *srv; /* NULL: nothing remembered */
+    uint64_t valid_until_ns;      /* its Date text's second ends */
+    int status;
+    unsigned char framing, conn;
+    uint64_t length; /* Content-Length */
+    size_t fields_len, len;
+    char fields[HEAD_MEMO_FIELDS];
+    char text[HEAD_MEMO_TEXT];
 };
 
-__attribute__((noinline)) static struct head_cache *head_cache(void)
+/* Not inlined: a handler's task may migrate, so no TLS address is kept across calls. */
+__attribute__((noinline)) static struct head_memo *head_memo(void)
 {
-    static _Thread_local struct head_cache cache;
-    return &cache;
+    static _Thread_local struct head_memo memo;
+    return &memo;
 }
 
-/* The status line with Server and Date: the returned text, *len bytes (line is room for a
- * status other than 200). */
-static const char *status_line(struct http_conn *hc, int status, char line[256], size_t *len)
+/* What a head is made of, in the order it is written. */
+struct head_parts {
+    const char *line;
+    size_t line_len;
+    const char *fields;
+    size_t fields_len;
+    char framing[48];
+    size_t framing_len;
+    const char *conn;
+    size_t conn_len;
+};
+
+/* "Content-Length: N\r\n" into buf (>= 40 bytes), without printf. Returns its length. */
+static size_t content_length_line(char *buf, uint64_t n)
 {
-    uint64_t gen;
-    const char *date = http_date_gen(&gen);
-    if (status == 200) {
-        struct head_cache *c = head_cache();
-        if (c->srv != hc->srv || c->date_gen != gen) {
-            int n =
-                snprintf(c->text, sizeof(c->text), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
-                         hc->srv->server_name, date);
-            c->len = (size_t)n < sizeof(c->text) ? (size_t)n : sizeof(c->text) - 1;
-            c->srv = hc->srv;
-            c->date_gen = gen;
-        }
-        *len = c->len;
-        return c->text;
-    }
-    int n = snprintf(line, 256, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", status,
-                     reason(status), hc->srv->server_name, date);
-    *len = (size_t)n < 256 ? (size_t)n : 255;
-    return line;
+    static const char name[] = "Content-Length: ";
+    memcpy(buf, name, sizeof(name) - 1);
+    char *d = buf + sizeof(name) - 1;
+    char digits[24];
+    size_t k = 0;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    while (k)
+        *d++ = digits[--k];
+    *d++ = '\r';
+    *d++ = '\n';
+    return (size_t)(d - buf);
 }
 
 /*
- * Status line, the server's headers, the handler's, framing, the blank line and then body
- * (body_len bytes, 0 for none) into the output: sized once, copied piece by piece.
+ * The parts of a head for res with the given framing, at monotonic time now; *valid_until is
+ * when its Date text goes stale. line is room for a status line other than 200's.
  */
-static int append_head(struct http_conn *hc, roost_http_res *res, const char *framing,
-                       size_t framing_len, const char *body, size_t body_len)
+static void head_parts(struct head_memo *m, const roost_http_server *srv, const roost_http_res *res,
+                       enum head_framing framing, uint64_t length, enum head_conn conn,
+                       uint64_t now, char line[256], struct head_parts *p, uint64_t *valid_until)
 {
     static const char conn_close[] = "Connection: close\r\n";
     static const char conn_keep[] = "Connection: keep-alive\r\n";
+    static const char chunked[] = "Transfer-Encoding: chunked\r\n";
+    uint64_t gen;
+    const char *date = http_date_at(now, &gen, valid_until);
+    if (res->status == 200) {
+        if (m->line_srv != srv || m->line_gen != gen) {
+            int n = snprintf(m->line, sizeof(m->line), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
+                             srv->server_name, date);
+            m->line_len = (size_t)n < sizeof(m->line) ? (size_t)n : sizeof(m->line) - 1;
+            m->line_srv = srv;
+            m->line_gen = gen;
+        }
+        p->line = m->line;
+        p->line_len = m->line_len;
+    } else {
+        int n = snprintf(line, 256, "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\n", res->status,
+                         reason(res->status), srv->server_name, date);
+        p->line = line;
+        p->line_len = (size_t)n < 256 ? (size_t)n : 255;
+    }
+    p->fields = res->headers.p;
+    p->fields_len = res->headers.len;
+    p->framing_len = 0;
+    if (framing == FRAMING_LENGTH)
+        p->framing_len = content_length_line(p->framing, length);
+    else if (framing == FRAMING_CHUNKED)
+        p->framing_len = (size_t)(http_put(p->framing, chunked, sizeof(chunked) - 1) - p->framing);
+    p->conn = conn == CONN_CLOSE ? conn_close : conn == CONN_KEEP_ALIVE ? conn_keep : "";
+    p->conn_len = conn == CONN_CLOSE        ? sizeof(conn_close) - 1
+                  : conn == CONN_KEEP_ALIVE ? sizeof(conn_keep) - 1
+                                            : 0;
+}
+
+static size_t head_parts_len(const struct head_parts *p)
+{
+    return p->line_len + p->fields_len + p->framing_len + p->conn_len + 2;
+}
+
+/* Writes the head at d; returns its end. */
+static char *head_parts_put(char *d, const struct head_parts *p)
+{
+    d = http_put(d, p->line, p->line_len);
+    d = http_put(d, p->fields, p->fields_len);
+    d = http_put(d, p->framing, p->framing_len);
+    d = http_put(d, p->conn, p->conn_len);
+    return http_put(d, "\r\n", 2);
+}
+
+static bool head_memo_hit(const struct head_memo *m, const roost_http_server *srv,
+                          const roost_http_res *res, enum head_framing framing, uint64_t length,
+                          enum head_conn conn, uint64_t now)
+{
+    return m->srv == srv && now < m->valid_until_ns && m->status == res->status &&
+           m->framing == framing && m->conn == conn && m->length == length &&
+           m->fields_len == res->headers.len && http_same(m->fields, res->headers.p, m->fields_len);
+}
+
+/*
+ * The head of res (the status line, the server's fields, the handler's, framing and the blank
+ * line), then body_len bytes of body (0 for none), into the output; now is the time the
+ * response is written (monotonic ns: the reactor's tick time on a reactor).
+ */
+static int append_head(struct http_conn *hc, roost_http_res *res, enum head_framing framing,
+                       uint64_t length, uint64_t now, const char *body, size_t body_len)
+{
     /*
      * Whether the connection stays open is decided here, as the head is written: a stop
      * that began while the handler ran still reaches this response's Connection header.
@@ -140,80 +236,67 @@ static int append_head(struct http_conn *hc, roost_http_res *res, const char *fr
     if (atomic_load_explicit(&hc->srv->draining, memory_order_relaxed))
         res->close = true;
     roost_http_count_status(hc->counters, res->status);
-    char line[256];
-    size_t line_len;
-    const char *status = status_line(hc, res->status, line, &line_len);
-    const char *conn = res->close ? conn_close : res->http10 ? conn_keep : "";
-    size_t conn_len = res->close    ? sizeof(conn_close) - 1
-                      : res->http10 ? sizeof(conn_keep) - 1
-                                    : 0;
-    int rc = http_bytes_reserve(hc->out, line_len + res->headers.len + framing_len + conn_len +
-                                              2 + body_len);
+    enum head_conn conn = res->close ? CONN_CLOSE : res->http10 ? CONN_KEEP_ALIVE : CONN_DEFAULT;
+    struct roost_bytes *out = &hc->b->out;
+    struct head_memo *m = head_memo();
+    if (!head_memo_hit(m, hc->srv, res, framing, length, conn, now)) {
+        char line[256];
+        struct head_parts p;
+        uint64_t valid_until;
+        head_parts(m, hc->srv, res, framing, length, conn, now, line, &p, &valid_until);
+        size_t len = head_parts_len(&p);
+        if (len > sizeof(m->text) || p.fields_len > sizeof(m->fields)) {
+            /* too large to remember: straight into the output (the memo stays as it was) */
+            int rc = http_bytes_reserve(out, len + body_len);
+            if (rc < 0)
+                return rc;
+            char *d = head_parts_put(out->p + out->len, &p);
+            out->len = (size_t)(http_put(d, body, body_len) - out->p);
+            return 0;
+        }
+        m->srv = hc->srv;
+        m->valid_until_ns = valid_until;
+        m->status = res->status;
+        m->framing = (unsigned char)framing;
+        m->conn = (unsigned char)conn;
+        m->length = length;
+        m->fields_len = p.fields_len;
+        http_put(m->fields, p.fields, p.fields_len);
+        m->len = (size_t)(head_parts_put(m->text, &p) - m->text);
+    }
+    int rc = http_bytes_reserve(out, m->len + body_len);
     if (rc < 0)
         return rc;
-    char *d = hc->out->p + hc->out->len;
-    d = http_put(d, status, line_len);
-    d = http_put(d, res->headers.p, res->headers.len);
-    d = http_put(d, framing, framing_len);
-    d = http_put(d, conn, conn_len);
-    d = http_put(d, "\r\n", 2);
-    d = http_put(d, body, body_len);
-    hc->out->len = (size_t)(d - hc->out->p);
+    char *d = http_put(out->p + out->len, m->text, m->len);
+    out->len = (size_t)(http_put(d, body, body_len) - out->p);
     return 0;
 }
 
-/* "Content-Length: N\r\n" into buf (>= 40 bytes), without printf. Returns its length. */
-static size_t content_length_line(char *buf, size_t n)
+int http_append_response(struct http_conn *hc, roost_http_res *res, uint64_t now)
 {
-    static const char name[] = "Content-Length: ";
-    memcpy(buf, name, sizeof(name) - 1);
-    char *d = buf + sizeof(name) - 1;
-    if (n < 10) { /* small bodies are the common case: no digit loop */
-        *d++ = (char)('0' + n);
-    } else if (n < 100) {
-        *d++ = (char)('0' + n / 10);
-        *d++ = (char)('0' + n % 10);
-    } else {
-        char digits[24];
-        size_t k = 0;
-        do {
-            digits[k++] = (char)('0' + n % 10);
-            n /= 10;
-        } while (n);
-        while (k)
-            *d++ = digits[--k];
-    }
-    *d++ = '\r';
-    *d++ = '\n';
-    return (size_t)(d - buf);
-}
-
-int http_append_response(struct http_conn *hc, roost_http_res *res)
-{
-    char framing[48];
     bool bodiless = http_status_bodiless(res->status);
-    size_t flen =
-        bodiless ? 0 : content_length_line(framing, res->has_file ? res->file_len : res->body.len);
     bool body = !res->head_only && !bodiless;
-    return append_head(hc, res, framing, flen, body ? res->body.p : NULL,
-                       body ? res->body.len : 0);
+    uint64_t length = bodiless ? 0 : res->has_file ? res->file_len : res->body.len;
+    return append_head(hc, res, bodiless ? FRAMING_NONE : FRAMING_LENGTH, length, now,
+                       body ? res->body.p : NULL, body ? res->body.len : 0);
 }
 
 /* A response of the server's own (errors): empty body, connection closes after it. */
 int http_append_status(struct http_conn *hc, int status)
 {
     roost_http_res res = {.hc = hc, .status = status, .close = true};
-    return http_append_response(hc, &res);
+    return http_append_response(hc, &res, now_ns());
 }
 
 int http_flush(struct http_conn *hc)
 {
-    if (!hc->out->len)
+    struct roost_bytes *out = &hc->b->out;
+    if (!out->len)
         return 0;
-    int rc = roost_conn_send(hc->c, hc->out->p, hc->out->len);
+    int rc = roost_conn_send(hc->c, out->p, out->len);
     if (rc >= 0)
-        roost_http_count(&hc->counters->bytes_sent, hc->out->len);
-    hc->out->len = 0;
+        roost_http_count(&hc->counters->bytes_sent, out->len);
+    out->len = 0;
     return rc;
 }
 
@@ -346,13 +429,14 @@ int http_send_file_body(struct http_conn *hc, roost_http_res *res)
             roost_http_count(&hc->counters->bytes_sent, left);
         return rc;
     }
-    int rc = http_bytes_reserve(hc->out, left);
+    struct roost_bytes *out = &hc->b->out;
+    int rc = http_bytes_reserve(out, left);
     while (rc == 0 && left) {
-        int n = net_file_read(roost_conn_reactor(hc->c), res->file_fd, hc->out->p + hc->out->len,
-                              left, off);
+        int n = net_file_read(roost_conn_reactor(hc->c), res->file_fd, out->p + out->len, left,
+                              off);
         if (n <= 0)
             return n < 0 ? n : -ENODATA; /* truncated meanwhile: the length is promised */
-        hc->out->len += (size_t)n;
+        out->len += (size_t)n;
         off += (uint64_t)n;
         left -= (size_t)n;
     }
@@ -377,22 +461,23 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         /* HTTP/1.0 has no chunked coding: the body is delimited by closing. */
         if (res->http10)
             res->close = true;
-        const char *framing =
-            res->http10 || http_status_bodiless(res->status) ? "" : "Transfer-Encoding: chunked\r\n";
-        rc = append_head(hc, res, framing, strlen(framing), NULL, 0);
+        enum head_framing framing = res->http10 || http_status_bodiless(res->status)
+                                        ? FRAMING_NONE
+                                        : FRAMING_CHUNKED;
+        rc = append_head(hc, res, framing, 0, now_ns(), NULL, 0);
     }
     if (rc == 0 && len && !res->head_only && !http_status_bodiless(res->status)) {
         if (!res->http10) {
             char size[32];
             int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-            rc = http_bytes_append(hc->out, size, (size_t)n);
+            rc = http_bytes_append(&hc->b->out, size, (size_t)n);
         }
         if (rc == 0)
-            rc = http_bytes_append(hc->out, data, len);
+            rc = http_bytes_append(&hc->b->out, data, len);
         if (rc == 0)
             res->streamed += len;
         if (rc == 0 && !res->http10)
-            rc = http_bytes_append(hc->out, "\r\n", 2);
+            rc = http_bytes_append(&hc->b->out, "\r\n", 2);
     }
     if (rc == 0)
         rc = http_flush(hc);

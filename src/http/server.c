@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +64,10 @@ struct reactor_conns {
      * then cost no malloc and free of their buffers each. */
     struct conn_bufs spare[SPARE_BUFS];
     unsigned nspare;
-    /* Reactor thread only: the output buffer one connection at a time writes a batch of
-     * responses into (out_take): always warm in the cache, unlike a buffer per connection. */
-    struct roost_bytes out;
-    bool out_taken;
+    /* Reactor thread only: what one connection at a time answers a batch of requests with
+     * (batch_take). */
+    struct http_batch batch;
+    bool batch_taken;
     char pad[64]; /* no cache line shared with the next reactor's counters */
 };
 
@@ -156,7 +157,6 @@ static void route_memo_keep(struct http_route_memo *m, const roost_http_req *req
  */
 static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_res *res)
 {
-    bool options = str_eq(req->head.method, "OPTIONS");
     if (req->head.target_form == ROOST_HTTP_TARGET_AUTHORITY) {
         /* CONNECT asks for a tunnel, which this server never opens (RFC 9110 §9.3.6). The
          * client may already be sending tunnel bytes: close after answering. */
@@ -184,7 +184,7 @@ static int route_request(struct http_conn *hc, roost_http_req *req, roost_http_r
         int arc = add_allow(hc, res, req->path);
         if (arc < 0)
             return arc;
-        return options ? 200 : 405;
+        return str_eq(req->head.method, "OPTIONS") ? 200 : 405;
     }
     return rc;
 }
@@ -213,8 +213,8 @@ static void res_start(roost_http_res *res, struct http_conn *hc, const roost_htt
     res->hc = hc;
     hc->res_begun = false;
     res->status = 200;
-    res->headers = (struct roost_bytes){hc->res_headers.p, 0, hc->res_headers.cap};
-    res->body = (struct roost_bytes){hc->res_body.p, 0, hc->res_body.cap};
+    res->headers = (struct roost_bytes){hc->b->res_headers.p, 0, hc->b->res_headers.cap};
+    res->body = (struct roost_bytes){hc->b->res_body.p, 0, hc->b->res_body.cap};
     res->has_body = false;
     res->head_only = str_eq(req->head.method, "HEAD");
     res->close = !req->head.keep_alive; /* or a stop begun before the head (append_head) */
@@ -258,52 +258,55 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
         if (!req->head.chunked)
             req->body.p = in_p(hc) + req->head.head_len;
     }
-    roost_http_res res;
-    res_start(&res, hc, req);
-    int route = route_request(hc, req, &res);
+    struct http_batch *b = hc->b;
+    roost_http_res *res = &b->res;
+    res_start(res, hc, req);
+    int route = route_request(hc, req, res);
     int rc = route < 0 ? route : 0;
     if (route > 0) {
-        res.status = route;
+        res->status = route;
     } else if (route == 0) {
-        rc = req->match.handler(req, &res, req->match.arg);
-        if (rc < 0 && !res.streaming) {
+        rc = req->match.handler(req, res, req->match.arg);
+        if (rc < 0 && !res->streaming) {
             /* A failing handler: answer 500 and close; the reactor goes on. */
-            http_res_file_drop(&res);
-            res.status = 500;
-            res.body.len = 0;
-            res.headers.len = 0;
-            res.close = true;
+            http_res_file_drop(res);
+            res->status = 500;
+            res->body.len = 0;
+            res->headers.len = 0;
+            res->close = true;
             rc = 0;
         }
     }
     if (req->stream.on)
-        rc = http_stream_end(hc, req, &res, rc, &used);
-    if (rc == 0 && !res.streaming)
-        rc = http_append_response(hc, &res);
-    else if (rc == 0 && !res.failed && !res.http10 && !res.head_only &&
-             !http_status_bodiless(res.status))
-        rc = http_bytes_append(hc->out, "0\r\n\r\n", 5);
-    if (res.has_file) {
-        if (rc == 0 && !res.head_only && !http_status_bodiless(res.status))
-            rc = http_send_file_body(hc, &res);
-        http_res_file_drop(&res);
-    }
-    bool close = res.close || res.failed || rc < 0;
+        rc = http_stream_end(hc, req, res, rc, &used);
+    /* The request ends as its response is written (or, for a file sent apart, once sent). */
     *now = now_ns();
+    if (rc == 0 && !res->streaming)
+        rc = http_append_response(hc, res, *now);
+    else if (rc == 0 && !res->failed && !res->http10 && !res->head_only &&
+             !http_status_bodiless(res->status))
+        rc = http_bytes_append(&b->out, "0\r\n\r\n", 5);
+    if (res->has_file) {
+        if (rc == 0 && !res->head_only && !http_status_bodiless(res->status))
+            rc = http_send_file_body(hc, res);
+        http_res_file_drop(res);
+        *now = now_ns();
+    }
+    bool close = res->close || res->failed || rc < 0;
     uint64_t ns = *now - t0;
     http_count_latency(hc->counters, ns);
     if (srv->access_log) {
-        bool no_body = res.head_only || http_status_bodiless(res.status);
-        access_log(hc, req, res.status,
-                   res.streaming  ? res.streamed
+        bool no_body = res->head_only || http_status_bodiless(res->status);
+        access_log(hc, req, res->status,
+                   res->streaming  ? res->streamed
                    : no_body      ? 0
-                   : res.has_file ? res.file_len
-                                  : res.body.len,
+                   : res->has_file ? res->file_len
+                                  : res->body.len,
                    ns);
     }
     /* keep the buffers (not their bytes) for the next response on this connection */
-    hc->res_headers = res.headers;
-    hc->res_body = res.body;
+    b->res_headers = res->headers;
+    b->res_body = res->body;
     return close ? -1 : used;
 }
 
@@ -338,52 +341,67 @@ static struct reactor_conns *spares_here(const struct http_conn *hc)
 }
 
 /*
- * The reactor's shared output buffer, for the batch of responses about to be written: taken
- * when this connection has no output pending and no other connection holds it (one whose
- * handler or send is awaiting keeps it meanwhile; the others then use their own). Responses
- * written into one warm buffer cost no cache misses, where a buffer per connection is cold
- * again by the connection's next turn once a reactor serves hundreds of connections.
+ * The reactor's batch (struct http_batch), for the batch of requests about to be answered:
+ * taken when no other connection holds it (one whose handler or send is awaiting keeps it
+ * meanwhile; the others then use their own). Responses written into one warm buffer and heads
+ * parsed into one warm request cost no cache misses, where a connection's own are cold again
+ * by its next turn once a reactor serves hundreds of connections. A head that arrived in part
+ * is carried over to the request it is finished in (a copy, only then).
  */
-static void out_take(struct http_conn *hc)
+static void batch_take(struct http_conn *hc)
 {
     struct reactor_conns *rc = hc->rc;
-    if (hc->out != &hc->out_own || hc->out_own.len || rc->out_taken || !net_on_reactor(hc->r))
+    /* (its own output is empty here: each batch ends sending it, or the connection) */
+    if (hc->b != &hc->own || rc->batch_taken || !net_on_reactor(hc->r))
         return;
-    rc->out_taken = true;
-    hc->out = &rc->out;
+    rc->batch_taken = true;
+    if (hc->head.seen)
+        rc->batch.req.head = hc->own.req.head;
+    hc->b = &rc->batch;
+}
+
+/* A buffer of the reactor's batch grown past SPARE_BUF_MAX (a large response) is freed
+ * rather than kept. */
+static void batch_trim(struct roost_bytes *b)
+{
+    if (b->cap > SPARE_BUF_MAX)
+        http_bytes_free(b);
 }
 
 /*
- * Gives the shared output buffer back once it is empty, on its reactor (a task that moved
- * off it keeps the buffer until it is back: the reactor's fields are its thread's). One
- * grown past SPARE_BUF_MAX (a large response) is freed rather than kept.
+ * Gives the reactor's batch back once its output is sent, on its reactor (a task that moved
+ * off it keeps the batch until it is back: the reactor's fields are its thread's).
  */
-static void out_give(struct http_conn *hc)
+static void batch_give(struct http_conn *hc)
 {
-    if (hc->out == &hc->out_own || hc->out->len || !net_on_reactor(hc->r))
+    struct http_batch *b = hc->b;
+    if (b == &hc->own || b->out.len || !net_on_reactor(hc->r))
         return;
-    if (hc->out->cap > SPARE_BUF_MAX)
-        http_bytes_free(hc->out);
-    hc->rc->out_taken = false;
-    hc->out = &hc->out_own;
+    batch_trim(&b->out);
+    batch_trim(&b->res_headers);
+    batch_trim(&b->res_body);
+    if (hc->head.seen)
+        hc->own.req.head = b->req.head;
+    hc->rc->batch_taken = false;
+    hc->b = &hc->own;
 }
 
 static void serve_conn(struct http_conn *hc)
 {
     roost_http_server *srv = hc->srv;
-    roost_http_req req;
-    uint64_t deadline = 0; /* header deadline of the request being read, 0 while idle */
+    uint64_t head_ns = 0; /* when the head being read began (its deadline's start), 0: idle */
     for (;;) {
         uint64_t now = 0; /* ns; within a batch, the end of the request before */
         /* Answer every complete request already buffered. */
         if (in_n(hc))
-            out_take(hc);
+            batch_take(hc);
+        roost_http_req *req = &hc->b->req;
         while (in_n(hc)) {
             if (!now)
                 now = now_ns();
-            if (!deadline)
-                deadline = now / 1000000u + srv->opts.header_timeout_ms;
-            int rc = http_parse_head_more(in_p(hc), in_n(hc), &srv->limits, &req.head, &hc->head);
+            if (!head_ns)
+                head_ns = now;
+            int rc = http_parse_head_more(in_p(hc), in_n(hc), &srv->limits, &req->head, &hc->head);
             if (rc == 0)
                 break;
             if (rc < 0) {
@@ -393,27 +411,27 @@ static void serve_conn(struct http_conn *hc)
                 http_flush(hc);
                 return;
             }
-            req.hc = hc;
-            req.body = (struct roost_str){NULL, 0};
-            long used = serve_one(hc, &req, &now);
+            req->hc = hc;
+            req->body = (struct roost_str){NULL, 0};
+            long used = serve_one(hc, req, &now);
             if (used < 0) {
                 http_flush(hc);
                 return;
             }
             in_consume(hc, (size_t)used);
-            deadline = 0;
+            head_ns = 0;
             /*
              * Output over the cap: send it before answering more. A peer that pipelines
              * and never reads then holds at most the cap here (its requests wait in the
              * socket), and the send timeout ends it.
              */
-            if (hc->out->len >= srv->opts.max_output_bytes && http_flush(hc) < 0)
+            if (hc->b->out.len >= srv->opts.max_output_bytes && http_flush(hc) < 0)
                 return;
         }
         /* One write for everything answered from this read. */
         if (http_flush(hc) < 0)
             return;
-        out_give(hc);
+        batch_give(hc);
         atomic_store_explicit(&hc->idle, !in_n(hc), memory_order_relaxed);
         /*
          * Shutting down and between requests: stop reading. Bytes the peer already sent
@@ -421,7 +439,12 @@ static void serve_conn(struct http_conn *hc)
          */
         if (!in_n(hc) && atomic_load(&srv->draining))
             roost_conn_shutdown(hc->c, SHUT_RD);
-        int n = http_receive(hc, in_n(hc) ? deadline : now_ms() + srv->opts.idle_timeout_ms);
+        uint64_t timeout = srv->opts.idle_timeout_ms;
+        if (in_n(hc)) { /* the rest of the head's time */
+            uint64_t end = head_ns / 1000000u + srv->opts.header_timeout_ms, ms = now_ms();
+            timeout = end > ms ? end - ms : 0;
+        }
+        int n = timeout ? http_receive(hc, timeout) : -ETIMEDOUT;
         atomic_store_explicit(&hc->idle, false, memory_order_relaxed);
         if (n == -ETIMEDOUT && in_n(hc)) {
             http_append_status(hc, 408); /* a head that did not arrive in time: slowloris */
@@ -465,9 +488,9 @@ static void conn_bufs_take(struct http_conn *hc)
         return;
     struct conn_bufs *b = &rc->spare[--rc->nspare];
     hc->in = b->in;
-    hc->out_own = b->out;
-    hc->res_headers = b->res_headers;
-    hc->res_body = b->res_body;
+    hc->own.out = b->out;
+    hc->own.res_headers = b->res_headers;
+    hc->own.res_body = b->res_body;
 }
 
 static bool spare_size(const struct roost_bytes *b)
@@ -475,27 +498,40 @@ static bool spare_size(const struct roost_bytes *b)
     return b->cap <= SPARE_BUF_MAX;
 }
 
+/* Empty, keeping its memory. */
+static struct roost_bytes emptied(struct roost_bytes b)
+{
+    return (struct roost_bytes){b.p, 0, b.cap};
+}
+
 static void conn_bufs_give(struct http_conn *hc)
 {
     struct reactor_conns *rc = spares_here(hc);
-    if (rc && rc->nspare < SPARE_BUFS && spare_size(&hc->in) && spare_size(&hc->out_own) &&
-        spare_size(&hc->res_headers) && spare_size(&hc->res_body)) {
+    struct http_batch *own = &hc->own;
+    if (rc && rc->nspare < SPARE_BUFS && spare_size(&hc->in) && spare_size(&own->out) &&
+        spare_size(&own->res_headers) && spare_size(&own->res_body)) {
         struct conn_bufs *b = &rc->spare[rc->nspare++];
-        b->in = (struct roost_bytes){hc->in.p, 0, hc->in.cap};
-        b->out = (struct roost_bytes){hc->out_own.p, 0, hc->out_own.cap};
-        b->res_headers = (struct roost_bytes){hc->res_headers.p, 0, hc->res_headers.cap};
-        b->res_body = (struct roost_bytes){hc->res_body.p, 0, hc->res_body.cap};
+        b->in = emptied(hc->in);
+        b->out = emptied(own->out);
+        b->res_headers = emptied(own->res_headers);
+        b->res_body = emptied(own->res_body);
         return;
     }
-    struct conn_bufs b = {hc->in, hc->out_own, hc->res_headers, hc->res_body};
+    struct conn_bufs b = {hc->in, own->out, own->res_headers, own->res_body};
     conn_bufs_free(&b);
 }
 
 static int on_conn(roost_conn *c, void *arg)
 {
     roost_http_server *srv = arg;
-    struct http_conn hc = {.srv = srv, .c = c, .r = roost_conn_reactor(c)};
-    hc.out = &hc.out_own;
+    /* Zeroed but for its own batch's response and request (2.7 KB), which are set before
+     * each use (res_start, the parser). */
+    struct http_conn hc;
+    memset(&hc, 0, offsetof(struct http_conn, own.res));
+    hc.srv = srv;
+    hc.c = c;
+    hc.r = roost_conn_reactor(c);
+    hc.b = &hc.own;
     hc.rc = &srv->per_reactor[roost_reactor_id(hc.r)];
     roost_conn_set_send_timeout(c, srv->opts.send_timeout_ms);
     hc.counters = &hc.rc->counters;
@@ -508,13 +544,16 @@ static int on_conn(roost_conn *c, void *arg)
     serve_conn(&hc);
     if (hc.in_lent.len)
         in_return(&hc);
-    hc.out->len = 0; /* what a failed connection did not send is dropped */
-    out_give(&hc);
-    if (hc.out != &hc.out_own) {
-        /* Ended off its reactor (affinity off): the shared buffer is freed here, and that
-         * reactor's connections use their own buffers from now on (it stays taken). */
-        http_bytes_free(hc.out);
-        hc.out = &hc.out_own;
+    hc.b->out.len = 0; /* what a failed connection did not send is dropped */
+    hc.head.seen = 0;  /* and a head it did not finish */
+    batch_give(&hc);
+    if (hc.b != &hc.own) {
+        /* Ended off its reactor (affinity off): the reactor's batch buffers are freed here,
+         * and its connections use their own from then on (it stays taken). */
+        http_bytes_free(&hc.b->out);
+        http_bytes_free(&hc.b->res_headers);
+        http_bytes_free(&hc.b->res_body);
+        hc.b = &hc.own;
     }
     conn_unlink(&hc);
     conn_bufs_give(&hc);
@@ -666,7 +705,9 @@ void roost_http_server_free(roost_http_server *s)
         pthread_mutex_destroy(&rc->lock);
         while (rc->nspare)
             conn_bufs_free(&rc->spare[--rc->nspare]);
-        http_bytes_free(&rc->out);
+        http_bytes_free(&rc->batch.out);
+        http_bytes_free(&rc->batch.res_headers);
+        http_bytes_free(&rc->batch.res_body);
     }
     http_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -65,6 +66,17 @@ static int route_b(roost_http_req *req, roost_http_res *res, void *arg)
     return plain(res, "B");
 }
 
+/* The path and the X-Who field of the request, as its body ("/who a-side"). */
+static int route_who(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    struct roost_str path = roost_http_req_path(req), who = {"-", 1};
+    roost_http_req_header(req, "X-Who", &who);
+    char body[128];
+    snprintf(body, sizeof(body), "%.*s %.*s", (int)path.n, path.p, (int)who.n, who.p);
+    return plain(res, body);
+}
+
 static void start(const struct roost_config *cfg)
 {
     atomic_store(&waiting, 0);
@@ -74,6 +86,7 @@ static void start(const struct roost_config *cfg)
     assert_int_equal(roost_http_route(router, "GET", "/a", route_a, NULL), 0);
     assert_int_equal(roost_http_route(router, "GET", "/wait", route_wait, NULL), 0);
     assert_int_equal(roost_http_route(router, "GET", "/b", route_b, NULL), 0);
+    assert_int_equal(roost_http_route(router, "GET", "/who", route_who, NULL), 0);
     struct roost_http_server_opts o;
     roost_http_server_opts_init(&o);
     o.port = 0;
@@ -155,6 +168,30 @@ static void a_head_split_across_receives_is_answered(void **state)
 }
 
 /*
+ * A's head arrives in two parts, and B's batch runs between them: the part A's first batch
+ * parsed (its request line and first field) is carried in A's own request meanwhile and back
+ * into the reactor's shared one for the rest (B's head, parsed into that shared request, would
+ * otherwise stand in for it).
+ */
+static void a_head_split_across_batches_outlives_another_connections_batch(void **state)
+{
+    (void)state;
+    start(NULL);
+    int a = connect_server(), b = connect_server();
+    send_all(a, "GET /who HTTP/1.1\r\nX-Who: a-side\r\nHo");
+    test_sleep_ms(20); /* A's first part is received and parsed alone */
+    send_all(b, "GET /who HTTP/1.1\r\nHost: t\r\nX-Who: b-side-longer\r\n\r\n");
+    char bodies[128];
+    read_bodies(b, 1, bodies, sizeof(bodies));
+    assert_string_equal(bodies, "/who b-side-longer");
+    send_all(a, "st: t\r\n\r\n");
+    read_bodies(a, 1, bodies, sizeof(bodies));
+    assert_string_equal(bodies, "/who a-side");
+    close(a);
+    close(b);
+}
+
+/*
  * Connection A pipelines /a and /wait: A1 is written into the shared output buffer, then
  * /wait awaits with it unsent. B's request is answered meanwhile, and must get only its own
  * response (a shared buffer B took over would carry A1 to B, and lose it for A).
@@ -216,6 +253,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(a_head_split_across_receives_is_answered, teardown),
+        cmocka_unit_test_teardown(a_head_split_across_batches_outlives_another_connections_batch,
+                                  teardown),
         cmocka_unit_test_teardown(a_connection_awaiting_mid_batch_keeps_its_output, teardown),
         cmocka_unit_test_teardown(awaiting_handlers_never_hold_the_whole_ring, teardown),
     };

@@ -29,8 +29,8 @@ server_pids() {
     ps -o pid= --ppid "$srv_pid" 2>/dev/null || true
 }
 
-# utime+stime in clock ticks, summed over the server's processes. /proc/PID/stat of a
-# process covers all its threads, live and exited.
+# utime+stime in clock ticks, summed over the server's processes (USER_ONLY=1: utime alone).
+# /proc/PID/stat of a process covers all its threads, live and exited.
 cpu_ticks() {
     local p st sum=0 f
     for p in $(server_pids); do
@@ -38,7 +38,11 @@ cpu_ticks() {
         st=${st##*) } # past the command name, which may hold spaces and parentheses
         read -ra f <<<"$st"
         # f[0] is field 3 (state): utime is field 14, stime field 15.
-        sum=$((sum + f[11] + f[12]))
+        if [[ ${USER_ONLY:-0} == 1 ]]; then
+            sum=$((sum + f[11]))
+        else
+            sum=$((sum + f[11] + f[12]))
+        fi
     done
     echo "$sum"
 }

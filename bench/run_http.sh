@@ -34,7 +34,8 @@
 #
 # Output: Markdown on stdout, progress on stderr. Per cell: median req/s (min–max), median
 # server CPU µs per response (utime+stime of the server's processes from /proc/PID/stat over
-# the measured run, divided by responses) and the ratios to roost's; then the issue's targets.
+# the measured run, divided by responses), its user-space part (utime) and the ratios to
+# roost's; then the issue's targets.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -203,20 +204,21 @@ load() { # cell server seconds json-out
         -p "$(cell_depth "$1")" -d "$3"s --json "${args[@]}" >"$4" 2>"$4.err"
 }
 
-# One measurement; appends "cell server round valid req_s cpu_us foreign note" to $tmp/cells.
+# One measurement; appends "cell server round valid req_s cpu_us user_us foreign note" to
+# $tmp/cells (user_us: the user-space part of cpu_us).
 measure() {
-    local cell=$1 name=$2 round=$3 out=$tmp/out.$1.$2.$3 rc=0 c0 c1 b0 b1 t0 t1
+    local cell=$1 name=$2 round=$3 out=$tmp/out.$1.$2.$3 rc=0 c0 c1 u0 u1 b0 b1 t0 t1
     load "$cell" "$name" "$warmup" "$out.warm" || true
-    c0=$(cpu_ticks) b0=$(cpus_busy_total) t0=$(date +%s%N)
+    c0=$(cpu_ticks) u0=$(USER_ONLY=1 cpu_ticks) b0=$(cpus_busy_total) t0=$(date +%s%N)
     load "$cell" "$name" "$duration" "$out" || rc=$?
-    t1=$(date +%s%N) b1=$(cpus_busy_total) c1=$(cpu_ticks)
+    t1=$(date +%s%N) b1=$(cpus_busy_total) c1=$(cpu_ticks) u1=$(USER_ONLY=1 cpu_ticks)
     local ok=1
     alive "$srv_pid" || ok=0
     python3 - "$out" "$cell" "$name" "$round" "$rc" "$ok" "$((c1 - c0))" "$tck" \
-        "$((b1 - b0))" "$((t1 - t0))" >>"$tmp/cells" <<'PY'
+        "$((b1 - b0))" "$((t1 - t0))" "$((u1 - u0))" >>"$tmp/cells" <<'PY'
 import json, sys
-out, cell, name, rnd, rc, ok, cpu, tck, busy, wall = sys.argv[1:]
-note, valid, rps, us, load_cpu = "ok", 1, 0.0, 0.0, float(int(wall) / 1e9)
+out, cell, name, rnd, rc, ok, cpu, tck, busy, wall, user = sys.argv[1:]
+note, valid, rps, us, user_us, load_cpu = "ok", 1, 0.0, 0.0, 0.0, float(int(wall) / 1e9)
 try:
     j = json.load(open(out))
     n = j["requests"]
@@ -224,6 +226,7 @@ try:
     rps = j["requests_per_s"]
     load_cpu = j["cpu_s"]
     us = int(cpu) / int(tck) * 1e6 / n if n else 0
+    user_us = int(user) / int(tck) * 1e6 / n if n else 0
     if bad or not n:
         valid, note = 0, "errors:%s,non-2xx:%d" % (json.dumps(j["errors"]).replace(" ", ""), n - j["status"]["2xx"])
 except Exception as e:
@@ -233,10 +236,10 @@ if ok != "1":
 sec = int(wall) / 1e9
 # what the two CPUs did beyond the server and the load generator
 foreign = max(0.0, (int(busy) / int(tck) - int(cpu) / int(tck) - load_cpu) / (2 * sec) * 100)
-print(cell, name, rnd, valid, "%.0f" % rps, "%.3f" % us, "%.1f" % foreign, note)
+print(cell, name, rnd, valid, "%.0f" % rps, "%.3f" % us, "%.3f" % user_us, "%.1f" % foreign, note)
 PY
-    tail -1 "$tmp/cells" | awk -v m="$max_foreign" '{ printf "run_http.sh:   %s %s round %s: %s req/s, %s us/req CPU, others ~%s%%%s%s\n",
-        $1, $2, $3, $5, $6, $7, ($7 > m ? " (disturbed)" : ""), ($4 ? "" : " INVALID " $8) }' >&2
+    tail -1 "$tmp/cells" | awk -v m="$max_foreign" '{ printf "run_http.sh:   %s %s round %s: %s req/s, %s us/req CPU (user %s), others ~%s%%%s%s\n",
+        $1, $2, $3, $5, $6, $7, $8, ($8 > m ? " (disturbed)" : ""), ($4 ? "" : " INVALID " $9) }' >&2
 }
 
 # --- rounds: each cell's servers alternate within a round -----------------------------------
@@ -259,7 +262,7 @@ cell_stats() { # cell server column -> "median min max" over valid cells, or "- 
             if (!NR) { print "- - -"; exit }
             print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
 }
-valid_of() { awk -v c="$1" -v s="$2" '$1 == c && $2 == s { n++; v += $4; if ($7 > m) d++ } END {
+valid_of() { awk -v c="$1" -v s="$2" '$1 == c && $2 == s { n++; v += $4; if ($8 > m) d++ } END {
     printf "%d/%d%s\n", v, n, d ? sprintf(", %d disturbed", d) : "" }' m="$max_foreign" "$tmp/cells"; }
 label() { case $1 in roost) echo "roost" ;; before) echo "roost before${BEFORE:+ ($BEFORE)}" ;;
     probe) echo "limit_probe" ;; *) echo "$1" ;; esac; }
@@ -268,19 +271,20 @@ echo "# HTTP: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), kernel $(uname -
 echo "# $((SECONDS - started)) s; $rounds rounds, servers alternated within each round;" \
     "${warmup} s warm-up + ${duration} s per cell; roost load -t 1 on CPU $client_cpu, server on CPU $server_cpu"
 echo "# roost: serve --reactors 1; nginx: 1 worker; h2o: 1 thread, static file; limit_probe: no parsing."
-echo "# CPU = server utime+stime per response. Ratios: CPU/req and req/s of each server over roost's."
+echo "# CPU = server utime+stime per response (user: utime alone). Ratios: CPU/req and req/s of each server over roost's."
 echo
-echo "| cell | server | req/s | req/s min–max | CPU µs/req | CPU µs/req min–max | CPU/req vs roost | req/s vs roost | valid |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| cell | server | req/s | req/s min–max | CPU µs/req | CPU µs/req min–max | user µs/req | CPU/req vs roost | req/s vs roost | valid |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for cell in $cells; do
     read -r rr _ _ <<<"$(cell_stats "$cell" roost 5)"
     read -r rc _ _ <<<"$(cell_stats "$cell" roost 6)"
     for s in $(cell_servers "$cell"); do
         read -r m lo hi <<<"$(cell_stats "$cell" "$s" 5)"
         read -r cm clo chi <<<"$(cell_stats "$cell" "$s" 6)"
+        read -r um _ _ <<<"$(cell_stats "$cell" "$s" 7)"
         cr=- qr=-
         if [[ $s != roost && $cell != json ]]; then cr=$(ratio "$cm" "$rc") qr=$(ratio "$m" "$rr"); fi
-        echo "| $cell | $(label "$s") | $(fmt "$m") | $(fmt "$lo")–$(fmt "$hi") | $(fmt "$cm") | $(fmt "$clo")–$(fmt "$chi") | $cr | $qr | $(valid_of "$cell" "$s") |"
+        echo "| $cell | $(label "$s") | $(fmt "$m") | $(fmt "$lo")–$(fmt "$hi") | $(fmt "$cm") | $(fmt "$clo")–$(fmt "$chi") | $(fmt "$um") | $cr | $qr | $(valid_of "$cell" "$s") |"
     done
 done
 echo
@@ -302,7 +306,7 @@ done
 echo
 echo "Every measurement, in run order (others % = what other processes took of the two CPUs):"
 echo
-echo "| cell | server | round | req/s | CPU µs/req | others % | status |"
-echo "|---|---|---|---|---|---|---|"
-awk -v m="$max_foreign" '{ st = $4 ? ($7 > m ? "disturbed" : "ok") : "INVALID: " $8
-    printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $5, $6, $7, st }' "$tmp/cells"
+echo "| cell | server | round | req/s | CPU µs/req | user µs/req | others % | status |"
+echo "|---|---|---|---|---|---|---|---|"
+awk -v m="$max_foreign" '{ st = $4 ? ($8 > m ? "disturbed" : "ok") : "INVALID: " $9
+    printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $5, $6, $7, $8, st }' "$tmp/cells"

@@ -299,9 +299,9 @@ static long serve_one(struct http_conn *hc, roost_http_req *req, uint64_t *now)
         bool no_body = res->head_only || http_status_bodiless(res->status);
         access_log(hc, req, res->status,
                    res->streaming  ? res->streamed
-                   : no_body      ? 0
+                   : no_body       ? 0
                    : res->has_file ? res->file_len
-                                  : res->body.len,
+                                   : res->body.len,
                    ns);
     }
     /* keep the buffers (not their bytes) for the next response on this connection */

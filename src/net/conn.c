@@ -29,9 +29,12 @@ static int conn_table_grow(struct roost_net *net)
     if (!chunks)
         return -ENOMEM;
     net->chunks = chunks;
-    struct roost_conn *chunk = calloc(NET_CONN_CHUNK, sizeof(*chunk));
+    /* Slots start cache lines: a connection's hot fields then take as few as can be. */
+    size_t size = NET_CONN_CHUNK * sizeof(struct roost_conn);
+    struct roost_conn *chunk = aligned_alloc(_Alignof(struct roost_conn), size);
     if (!chunk)
         return -ENOMEM;
+    memset(chunk, 0, size);
     uint32_t base = net->nchunks * NET_CONN_CHUNK;
     net->chunks[net->nchunks++] = chunk;
     for (uint32_t i = NET_CONN_CHUNK; i-- > 0;) {

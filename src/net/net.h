@@ -197,53 +197,57 @@ void net_cancel_op(struct roost_reactor *r, struct roost_op *op);
 
 #define NET_CONN_CHUNK 256u
 
+/*
+ * Fields in two groups: what every receive and send touches first, in as few cache lines as
+ * can be (a connection's are cold when its turn comes again once a reactor serves hundreds),
+ * then the rest. A slot starts a cache line (conn_table_grow).
+ */
 struct roost_conn {
+    /* every receive and send: reactor side, then task side */
     struct roost_net *net;
     struct roost_reactor *r;
     int fd;
-    uint32_t index, gen;
-    bool in_use;
-    bool oneshot;         /* receive strategy */
-    struct net_lsock *ls; /* the listener socket that accepted it; NULL for roost_connect */
-    uint32_t next_free;
-
-    /* reactor */
+    bool oneshot;   /* receive strategy */
+    bool throttled; /* past the cap: the multishot is being cancelled */
+    bool bounded;   /* went past the cap once: receives take one buffer each */
+    bool rx_eof;    /* EOF after the queued data */
+    int rx_err;     /* error after the queued data */
+    bool parked;    /* ENOBUFS: waiting for buffers to come back */
+    bool closing, aborted;
+    bool nonblock;            /* the socket is O_NONBLOCK (sendfile.c; the ring ignores the flag) */
     struct roost_op *ms_op;   /* the armed multishot recv */
-    struct roost_op *os_op;   /* the one-shot recv in flight */
-    struct roost_op *send_op; /* send, sendmsg or connect in flight */
     unsigned ops;             /* ring ops in flight (close waits for 0) */
     int32_t rq_head, rq_tail; /* received ring buffers not handed out yet */
     unsigned rq_count;        /* how many */
     char *spill;              /* bytes past the cap, copied out (their buffers went back) */
-    size_t spill_len, spill_cap;
-    bool throttled; /* past the cap: the multishot is being cancelled */
-    bool bounded;   /* went past the cap once: receives take one buffer each */
-    int rx_err;     /* error after the queued data */
-    bool rx_eof;    /* EOF after the queued data */
-    bool parked;    /* ENOBUFS: waiting for buffers to come back */
-    bool closing, aborted;
-    bool has_pipe;  /* pipe_fd holds the connection's splice pipe (sendfile.c), empty */
-    bool nonblock;  /* the socket is O_NONBLOCK (sendfile.c; the ring ignores the flag) */
-    int pipe_fd[2]; /* read end, write end */
-    struct roost_conn *park_next;
-    struct net_req *recv_q;  /* the receive waiting */
-    struct net_req *send_q;  /* the send or connect in flight */
-    struct net_req *close_q; /* the close waiting for ops to drain */
-    struct roost_timer recv_timer; /* kept armed lazily (recv.c, recv_deadline_start) */
+    struct net_req *recv_q;   /* the receive waiting */
+    struct net_req *send_q;   /* the send or connect in flight */
     uint64_t recv_deadline_ns;     /* of the receive waiting, CLOCK_MONOTONIC; 0: none */
-    struct roost_timer send_timer; /* send timeout: restarted by every byte sent */
-
-    /* task */
-    uint32_t borrowed; /* roost_buf._id handed out and not released */
-    uint32_t stash_id; /* a delivery that raced with a cancel, for the next recv */
-    uint32_t stash_len;
-    char *spill_task; /* a NET_BUF_SPILL delivery, owned by the task until released */
-    unsigned budget;  /* speculative recv(2)s left before the next ring wait */
-    unsigned eagain;  /* consecutive EAGAINs of speculative recv(2) */
+    struct roost_timer recv_timer; /* kept armed lazily (recv.c, recv_deadline_start) */
+    uint32_t borrowed; /* roost_buf._id handed out and not released (task) */
+    uint32_t stash_id; /* a delivery that raced with a cancel, for the next recv (task) */
+    unsigned budget;   /* speculative recv(2)s left before the next ring wait (task) */
+    unsigned eagain;   /* consecutive EAGAINs of speculative recv(2) (task) */
     uint64_t recv_timeout_ms;
     uint64_t send_timeout_ms; /* 0: none */
-    char *rbuf;               /* the one-shot receive buffer (buf_size bytes) */
-};
+    struct roost_op *send_op; /* send, sendmsg or connect in flight */
+
+    /* the rest */
+    uint32_t index, gen;
+    bool in_use;
+    bool has_pipe;        /* pipe_fd holds the connection's splice pipe (sendfile.c), empty */
+    struct net_lsock *ls; /* the listener socket that accepted it; NULL for roost_connect */
+    uint32_t next_free;
+    uint32_t stash_len;
+    struct roost_op *os_op; /* the one-shot recv in flight */
+    size_t spill_len, spill_cap;
+    int pipe_fd[2]; /* read end, write end */
+    struct roost_conn *park_next;
+    struct net_req *close_q;       /* the close waiting for ops to drain */
+    struct roost_timer send_timer; /* send timeout: restarted by every byte sent */
+    char *spill_task; /* a NET_BUF_SPILL delivery, owned by the task until released */
+    char *rbuf;       /* the one-shot receive buffer (buf_size bytes) */
+} __attribute__((aligned(64)));
 
 /* Takes a free slot for fd (on the reactor). NULL on ENOMEM. */
 struct roost_conn *net_conn_alloc(struct roost_net *net, int fd, struct net_lsock *ls);

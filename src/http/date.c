@@ -6,7 +6,6 @@
 
 static _Thread_local struct {
     uint64_t valid_until_ns; /* CLOCK_MONOTONIC: when the wall-clock second changes */
-    uint64_t gen;            /* texts built on this thread */
     char text[32];
 } cache;
 
@@ -16,8 +15,7 @@ static _Thread_local struct {
  * read, only a compare with the monotonic instant the cached second ends, computed when the
  * text was built.
  */
-__attribute__((noinline)) const char *http_date_at(uint64_t now_ns, uint64_t *gen,
-                                                   uint64_t *valid_until_ns)
+__attribute__((noinline)) const char *http_date_at(uint64_t now_ns, uint64_t *valid_until_ns)
 {
     if (now_ns >= cache.valid_until_ns || !cache.text[0]) {
         struct timespec real, fresh;
@@ -29,9 +27,7 @@ __attribute__((noinline)) const char *http_date_at(uint64_t now_ns, uint64_t *ge
         /* The second shown ends 1e9 - tv_nsec from now, measured on the monotonic clock. */
         cache.valid_until_ns = (uint64_t)fresh.tv_sec * 1000000000u + (uint64_t)fresh.tv_nsec +
                                (1000000000u - (uint64_t)real.tv_nsec);
-        cache.gen++;
     }
-    *gen = cache.gen;
     *valid_until_ns = cache.valid_until_ns;
     return cache.text;
 }

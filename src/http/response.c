@@ -103,7 +103,7 @@ enum head_conn { CONN_DEFAULT, CONN_CLOSE, CONN_KEEP_ALIVE };
  */
 struct head_memo {
     const roost_http_server *line_srv;
-    uint64_t line_gen; /* of the Date text line was built from (http_date_at) */
+    uint64_t line_valid_until_ns; /* when the Date text in line goes stale (http_date_at) */
     size_t line_len;
     char line[160];
 
@@ -166,15 +166,14 @@ static void head_parts(struct head_memo *m, const roost_http_server *srv, const 
     static const char conn_close[] = "Connection: close\r\n";
     static const char conn_keep[] = "Connection: keep-alive\r\n";
     static const char chunked[] = "Transfer-Encoding: chunked\r\n";
-    uint64_t gen;
-    const char *date = http_date_at(now, &gen, valid_until);
+    const char *date = http_date_at(now, valid_until);
     if (res->status == 200) {
-        if (m->line_srv != srv || m->line_gen != gen) {
+        if (m->line_srv != srv || m->line_valid_until_ns != *valid_until) {
             int n = snprintf(m->line, sizeof(m->line), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
                              srv->server_name, date);
             m->line_len = (size_t)n < sizeof(m->line) ? (size_t)n : sizeof(m->line) - 1;
             m->line_srv = srv;
-            m->line_gen = gen;
+            m->line_valid_until_ns = *valid_until;
         }
         p->line = m->line;
         p->line_len = m->line_len;

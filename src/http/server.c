@@ -203,6 +203,12 @@ static void access_log(struct http_conn *hc, const roost_http_req *req, int stat
     http_access_log_add(hc->srv->access_log, roost_reactor_id(roost_conn_reactor(hc->c)), &e);
 }
 
+/* Empty, keeping its memory. */
+static struct roost_bytes emptied(struct roost_bytes b)
+{
+    return (struct roost_bytes){b.p, 0, b.cap};
+}
+
 /*
  * A fresh response to req. Every field is set one by one rather than by an initializer,
  * which compilers turn into a block zeroing (rep stos) that cost more per request than all
@@ -213,8 +219,8 @@ static void res_start(roost_http_res *res, struct http_conn *hc, const roost_htt
     res->hc = hc;
     hc->res_begun = false;
     res->status = 200;
-    res->headers = (struct roost_bytes){hc->b->res_headers.p, 0, hc->b->res_headers.cap};
-    res->body = (struct roost_bytes){hc->b->res_body.p, 0, hc->b->res_body.cap};
+    res->headers = emptied(hc->b->res_headers);
+    res->body = emptied(hc->b->res_body);
     res->has_body = false;
     res->head_only = str_eq(req->head.method, "HEAD");
     res->close = !req->head.keep_alive; /* or a stop begun before the head (append_head) */
@@ -368,6 +374,13 @@ static void batch_trim(struct roost_bytes *b)
         http_bytes_free(b);
 }
 
+static void batch_free(struct http_batch *b)
+{
+    http_bytes_free(&b->out);
+    http_bytes_free(&b->res_headers);
+    http_bytes_free(&b->res_body);
+}
+
 /*
  * Gives the reactor's batch back once its output is sent, on its reactor (a task that moved
  * off it keeps the batch until it is back: the reactor's fields are its thread's).
@@ -498,12 +511,6 @@ static bool spare_size(const struct roost_bytes *b)
     return b->cap <= SPARE_BUF_MAX;
 }
 
-/* Empty, keeping its memory. */
-static struct roost_bytes emptied(struct roost_bytes b)
-{
-    return (struct roost_bytes){b.p, 0, b.cap};
-}
-
 static void conn_bufs_give(struct http_conn *hc)
 {
     struct reactor_conns *rc = spares_here(hc);
@@ -550,9 +557,7 @@ static int on_conn(roost_conn *c, void *arg)
     if (hc.b != &hc.own) {
         /* Ended off its reactor (affinity off): the reactor's batch buffers are freed here,
          * and its connections use their own from then on (it stays taken). */
-        http_bytes_free(&hc.b->out);
-        http_bytes_free(&hc.b->res_headers);
-        http_bytes_free(&hc.b->res_body);
+        batch_free(hc.b);
         hc.b = &hc.own;
     }
     conn_unlink(&hc);
@@ -705,9 +710,7 @@ void roost_http_server_free(roost_http_server *s)
         pthread_mutex_destroy(&rc->lock);
         while (rc->nspare)
             conn_bufs_free(&rc->spare[--rc->nspare]);
-        http_bytes_free(&rc->batch.out);
-        http_bytes_free(&rc->batch.res_headers);
-        http_bytes_free(&rc->batch.res_body);
+        batch_free(&rc->batch);
     }
     http_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);

@@ -4,6 +4,20 @@
  * a borrowed roost_buf). One ring, buffer group 0, per reactor; only the reactor thread
  * adds to it.
  *
+ * The kernel takes buffers in ring order, so a ring holding every free buffer cycles
+ * through all of them: with 1024 buffers each receive lands in a page and a cache line
+ * untouched for a thousand receives, and the kernel's copy into it and the parser's
+ * first read both miss. So the ring holds only a window of the free buffers; the others
+ * wait in a stack (spare), and each buffer the kernel takes is replaced by the one given
+ * back last. Receives then cycle through about the window plus what is in flight.
+ *
+ * The window starts small and widens at the end of a tick in which receives found the
+ * ring empty while spare buffers were held back: a burst of ready connections needed more
+ * than it holds. It doubles until it covers them too, and they take the ENOBUFS round trip
+ * (parked, re-armed in the next enter). It halves after an epoch of ticks in which no tick
+ * took more than a quarter of it, so a burst (512 clients connecting at once) does not
+ * leave it wide for good, and a load that needs it does not see it shrink under its feet.
+ *
  * liburing 2.3 has io_uring_register_buf_ring and the ring-add helpers but not
  * io_uring_setup_buf_ring / io_uring_free_buf_ring (2.4): those are written here over
  * IORING_REGISTER_PBUF_RING, and the library's own are used when the header has them.
@@ -22,6 +36,11 @@
 #endif
 
 #define NET_BGID 0
+
+/* The ring's first and narrowest window, in buffers (at most buf_count). */
+#define NET_RING_WINDOW_START 32u
+/* Ticks over which the most buffers one tick took decides whether the window halves. */
+#define NET_RING_EPOCH_TICKS 1024u
 
 #ifndef NET_HAVE_SETUP_BUF_RING
 /* liburing 2.4's io_uring_setup_buf_ring: map the ring, register it, return it. */
@@ -66,8 +85,11 @@ int net_bufring_init(struct roost_net *net, unsigned count, unsigned size)
     b->size = size;
     b->mask = (unsigned)io_uring_buf_ring_mask(count);
     b->bufs = calloc(count, sizeof(*b->bufs));
-    if (!b->bufs)
-        return -ENOMEM;
+    b->spare = calloc(count, sizeof(*b->spare));
+    if (!b->bufs || !b->spare) {
+        rc = -ENOMEM;
+        goto free_bufs;
+    }
     b->mem_bytes = (size_t)count * size;
     b->mem = mmap(NULL, b->mem_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (b->mem == MAP_FAILED) {
@@ -79,14 +101,19 @@ int net_bufring_init(struct roost_net *net, unsigned count, unsigned size)
     b->br = setup_buf_ring(&net->r->ring, count, NET_BGID, &rc);
     if (!b->br)
         goto unmap_mem;
+    b->window = count < NET_RING_WINDOW_START ? count : NET_RING_WINDOW_START;
     for (unsigned i = 0; i < count; i++) {
         b->bufs[i].next = -1;
         b->bufs[i].net = net;
+    }
+    /* Buffers 0..window-1 in the ring, the rest spare with the lowest ids on top. */
+    for (unsigned i = count; i-- > b->window;)
+        b->spare[b->nspare++] = (uint16_t)i;
+    for (unsigned i = 0; i < b->window; i++)
         io_uring_buf_ring_add(b->br, net_buf_data(net, i), size, (unsigned short)i, (int)b->mask,
                               (int)i);
-    }
-    io_uring_buf_ring_advance(b->br, (int)count);
-    b->avail = count;
+    io_uring_buf_ring_advance(b->br, (int)b->window);
+    b->avail = b->window;
     /*
      * One connection may hold at most a sixteenth of the ring (2..64 buffers) queued and
      * not yet taken by its task: a peer that keeps sending to a task that sleeps or waits
@@ -103,7 +130,9 @@ unmap_mem:
     munmap(b->mem, b->mem_bytes);
     b->mem = NULL;
 free_bufs:
+    free(b->spare);
     free(b->bufs);
+    b->spare = NULL;
     b->bufs = NULL;
     return rc;
 }
@@ -119,17 +148,79 @@ void net_bufring_destroy(struct roost_net *net)
         munmap(b->br, b->br_bytes);
     if (b->mem)
         munmap(b->mem, b->mem_bytes);
+    free(b->spare);
     free(b->bufs);
     memset(b, 0, sizeof(*b));
+}
+
+static void ring_add(struct net_bufring *b, unsigned bid)
+{
+    io_uring_buf_ring_add(b->br, b->mem + (size_t)bid * b->size, b->size, (unsigned short)bid,
+                          (int)b->mask, 0);
+    io_uring_buf_ring_advance(b->br, 1);
+    b->avail++;
+}
+
+/* Moves spare buffers into the ring, the last given back first, up to the window. */
+static void ring_top_up(struct net_bufring *b)
+{
+    while (b->avail < b->window && b->nspare > 0)
+        ring_add(b, b->spare[--b->nspare]);
+}
+
+void net_bufring_taken(struct roost_net *net)
+{
+    struct net_bufring *b = &net->ring;
+    b->avail--;
+    b->tick_taken++;
+    ring_top_up(b);
+}
+
+void net_bufring_ran_dry(struct roost_net *net)
+{
+    struct net_bufring *b = &net->ring;
+    if (b->nspare > 0)
+        b->tick_dry++; /* else truly dry: every buffer is out, flow control parks it */
+}
+
+void net_bufring_tick(struct roost_net *net)
+{
+    struct net_bufring *b = &net->ring;
+    if (b->tick_dry > 0) {
+        /*
+         * The receives that found the ring empty this tick each wanted a buffer more than
+         * the window held: widen it to cover them (a power of two, as the ring is), before
+         * the enter that re-arms them.
+         */
+        unsigned want = b->window + b->tick_dry;
+        while (b->window < want && b->window < b->count) {
+            b->window *= 2;
+            ROOST_STAT_INC(net, ring_window_grows);
+        }
+        b->tick_dry = 0;
+        ring_top_up(b);
+    }
+    if (b->tick_taken > b->epoch_peak)
+        b->epoch_peak = b->tick_taken;
+    b->tick_taken = 0;
+    if (++b->epoch_ticks < NET_RING_EPOCH_TICKS)
+        return;
+    if (b->window > NET_RING_WINDOW_START && b->epoch_peak * 4 <= b->window) {
+        /* The ring may hold more than the window now: buffers given back go spare until not. */
+        b->window /= 2;
+        ROOST_STAT_INC(net, ring_window_shrinks);
+    }
+    b->epoch_peak = 0;
+    b->epoch_ticks = 0;
 }
 
 void net_bufring_put(struct roost_net *net, unsigned bid)
 {
     struct net_bufring *b = &net->ring;
-    io_uring_buf_ring_add(b->br, net_buf_data(net, bid), b->size, (unsigned short)bid, (int)b->mask,
-                          0);
-    io_uring_buf_ring_advance(b->br, 1);
-    b->avail++;
+    if (b->avail < b->window)
+        ring_add(b, bid);
+    else
+        b->spare[b->nspare++] = (uint16_t)bid;
     /*
      * ENOBUFS flow control: a connection whose multishot receive ran out of buffers is
      * parked, not closed; each buffer that comes back re-arms one of them (FIFO), so a

@@ -32,7 +32,7 @@ static void net_stale_recv(struct roost_reactor *r, const struct io_uring_cqe *c
         return;
     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
     if (net && net->have_ring && bid < net->ring.count) {
-        net->ring.avail--; /* consumed by the kernel, as every F_BUFFER completion */
+        net_bufring_taken(net); /* consumed by the kernel, as every F_BUFFER completion */
         net_bufring_put(net, bid);
     }
 }
@@ -102,8 +102,17 @@ static void net_destroy(struct roost_reactor *r, void *arg)
     free(net);
 }
 
+static void net_before_enter(struct roost_reactor *r, void *arg)
+{
+    (void)r;
+    struct roost_net *net = arg;
+    if (net->have_ring)
+        net_bufring_tick(net);
+}
+
 static const struct roost__hooks net_hooks = {
     .name = "net",
+    .before_enter = net_before_enter,
     .draining = net_draining,
     .destroy = net_destroy,
 };

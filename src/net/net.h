@@ -59,14 +59,29 @@ struct net_bufring {
     size_t mem_bytes;
     unsigned count, size, mask;
     unsigned avail;    /* buffers in the ring as far as completions tell */
+    unsigned window;   /* buffers kept in the ring at most: the rest wait in spare */
     unsigned conn_cap; /* buffers one connection may have queued (net_rq_cap) */
     struct net_buf *bufs;
+    uint16_t *spare; /* free buffers outside the ring, a stack: the last one given back on top */
+    unsigned nspare;
+    /*
+     * The window's sizing: buffers taken this tick, receives that found the ring empty
+     * while spares waited this tick, the most a tick of this epoch took.
+     */
+    unsigned tick_taken, tick_dry, epoch_peak, epoch_ticks;
 };
 
 int net_bufring_init(struct roost_net *net, unsigned count, unsigned size);
 void net_bufring_destroy(struct roost_net *net);
 /* Gives buffer bid back to the ring and lets a parked connection receive again. */
 void net_bufring_put(struct roost_net *net, unsigned bid);
+/* A completion says the kernel took a buffer from the ring: tops the ring up from spare. */
+void net_bufring_taken(struct roost_net *net);
+/* A receive found the ring empty: if spare buffers were held back, the window widens. */
+void net_bufring_ran_dry(struct roost_net *net);
+/* Before each enter: widens the window for this tick's dry receives, or narrows it when an
+ * epoch of ticks used far less of it. */
+void net_bufring_tick(struct roost_net *net);
 static inline char *net_buf_data(const struct roost_net *net, unsigned bid);
 
 /* ---- listeners (listener.c) ---------------------------------------------------------------- */
@@ -418,7 +433,8 @@ static inline bool net_buf_may_keep(const struct roost_conn *c, const struct roo
 {
     if (b->_id == NET_BUF_INTERNAL || b->_id == NET_BUF_SPILL)
         return true;
-    return net_on_reactor(c->r) && c->net->ring.avail >= c->net->ring.count / 2;
+    const struct net_bufring *ring = &c->net->ring;
+    return net_on_reactor(c->r) && ring->avail + ring->nspare >= ring->count / 2;
 }
 
 #endif

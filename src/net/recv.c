@@ -221,7 +221,7 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
 
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        net->ring.avail--;
+        net_bufring_taken(net);
         if (res > 0 && c->rx_err) {
             net_bufring_put(net, bid); /* after a lost chunk nothing more is delivered */
         } else if (res > 0 && !c->spill && c->rq_count < net->ring.conn_cap) {
@@ -249,6 +249,8 @@ static void on_ms_recv(struct roost_reactor *r, struct roost_op *op, const struc
     if (!more) {
         roost__op_free(r, op);
         c->ms_op = NULL;
+        if (res == -ENOBUFS)
+            net_bufring_ran_dry(net);
         if (res == -ENOBUFS && !c->closing && !c->aborted) {
             park_enobufs(c);
         } else if (!(cqe->flags & IORING_CQE_F_BUFFER) && net->parked_head && net->ring.avail > 0) {

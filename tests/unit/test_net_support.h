@@ -57,15 +57,22 @@ static inline void net_mode_config(const struct net_mode *m, enum roost_recv rec
 
 static _Atomic long echo_handlers_done;
 
-/* Echoes until EOF or an error; counts finished handlers. */
+/* What test_echo_handler's arg may point to: called with each buffer before it is echoed. */
+struct test_echo_note {
+    void (*fn)(roost_conn *c, const struct roost_buf *b);
+};
+
+/* Echoes until EOF or an error; counts finished handlers. arg: a test_echo_note, or NULL. */
 static inline int test_echo_handler(roost_conn *c, void *arg)
 {
-    (void)arg;
+    const struct test_echo_note *note = arg;
     for (;;) {
         struct roost_buf b;
         int n = roost_conn_recv(c, &b);
         if (n <= 0)
             break;
+        if (note)
+            note->fn(c, &b);
         int rc = roost_conn_send(c, b.data, b.len);
         roost_conn_release(c, &b);
         if (rc < 0)

@@ -554,9 +554,11 @@ static int on_conn(roost_conn *c, void *arg)
     hc.b->out.len = 0; /* what a failed connection did not send is dropped */
     hc.head.seen = 0;  /* and a head it did not finish */
     batch_give(&hc);
+    if (hc.b != &hc.own && roost_hop(roost_reactor_ctx(hc.r)) == 0)
+        batch_give(&hc); /* ended off its reactor (affinity off): the batch is given back home */
     if (hc.b != &hc.own) {
-        /* Ended off its reactor (affinity off): the reactor's batch buffers are freed here,
-         * and its connections use their own from then on (it stays taken). */
+        /* The reactor stopped under it: its batch buffers are freed here, and it stays taken
+         * (nothing of that reactor runs any more). */
         batch_free(hc.b);
         hc.b = &hc.own;
     }

@@ -77,6 +77,35 @@ static int route_who(roost_http_req *req, roost_http_res *res, void *arg)
     return plain(res, body);
 }
 
+/* The address of the request the handler was given: the reactor's shared one, or not. */
+static int route_req(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)arg;
+    char body[32];
+    snprintf(body, sizeof(body), "%p", (void *)req);
+    return plain(res, body);
+}
+
+static int nothing(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static _Atomic int off_ended_away; /* /off's handler finished on a thread not its reactor's */
+
+/* An offload: with affinity off, the handler goes on (and its connection ends) on the pool. */
+static int route_off(roost_http_req *req, roost_http_res *res, void *arg)
+{
+    (void)req, (void)arg;
+    roost_ctx *home = roost_ctx_current();
+    int rc = roost_offload(nothing, NULL);
+    if (rc < 0)
+        return rc;
+    atomic_store(&off_ended_away, roost_ctx_current() != home);
+    return plain(res, "off");
+}
+
 static void start(const struct roost_config *cfg)
 {
     atomic_store(&waiting, 0);
@@ -87,6 +116,8 @@ static void start(const struct roost_config *cfg)
     assert_int_equal(roost_http_route(router, "GET", "/wait", route_wait, NULL), 0);
     assert_int_equal(roost_http_route(router, "GET", "/b", route_b, NULL), 0);
     assert_int_equal(roost_http_route(router, "GET", "/who", route_who, NULL), 0);
+    assert_int_equal(roost_http_route(router, "GET", "/req", route_req, NULL), 0);
+    assert_int_equal(roost_http_route(router, "GET", "/off", route_off, NULL), 0);
     struct roost_http_server_opts o;
     roost_http_server_opts_init(&o);
     o.port = 0;
@@ -249,6 +280,41 @@ static void awaiting_handlers_never_hold_the_whole_ring(void **state)
     close(b);
 }
 
+/* One request on a new connection, closed after it; its response body into body. */
+static void one_request(const char *path, char *body, size_t cap)
+{
+    int fd = connect_server();
+    char req[128];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    send_all(fd, req);
+    read_bodies(fd, 1, body, cap);
+    close(fd);
+}
+
+/*
+ * With affinity off, a connection whose handler offloaded ends on a pool thread, holding the
+ * reactor's batch. It goes home to give it back: the next connection is answered with the
+ * reactor's request again, not with its own (the batch would stay taken for good).
+ */
+static void a_connection_ending_off_its_reactor_gives_the_batch_back(void **state)
+{
+    (void)state;
+    struct roost_config cfg;
+    roost_config_init(&cfg);
+    cfg.affinity = false;
+    cfg.pool_threads = 1;
+    start(&cfg);
+    char first[64], off[64], after[64];
+    one_request("/req", first, sizeof(first));
+    one_request("/off", off, sizeof(off));
+    assert_string_equal(off, "off");
+    if (!atomic_load(&off_ended_away))
+        fail_msg("/off's handler came back to its reactor: the case did not happen");
+    one_request("/req", after, sizeof(after));
+    printf("# the reactor's request %s, after a connection ended away: %s\n", first, after);
+    assert_string_equal(after, first);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +322,8 @@ int main(void)
         cmocka_unit_test_teardown(a_head_split_across_batches_outlives_another_connections_batch,
                                   teardown),
         cmocka_unit_test_teardown(a_connection_awaiting_mid_batch_keeps_its_output, teardown),
+        cmocka_unit_test_teardown(a_connection_ending_off_its_reactor_gives_the_batch_back,
+                                  teardown),
         cmocka_unit_test_teardown(awaiting_handlers_never_hold_the_whole_ring, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

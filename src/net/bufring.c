@@ -6,8 +6,8 @@
  *
  * The kernel takes buffers in ring order, so a ring holding every free buffer cycles
  * through all of them: with 1024 buffers each receive lands in a page and a cache line
- * untouched for a thousand receives, and the kernel's copy into it and the parser's
- * first read both miss. So the ring holds only a window of the free buffers; the others
+ * untouched for a thousand receives, and the kernel's copy into it misses (docs/net.md
+ * has the figures). So the ring holds only a window of the free buffers; the others
  * wait in a stack (spare), and each buffer the kernel takes is replaced by the one given
  * back last. Receives then cycle through about the window plus what is in flight.
  *

@@ -270,7 +270,8 @@ bool http_static_if_range(struct roost_str if_range, const char *etag, time_t mt
     if (!if_range.p)
         return true;
     struct roost_str v = trim(if_range.p, if_range.p + if_range.n);
-    if (v.n && (v.p[0] == '"' || v.p[0] == 'W'))
+    /* An entity tag ("..." or W/"..."), else a date: "Wed, ..." starts with a W too. */
+    if (v.n && (v.p[0] == '"' || (v.n > 1 && v.p[0] == 'W' && v.p[1] == '/')))
         return v.p[0] == '"' && v.n == strlen(etag) && !memcmp(v.p, etag, v.n); /* strong */
     time_t t;
     return http_static_parse_date(v, &t) && t == mtime;

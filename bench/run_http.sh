@@ -256,11 +256,14 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 # --- report ---------------------------------------------------------------------------------
+median_min_max() { # numbers on stdin -> "median min max", or "- - -" if none
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (!NR) { print "- - -"; exit }
+        print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
+}
 cell_stats() { # cell server column -> "median min max" over valid cells, or "- - -"
     awk -v c="$1" -v s="$2" -v k="$3" '$1 == c && $2 == s && $4 == 1 { print $k }' "$tmp/cells" |
-        sort -g | awk '{ v[NR] = $1 } END {
-            if (!NR) { print "- - -"; exit }
-            print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
+        median_min_max
 }
 valid_of() { awk -v c="$1" -v s="$2" '$1 == c && $2 == s { n++; v += $4; if ($8 > m) d++ } END {
     printf "%d/%d%s\n", v, n, d ? sprintf(", %d disturbed", d) : "" }' m="$max_foreign" "$tmp/cells"; }
@@ -292,12 +295,17 @@ echo
 # servers measured a few seconds apart, so a slow drift of the machine moves both): its
 # median, and in how many rounds the target held.
 paired() { # cell peer factor -> "median n_met n"
-    awk -v c="$1" -v p="$2" -v f="$3" '$1 == c && $4 == 1 && $2 == "roost" { a[$3] = $6 }
+    local ratios met
+    ratios=$(awk -v c="$1" -v p="$2" '$1 == c && $4 == 1 && $2 == "roost" { a[$3] = $6 }
         $1 == c && $4 == 1 && $2 == p { b[$3] = $6 }
-        END { n = 0; for (r in a) if ((r in b) && b[r] > 0) { v[++n] = a[r] / b[r]; met += v[n] <= f }
-            if (!n) { print "- 0 0"; exit }
-            for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-            printf "%.2f %d %d\n", (n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), met, n }' "$tmp/cells"
+        END { for (r in a) if ((r in b) && b[r] > 0) print a[r] / b[r] }' "$tmp/cells")
+    if [[ -z $ratios ]]; then
+        echo "- 0 0"
+        return
+    fi
+    met=$(awk -v f="$3" '$1 <= f { n++ } END { print n + 0 }' <<<"$ratios")
+    read -r m _ _ <<<"$(median_min_max <<<"$ratios")"
+    echo "$(printf '%.2f' "$m") $met $(grep -c . <<<"$ratios")"
 }
 target() { # text cell peer factor: roost CPU/req <= factor x peer's
     local rc pc pm pmet pn

@@ -82,8 +82,12 @@ struct roost_http_server_opts {
     size_t file_copy_max;       /* roost_http_res_file bodies up to this are read into the
                                    output and sent with the head; larger ones go out with
                                    roost_conn_send_file (default 32 KiB) */
-    const char *server_name;    /* the Server header (default "roost") */
-    bool reuse_port;            /* share the port with other processes (roost_listen_opts) */
+    /* The write that ends a batch of answers goes to the ring with the reactor's next enter,
+     * and the task goes on to its next receive without waiting for it (default true); false:
+     * send(2) at once (the ring only for what the socket does not take). See docs/http.md. */
+    bool send_behind;
+    const char *server_name; /* the Server header (default "roost") */
+    bool reuse_port;         /* share the port with other processes (roost_listen_opts) */
     /* Access log, one line per request: NULL (default) for none, "-" for standard output,
      * else a file opened for appending. Lines are written by a background thread, never by a
      * reactor; if it falls behind by more than 4 MiB per reactor, lines are dropped. */

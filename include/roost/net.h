@@ -142,7 +142,11 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt);
  */
 int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len);
 
-/* shutdown(2) on the connection's socket (SHUT_RD, SHUT_WR, SHUT_RDWR). 0 or -errno. */
+/*
+ * shutdown(2) on the connection's socket (SHUT_RD, SHUT_WR, SHUT_RDWR). SHUT_RD may come from
+ * anywhere; the others from the connection's task, and a send still in flight goes out
+ * before them. 0 or -errno.
+ */
 int roost_conn_shutdown(roost_conn *c, int how);
 
 /*

@@ -40,6 +40,7 @@ ROOST_BEGIN_DECLS
     X(ring_window_shrinks, "provided buffer ring windows halved: an epoch used a quarter or less") \
     X(recv_throttles, "multishot receives stopped: a connection held its cap of buffers")          \
     X(send_timeouts, "sends that made no progress for the send timeout (connection failed)")       \
+    X(sends_behind, "sends staged on the ring that their task did not wait for (send behind)")     \
     X(shed_accepts, "accepted connections closed at the connection cap")                           \
     X(accept_pauses, "accepting paused on EMFILE/ENFILE, retried on a timer")
 

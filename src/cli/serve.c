@@ -220,6 +220,8 @@ struct serve_flags {
       "/json/:count's items (else ROOST_SERVE_DATASET, else data/arena-items.json)")               \
     X("static-dir", static_dir, ROOST_OPT_TEXT, NULL, 0, 0, "DIR",                                 \
       "add GET /static/{file}: the files under DIR (nothing outside it)")                          \
+    X("send-behind", http.send_behind, ROOST_OPT_BOOL, "on", 0, 1, "on|off",                       \
+      "a batch's answers go out with the reactor's next ring enter, not a send(2) of their own")   \
     X("file-copy-max", http.file_copy_max, ROOST_OPT_BYTES, "32k", 1, 1ull << 30, "BYTES",         \
       "files up to this size go out in their head's write, larger ones by sendfile or splice")     \
     X("pg", db.url, ROOST_OPT_TEXT, NULL, 0, 0, "URL",                                             \

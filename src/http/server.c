@@ -46,8 +46,10 @@ struct conn_bufs {
     struct roost_bytes in, out, res_headers, res_body;
 };
 
-#define SPARE_BUFS 16                 /* buffer sets a reactor keeps */
-#define SPARE_BUF_MAX (16u * 1024u) /* larger buffers (a big upload's) are freed */
+#define SPARE_BUFS 16                /* buffer sets a reactor keeps */
+#define SPARE_BUF_MAX (16u * 1024u)  /* larger buffers (a big upload's) are freed */
+#define OUT_FREE_MAX 512             /* output buffers a reactor keeps for sends behind */
+#define OUT_BEHIND_MAX (32u * 1024u) /* output bytes a reactor has sent behind at most */
 
 /*
  * Per reactor: its live connections and its counters. Connection tasks link and unlink
@@ -68,7 +70,12 @@ struct reactor_conns {
      * (batch_take). */
     struct http_batch batch;
     bool batch_taken;
-    char pad[64]; /* no cache line shared with the next reactor's counters */
+    /* Reactor thread only: output buffers back from sends behind (flush_behind), the last
+     * one back on top, for the next batch's output. */
+    struct roost_bytes out_free[OUT_FREE_MAX];
+    unsigned nout_free;
+    size_t behind_bytes; /* output bytes sent behind and not back yet */
+    char pad[64];        /* no cache line shared with the next reactor's counters */
 };
 
 void roost_http_server_opts_init(struct roost_http_server_opts *o)
@@ -83,6 +90,7 @@ void roost_http_server_opts_init(struct roost_http_server_opts *o)
     o->send_timeout_ms = 30000;
     o->max_output_bytes = ROOST_HTTP_DEFAULT_MAX_OUTPUT_BYTES;
     o->file_copy_max = ROOST_HTTP_DEFAULT_FILE_COPY_MAX;
+    o->send_behind = true;
     o->server_name = "roost";
 }
 
@@ -399,6 +407,46 @@ static void batch_give(struct http_conn *hc)
     hc->b = &hc->own;
 }
 
+/* A send behind is over (on the reactor): its buffer is kept for a next batch's output,
+ * unless it grew large. */
+static void out_sent(void *arg, void *data, size_t len, size_t cap, int res)
+{
+    struct reactor_conns *rc = arg;
+    (void)res; /* the connection's task hears of a failure at its next send or receive */
+    rc->behind_bytes -= len;
+    if (cap <= SPARE_BUF_MAX && rc->nout_free < OUT_FREE_MAX)
+        rc->out_free[rc->nout_free++] = (struct roost_bytes){data, 0, cap};
+    else
+        free(data);
+}
+
+/*
+ * The batch's one write, sent behind: the output buffer goes to the ring with the tick's enter
+ * (no send(2) of its own) and the batch takes a free one for what it answers next, so the task
+ * goes on to its next receive at once.
+ */
+static int flush_behind(struct http_conn *hc)
+{
+    struct roost_bytes *out = &hc->b->out;
+    struct reactor_conns *rc = hc->rc;
+    if (!out->len)
+        return 0;
+    if (!hc->srv->opts.send_behind || !net_on_reactor(hc->r) ||
+        rc->behind_bytes + out->len > OUT_BEHIND_MAX)
+        return http_flush(hc);
+    int err = net_send_behind(hc->c, out->p, out->len, out_sent, rc, out->cap);
+    if (err == -ENOMEM) /* no op or SQE to stage it with: send it now */
+        return http_flush(hc);
+    if (err < 0) {
+        out->len = 0; /* the send before failed: the connection is over */
+        return err;
+    }
+    roost_http_count(&hc->counters->bytes_sent, out->len);
+    rc->behind_bytes += out->len;
+    *out = rc->nout_free ? rc->out_free[--rc->nout_free] : (struct roost_bytes){0};
+    return 0;
+}
+
 static void serve_conn(struct http_conn *hc)
 {
     roost_http_server *srv = hc->srv;
@@ -442,7 +490,7 @@ static void serve_conn(struct http_conn *hc)
                 return;
         }
         /* One write for everything answered from this read. */
-        if (http_flush(hc) < 0)
+        if (flush_behind(hc) < 0)
             return;
         batch_give(hc);
         atomic_store_explicit(&hc->idle, !in_n(hc), memory_order_relaxed);
@@ -713,6 +761,8 @@ void roost_http_server_free(roost_http_server *s)
         while (rc->nspare)
             conn_bufs_free(&rc->spare[--rc->nspare]);
         batch_free(&rc->batch);
+        while (rc->nout_free)
+            http_bytes_free(&rc->out_free[--rc->nout_free]);
     }
     http_access_log_close(s->access_log); /* writes what the reactors left buffered */
     free(s->per_reactor);

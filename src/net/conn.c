@@ -174,6 +174,7 @@ static void close_start(struct net_req *q)
 /* Closes c from its task, wherever the task runs; the slot is free when this returns. */
 static void conn_close(struct roost_conn *c)
 {
+    (void)net_send_settle(c); /* a send behind goes out before the close */
     struct net_req q = {.r = c->r, .c = c, .start = close_start};
     /* -ESHUTDOWN: the reactor is gone; its teardown frees the slot. */
     (void)net_call(&q);
@@ -226,6 +227,11 @@ void roost_conn_close(roost_conn *c)
 
 int roost_conn_shutdown(roost_conn *c, int how)
 {
+    if (how != SHUT_RD) {
+        int rc = net_send_settle(c); /* a send behind goes out first */
+        if (rc < 0)
+            return rc;
+    }
     return shutdown(c->fd, how) < 0 ? -errno : 0;
 }
 

@@ -127,11 +127,10 @@ typedef void (*net_req_fn)(struct net_req *q);
 /* Cancel protocol state of a request whose task runs off the reactor (request.c). */
 enum { NET_CANCEL_NONE, NET_CANCEL_POSTED, NET_CANCEL_RAN, NET_CANCEL_DONE };
 
-/* One operation of a task, on the task's stack until the reactor completes it. */
+/* One operation of a task, on the task's stack until the reactor completes it. What its
+ * start and completion touch comes first (a send behind, struct net_behind, touches only
+ * that), the waiter and the posts of a task off the reactor last. */
 struct net_req {
-    struct roost_work work;        /* posts start to the reactor */
-    struct roost_work cancel_work; /* posts cancel to the reactor */
-    struct roost_waiter w;
     struct roost_reactor *r;
     struct roost_conn *c;
     net_req_fn start;  /* on the reactor: stage the op or complete at once */
@@ -152,9 +151,9 @@ struct net_req {
             bool poll_first;
         } recv;
         struct {
+            struct msghdr msg; /* msg_iov NULL: buf */
             const char *buf;
             size_t len, done;
-            struct msghdr msg;
         } send;
         struct {
             struct sockaddr_storage addr;
@@ -187,6 +186,9 @@ struct net_req {
             const void *how;  /* OPENAT2: struct open_how */
         } file;
     };
+    struct roost_work work;        /* posts start to the reactor */
+    struct roost_work cancel_work; /* posts cancel to the reactor */
+    struct roost_waiter w;
 };
 
 /*
@@ -207,6 +209,23 @@ struct io_uring_sqe *net_op_sqe(struct roost_reactor *r, uint8_t kind, roost_op_
 
 /* Stages an async cancel of op (on the reactor); the cancel's own completion is ignored. */
 void net_cancel_op(struct roost_reactor *r, struct roost_op *op);
+
+/*
+ * A send behind (send.c, net_send_behind): staged on the ring and not waited for. q carries
+ * the send in the connection's send slot but is never completed: done runs on the reactor
+ * when the kernel is through with data (res: 0 or -errno), and completes settle_q, a task's
+ * request waiting for it meanwhile (net_send_settle).
+ */
+typedef void (*net_sent_fn)(void *arg, void *data, size_t len, size_t tag, int res);
+
+struct net_behind {
+    struct net_req q;
+    struct net_req *settle_q; /* reactor */
+    net_sent_fn done;
+    void *arg;
+    size_t tag;
+    int res; /* reactor: the outcome, once over */
+};
 
 /* ---- connections (conn.c) ------------------------------------------------------------------ */
 
@@ -230,6 +249,8 @@ struct roost_conn {
     bool parked;    /* ENOBUFS: waiting for buffers to come back */
     bool closing, aborted;
     bool nonblock;            /* the socket is O_NONBLOCK (sendfile.c; the ring ignores the flag) */
+    bool behind_in_flight;    /* a send behind is staged and not over (send.c) */
+    bool behind_active;       /* a send behind is staged and not settled (task) */
     struct roost_op *ms_op;   /* the armed multishot recv */
     unsigned ops;             /* ring ops in flight (close waits for 0) */
     int32_t rq_head, rq_tail; /* received ring buffers not handed out yet */
@@ -239,13 +260,18 @@ struct roost_conn {
     struct net_req *send_q;   /* the send or connect in flight */
     uint64_t recv_deadline_ns;     /* of the receive waiting, CLOCK_MONOTONIC; 0: none */
     struct roost_timer recv_timer; /* kept armed lazily (recv.c, recv_deadline_start) */
-    uint32_t borrowed; /* roost_buf._id handed out and not released (task) */
+    uint32_t borrowed;             /* roost_buf._id handed out and not released (task) */
     uint32_t stash_id; /* a delivery that raced with a cancel, for the next recv (task) */
     unsigned budget;   /* speculative recv(2)s left before the next ring wait (task) */
     unsigned eagain;   /* consecutive EAGAINs of speculative recv(2) (task) */
     uint64_t recv_timeout_ms;
-    uint64_t send_timeout_ms; /* 0: none */
-    struct roost_op *send_op; /* send, sendmsg or connect in flight */
+    uint64_t send_timeout_ms;  /* 0: none */
+    struct roost_op *send_op;  /* send, sendmsg or connect in flight */
+    uint64_t send_deadline_ns; /* of the op in send_op (send.c, net_send_timer_restart) */
+    uint64_t send_timer_ns;    /* send_timer's deadline while armed, else 0 (here: no miss) */
+
+    /* a send behind (send.c): q's first lines, then its own */
+    struct net_behind behind __attribute__((aligned(64)));
 
     /* the rest */
     uint32_t index, gen;
@@ -259,9 +285,9 @@ struct roost_conn {
     int pipe_fd[2]; /* read end, write end */
     struct roost_conn *park_next;
     struct net_req *close_q;       /* the close waiting for ops to drain */
-    struct roost_timer send_timer; /* send timeout: restarted by every byte sent */
-    char *spill_task; /* a NET_BUF_SPILL delivery, owned by the task until released */
-    char *rbuf;       /* the one-shot receive buffer (buf_size bytes) */
+    struct roost_timer send_timer; /* send timeout: armed lazily (send.c) */
+    char *spill_task;              /* a NET_BUF_SPILL delivery, owned by the task until released */
+    char *rbuf;                    /* the one-shot receive buffer (buf_size bytes) */
 } __attribute__((aligned(64)));
 
 /* Takes a free slot for fd (on the reactor). NULL on ENOMEM. */
@@ -288,7 +314,8 @@ void net_recv_drop_queue(struct roost_conn *c);
 
 /* ---- send (send.c) -------------------------------------------------------------------------- */
 
-/* (Re)starts c's send timeout for the op in c->send_op / c->send_q: it cancels that op. */
+/* Moves c's send deadline for the op in c->send_op / c->send_q, send_timeout_ms from now
+ * (the timer, armed lazily, cancels that op once the deadline passes). */
 void net_send_timer_restart(struct roost_conn *c);
 
 /*
@@ -301,10 +328,22 @@ struct io_uring_sqe *net_send_sqe(struct roost_conn *c, struct net_req *q, roost
 struct net_req *net_send_done(struct roost_reactor *r, struct roost_op *op);
 /* The cancel of a request in the send slot (net_req.cancel). */
 void net_send_cancel(struct net_req *q);
-/* The send slot's op is over with out (0 or -errno): stops the send timeout and says why a
- * failed op failed (-ESHUTDOWN, -ECANCELED, -ETIMEDOUT). Returns the result to complete q
- * with. */
+/* The send slot's op is over with out (0 or -errno): says why a failed op failed (-ESHUTDOWN,
+ * -ECANCELED, -ETIMEDOUT). Returns the result to complete q with. */
 int net_send_outcome(struct roost_conn *c, struct net_req *q, int out);
+
+/*
+ * From c's task, on c's reactor: stages a send of all len bytes of data on the ring and
+ * returns without waiting; the send goes out with the tick's enter. data stays the kernel's
+ * until done(arg, data, len, tag, res) runs on the reactor (the task may be anywhere by then).
+ * Every later send, shutdown or close of c first waits for it (net_send_settle). A failed
+ * send also shuts the socket down, so a receive waiting meanwhile ends. 0, or -errno with
+ * nothing staged and data still the caller's (-EPERM off c's reactor or outside a task).
+ */
+int net_send_behind(struct roost_conn *c, void *data, size_t len, net_sent_fn done, void *arg,
+                    size_t tag);
+/* From c's task: waits for c's send behind, if any; its result (0 or -errno). */
+int net_send_settle(struct roost_conn *c);
 
 /* ---- files (sendfile.c) -------------------------------------------------------------------- */
 

@@ -61,13 +61,27 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
  * keeps its connection, one that stops reading loses it send_timeout_ms after the last
  * byte the kernel took. Fired, it cancels the op in flight; its completion fails the send
  * with -ETIMEDOUT (the caller's memory is still not released before that completion).
+ *
+ * The timer is kept armed lazily, as the receive deadline is: each send moves the
+ * connection's deadline, and a timer already armed as early stays as it is; one that fires
+ * before the deadline of the send in flight re-arms for the rest, one that finds no send in
+ * flight does nothing. A connection sending every request so costs one timer start per
+ * timeout, not a start and a cancel per send.
  */
 static void send_timeout_fired(struct roost_timer *t, int status)
 {
     struct roost_conn *c = t->arg;
     struct net_req *q = c->send_q;
+    c->send_timer_ns = 0;
     if (status < 0 || !q || !c->send_op)
         return;
+    uint64_t now = roost__now_ns();
+    if (now < c->send_deadline_ns) {
+        if (roost_timer_start_ns(&c->send_timer, c->send_deadline_ns - now, send_timeout_fired,
+                                 c) == 0)
+            c->send_timer_ns = c->send_timer.deadline_ns;
+        return;
+    }
     q->timed_out = true;
     ROOST_STAT_INC(c->net, send_timeouts);
     net_cancel_op(c->r, c->send_op);
@@ -75,8 +89,14 @@ static void send_timeout_fired(struct roost_timer *t, int status)
 
 void net_send_timer_restart(struct roost_conn *c)
 {
-    if (c->send_timeout_ms)
-        roost_timer_start(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c);
+    if (!c->send_timeout_ms)
+        return;
+    uint64_t deadline = roost__now_ns() + c->send_timeout_ms * 1000000u;
+    c->send_deadline_ns = deadline;
+    if (c->send_timer_ns && c->send_timer_ns <= deadline)
+        return;
+    if (roost_timer_start(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c) == 0)
+        c->send_timer_ns = c->send_timer.deadline_ns;
 }
 
 struct io_uring_sqe *net_send_sqe(struct roost_conn *c, struct net_req *q, roost_op_fn fn)
@@ -114,6 +134,23 @@ static int send_stage(struct roost_conn *c, struct net_req *q)
     return 0;
 }
 
+/* A send behind is over: its data goes back to its owner, a task settling it resumes, and a
+ * failure ends the connection for the task too (a receive it waits in sees EOF). */
+static void behind_done(struct roost_conn *c, int out)
+{
+    struct net_behind *b = &c->behind;
+    struct net_req *settle = b->settle_q;
+    b->settle_q = NULL;
+    c->behind_in_flight = false;
+    b->res = out;
+    if (out < 0 && !c->aborted)
+        shutdown(c->fd, SHUT_RDWR);
+    b->done(b->arg, (void *)b->q.send.buf, b->q.send.len, b->tag, out);
+    net_conn_op_end(c);
+    if (settle)
+        net_req_complete(settle, out); /* last: it may resume the task inline */
+}
+
 static void on_send(struct roost_reactor *r, struct roost_op *op, const struct io_uring_cqe *cqe)
 {
     struct roost_conn *c = op->owner;
@@ -139,13 +176,16 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
         }
     }
     out = net_send_outcome(c, q, out);
+    if (q == &c->behind.q) {
+        behind_done(c, out);
+        return;
+    }
     net_conn_op_end(c);
     net_req_complete(q, out);
 }
 
 int net_send_outcome(struct roost_conn *c, struct net_req *q, int out)
 {
-    roost_timer_cancel(&c->send_timer);
     if (out < 0 && (c->aborted || q->cancelled))
         return c->aborted ? -ESHUTDOWN : -ECANCELED;
     if (out < 0 && q->timed_out)
@@ -172,6 +212,72 @@ void net_send_cancel(struct net_req *q)
     net_cancel_op(c->r, c->send_op);
 }
 
+int net_send_behind(struct roost_conn *c, void *data, size_t len, net_sent_fn done, void *arg,
+                    size_t tag)
+{
+    if (!roost_task_current() || !net_on_reactor(c->r))
+        return -EPERM;
+    int rc = net_send_settle(c);
+    if (rc < 0)
+        return rc;
+    if (c->aborted)
+        return -ESHUTDOWN;
+    struct net_behind *b = &c->behind;
+    struct net_req *q = &b->q;
+    q->r = c->r;
+    q->c = c;
+    q->cancelled = false;
+    q->timed_out = false;
+    q->send.buf = data;
+    q->send.len = len;
+    q->send.done = 0;
+    q->send.msg.msg_iov = NULL;
+    rc = send_stage(c, q);
+    if (rc < 0)
+        return rc;
+    b->done = done;
+    b->arg = arg;
+    b->tag = tag;
+    c->behind_in_flight = true;
+    c->behind_active = true;
+    ROOST_STAT_INC(c->net, sends_behind);
+    net_send_timer_restart(c);
+    return 0;
+}
+
+static void settle_start(struct net_req *q)
+{
+    struct roost_conn *c = q->c;
+    if (c->behind_in_flight)
+        c->behind.settle_q = q;
+    else
+        net_req_complete(q, c->behind.res);
+}
+
+static void settle_cancel(struct net_req *q)
+{
+    struct roost_conn *c = q->c;
+    if (c->behind_in_flight && c->send_op) {
+        c->behind.q.cancelled = true;
+        net_cancel_op(c->r, c->send_op); /* its completion resumes the task */
+    }
+}
+
+int net_send_settle(struct roost_conn *c)
+{
+    if (!c->behind_active)
+        return 0;
+    int rc;
+    if (net_on_reactor(c->r) && !c->behind_in_flight) {
+        rc = c->behind.res; /* the common case: over already, nothing to wait for */
+    } else {
+        struct net_req q = {.r = c->r, .c = c, .start = settle_start, .cancel = settle_cancel};
+        rc = net_call(&q);
+    }
+    c->behind_active = false;
+    return rc;
+}
+
 /* The speculative attempt: bytes sent (maybe 0 on EAGAIN), or -errno. */
 static ssize_t send_now(struct roost_conn *c, const void *data, size_t len, struct msghdr *m)
 {
@@ -191,6 +297,9 @@ int roost_conn_send(roost_conn *c, const void *data, size_t len)
 {
     if (!roost_task_current())
         return -EPERM;
+    int rc = net_send_settle(c);
+    if (rc < 0)
+        return rc;
     if (len == 0)
         return 0;
     size_t done = 0;
@@ -206,7 +315,7 @@ int roost_conn_send(roost_conn *c, const void *data, size_t len)
     q.send.buf = data;
     q.send.len = len;
     q.send.done = done;
-    int rc = net_call(&q);
+    rc = net_call(&q);
     c->budget = c->net->inline_budget;
     return rc;
 }
@@ -217,6 +326,9 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt)
         return -EPERM;
     if (iovcnt < 0 || iovcnt > IOV_MAX)
         return -EINVAL;
+    int rc = net_send_settle(c);
+    if (rc < 0)
+        return rc;
     size_t len = 0;
     for (int i = 0; i < iovcnt; i++)
         len += iov[i].iov_len;
@@ -234,7 +346,6 @@ int roost_conn_sendv(roost_conn *c, const struct iovec *iov, int iovcnt)
     struct net_req q = {.r = c->r, .c = c, .start = send_start, .cancel = net_send_cancel};
     q.send.msg.msg_iov = v;
     q.send.msg.msg_iovlen = (size_t)iovcnt;
-    int rc = 0;
     if (c->net->speculative) {
         ssize_t n = send_now(c, NULL, len, &q.send.msg);
         if (n < 0) {

@@ -216,6 +216,9 @@ int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len)
         return -EPERM;
     if (fd < 0 || off < 0)
         return -EINVAL;
+    int rc = net_send_settle(c);
+    if (rc < 0)
+        return rc;
     if (len == 0)
         return 0;
     if (c->net->speculative && range_cached(fd, (uint64_t)off, len)) {
@@ -229,7 +232,7 @@ int roost_conn_send_file(roost_conn *c, int fd, off_t off, size_t len)
     q.splice.fd = fd;
     q.splice.off = (uint64_t)off;
     q.splice.left = len;
-    int rc = net_call(&q);
+    rc = net_call(&q);
     c->budget = c->net->inline_budget;
     return rc;
 }

@@ -284,6 +284,41 @@ function get(path) { return new Promise((ok, bad) => {
         self.assertEqual(body[-1], "\n")
 
 
+class SendBehindTest(unittest.TestCase):
+    def answers_and_sends_behind(self, server):
+        """20 keep-alive requests, then 16 pipelined ones; the sends behind /metrics counts."""
+        c = server.conn()
+        for _ in range(20):
+            c.request("GET", "/plaintext")
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, b"Hello, World!"))
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=scaled(10))
+        s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n" * 16)
+        out, _ = read_responses(s, 16)
+        s.close()
+        self.assertEqual([(st, body) for st, _, body in out], [(200, b"Hello, World!")] * 16)
+        c.request("GET", "/metrics")
+        body = c.getresponse().read().decode()
+        c.close()
+        counts = re.findall(r'roost_sends_behind_total\{reactor="\d+"\} (\d+)', body)
+        self.assertTrue(counts, "no roost_sends_behind_total in /metrics")
+        return sum(int(n) for n in counts)
+
+    def test_on_by_default_and_off_by_its_switch(self):
+        on = Server()
+        try:
+            behind_on = self.answers_and_sends_behind(on)
+        finally:
+            self.assertEqual(on.stop(), 0)
+        off = Server("--send-behind", "off")
+        try:
+            behind_off = self.answers_and_sends_behind(off)
+        finally:
+            self.assertEqual(off.stop(), 0)
+        self.assertGreaterEqual(behind_on, 21)  # every keep-alive batch, and the pipelined one
+        self.assertEqual(behind_off, 0)
+
+
 class TimeoutTest(unittest.TestCase):
     def test_slow_header_client_is_closed_others_served(self):
         server = Server("--header-timeout-ms", "1500")

@@ -91,7 +91,7 @@ void net_send_timer_restart(struct roost_conn *c)
 {
     if (!c->send_timeout_ms)
         return;
-    uint64_t deadline = roost__now_ns() + c->send_timeout_ms * 1000000u;
+    uint64_t deadline = roost_reactor_now_ns() + c->send_timeout_ms * 1000000u; /* as recv.c */
     c->send_deadline_ns = deadline;
     if (c->send_timer_ns && c->send_timer_ns <= deadline)
         return;

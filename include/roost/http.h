@@ -84,7 +84,7 @@ struct roost_http_server_opts {
                                    roost_conn_send_file (default 32 KiB) */
     /* The write that ends a batch of answers goes to the ring with the reactor's next enter,
      * and the task goes on to its next receive without waiting for it (default true); false:
-     * send(2) at once (the ring only for what the socket does not take). See docs/http.md. */
+     * send(2) at once (the ring only for what the socket does not take). See docs/net.md. */
     bool send_behind;
     const char *server_name; /* the Server header (default "roost") */
     bool reuse_port;         /* share the port with other processes (roost_listen_opts) */

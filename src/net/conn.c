@@ -137,6 +137,34 @@ static void close_finish(struct roost_conn *c)
         net_req_complete(q, 0); /* last: it may resume the task inline */
 }
 
+/*
+ * Deadlines. A connection's next receive (or send) follows the last one at once, with a
+ * deadline a little later: cancelling its timer at each end and inserting it again at each
+ * start cost, at pipelining depth 1, more than the rest of the receive path. So the timer
+ * stays armed and only the deadline moves. It counts from the tick's time, not a clock read
+ * of its own (docs/net.md: the read missed in a cache hundreds of connections keep full), so
+ * a deadline may end early by what its tick ran before the call.
+ */
+void net_deadline_move(struct roost_conn *c, struct roost_timer *t, uint64_t *deadline_ns,
+                       uint64_t timeout_ms, roost_timer_cb cb)
+{
+    uint64_t deadline = c->r->now_ns + timeout_ms * 1000000u;
+    *deadline_ns = deadline;
+    if (roost_timer_pending(t) && t->deadline_ns <= deadline)
+        return;
+    roost_timer_start(t, timeout_ms, cb, c);
+}
+
+bool net_deadline_early(struct roost_conn *c, struct roost_timer *t, uint64_t deadline_ns,
+                        roost_timer_cb cb)
+{
+    uint64_t now = roost__now_ns();
+    if (now >= deadline_ns)
+        return false;
+    roost_timer_start_ns(t, deadline_ns - now, cb, c);
+    return true;
+}
+
 void net_conn_op_begin(struct roost_conn *c)
 {
     c->ops++;

@@ -151,9 +151,9 @@ struct net_req {
             bool poll_first;
         } recv;
         struct {
-            struct msghdr msg; /* msg_iov NULL: buf */
             const char *buf;
             size_t len, done;
+            struct msghdr msg; /* msg_iov NULL: buf */
         } send;
         struct {
             struct sockaddr_storage addr;
@@ -219,12 +219,12 @@ void net_cancel_op(struct roost_reactor *r, struct roost_op *op);
 typedef void (*net_sent_fn)(void *arg, void *data, size_t len, size_t tag, int res);
 
 struct net_behind {
-    struct net_req q;
     struct net_req *settle_q; /* reactor */
     net_sent_fn done;
     void *arg;
     size_t tag;
     int res; /* reactor: the outcome, once over */
+    struct net_req q;
 };
 
 /* ---- connections (conn.c) ------------------------------------------------------------------ */
@@ -265,13 +265,14 @@ struct roost_conn {
     unsigned budget;   /* speculative recv(2)s left before the next ring wait (task) */
     unsigned eagain;   /* consecutive EAGAINs of speculative recv(2) (task) */
     uint64_t recv_timeout_ms;
-    uint64_t send_timeout_ms;  /* 0: none */
-    struct roost_op *send_op;  /* send, sendmsg or connect in flight */
-    uint64_t send_deadline_ns; /* of the op in send_op (send.c, net_send_timer_restart) */
-    uint64_t send_timer_ns;    /* send_timer's deadline while armed, else 0 (here: no miss) */
+    uint64_t send_timeout_ms;      /* 0: none */
+    struct roost_op *send_op;      /* send, sendmsg or connect in flight */
+    uint64_t send_deadline_ns;     /* of the op in send_op (send.c, net_send_timer_restart) */
+    struct roost_timer send_timer; /* send timeout: armed lazily (net_deadline_move) */
 
-    /* a send behind (send.c): q's first lines, then its own */
-    struct net_behind behind __attribute__((aligned(64)));
+    /* a send behind (send.c): its own fields share the send timer's second line, and what a
+     * send touches of q takes two more */
+    struct net_behind behind;
 
     /* the rest */
     uint32_t index, gen;
@@ -284,10 +285,9 @@ struct roost_conn {
     size_t spill_len, spill_cap;
     int pipe_fd[2]; /* read end, write end */
     struct roost_conn *park_next;
-    struct net_req *close_q;       /* the close waiting for ops to drain */
-    struct roost_timer send_timer; /* send timeout: armed lazily (send.c) */
-    char *spill_task;              /* a NET_BUF_SPILL delivery, owned by the task until released */
-    char *rbuf;                    /* the one-shot receive buffer (buf_size bytes) */
+    struct net_req *close_q; /* the close waiting for ops to drain */
+    char *spill_task;        /* a NET_BUF_SPILL delivery, owned by the task until released */
+    char *rbuf;              /* the one-shot receive buffer (buf_size bytes) */
 } __attribute__((aligned(64)));
 
 /* Takes a free slot for fd (on the reactor). NULL on ENOMEM. */
@@ -298,6 +298,16 @@ void net_conn_free(struct roost_conn *c);
 int net_conn_start(struct roost_conn *c);
 /* Fails what c's task waits for and cancels its ops (reactor stopping). */
 void net_conn_abort(struct roost_conn *c);
+/*
+ * A connection's deadline kept armed lazily (the receive's, the send's), on c's reactor:
+ * net_deadline_move sets *deadline_ns timeout_ms after the tick's time and starts t (cb, c)
+ * only when it is not armed as early; in cb, net_deadline_early re-arms t for what is left
+ * and returns true when it fired before deadline_ns.
+ */
+void net_deadline_move(struct roost_conn *c, struct roost_timer *t, uint64_t *deadline_ns,
+                       uint64_t timeout_ms, roost_timer_cb cb);
+bool net_deadline_early(struct roost_conn *c, struct roost_timer *t, uint64_t deadline_ns,
+                        roost_timer_cb cb);
 /* Counts an op staged for c / its completion (which may finish a close). */
 void net_conn_op_begin(struct roost_conn *c);
 void net_conn_op_end(struct roost_conn *c);

@@ -307,26 +307,13 @@ static int ms_arm(struct roost_conn *c)
     return 0;
 }
 
-/*
- * Receive deadlines. Most receives end long before theirs, and a keep-alive connection starts
- * the next one at once with a deadline a little later: cancelling the timer at each end and
- * inserting it again at each start was, at pipelining depth 1, more instructions than the
- * rest of the request's receive path. So the timer stays armed: a receive re-arms it only
- * when it would fire too late for its deadline, and a timer that fires before the deadline of
- * the receive then waiting is armed again for the rest (recv_timeout_fired). The connection's
- * close cancels it.
- */
+/* Receive deadlines: the timer stays armed between receives (net_deadline_move); the
+ * connection's close cancels it. */
 static void recv_timeout_fired(struct roost_timer *t, int status);
 
 static void recv_deadline_start(struct roost_conn *c, uint64_t timeout_ms)
 {
-    /* From the reactor's tick time: a clock read per receive cost more than the rest of this
-     * path once hundreds of connections keep the clock's page out of the cache (docs/net.md). */
-    uint64_t deadline = roost_reactor_now_ns() + timeout_ms * 1000000u;
-    c->recv_deadline_ns = deadline;
-    if (roost_timer_pending(&c->recv_timer) && c->recv_timer.deadline_ns <= deadline)
-        return;
-    roost_timer_start(&c->recv_timer, timeout_ms, recv_timeout_fired, c);
+    net_deadline_move(c, &c->recv_timer, &c->recv_deadline_ns, timeout_ms, recv_timeout_fired);
 }
 
 static void recv_timeout_fired(struct roost_timer *t, int status)
@@ -335,11 +322,9 @@ static void recv_timeout_fired(struct roost_timer *t, int status)
     struct net_req *q = c->recv_q;
     if (!q || (status == 0 && !c->recv_deadline_ns))
         return; /* no receive waiting with a deadline: the timer was left armed */
-    uint64_t now = roost__now_ns();
-    if (status == 0 && now < c->recv_deadline_ns) {
-        roost_timer_start_ns(&c->recv_timer, c->recv_deadline_ns - now, recv_timeout_fired, c);
+    if (status == 0 &&
+        net_deadline_early(c, &c->recv_timer, c->recv_deadline_ns, recv_timeout_fired))
         return;
-    }
     c->recv_deadline_ns = 0;
     if (c->oneshot) {
         /* The kernel is writing into the connection's buffer: cancel, wait for the CQE. */

@@ -61,27 +61,16 @@ static void on_send(struct roost_reactor *r, struct roost_op *op, const struct i
  * keeps its connection, one that stops reading loses it send_timeout_ms after the last
  * byte the kernel took. Fired, it cancels the op in flight; its completion fails the send
  * with -ETIMEDOUT (the caller's memory is still not released before that completion).
- *
- * The timer is kept armed lazily, as the receive deadline is: each send moves the
- * connection's deadline, and a timer already armed as early stays as it is; one that fires
- * before the deadline of the send in flight re-arms for the rest, one that finds no send in
- * flight does nothing. A connection sending every request so costs one timer start per
- * timeout, not a start and a cancel per send.
+ * The timer is kept armed lazily, as the receive's is (net_deadline_move): one that finds no
+ * send in flight does nothing.
  */
 static void send_timeout_fired(struct roost_timer *t, int status)
 {
     struct roost_conn *c = t->arg;
     struct net_req *q = c->send_q;
-    c->send_timer_ns = 0;
-    if (status < 0 || !q || !c->send_op)
+    if (status < 0 || !q || !c->send_op ||
+        net_deadline_early(c, &c->send_timer, c->send_deadline_ns, send_timeout_fired))
         return;
-    uint64_t now = roost__now_ns();
-    if (now < c->send_deadline_ns) {
-        if (roost_timer_start_ns(&c->send_timer, c->send_deadline_ns - now, send_timeout_fired,
-                                 c) == 0)
-            c->send_timer_ns = c->send_timer.deadline_ns;
-        return;
-    }
     q->timed_out = true;
     ROOST_STAT_INC(c->net, send_timeouts);
     net_cancel_op(c->r, c->send_op);
@@ -89,14 +78,9 @@ static void send_timeout_fired(struct roost_timer *t, int status)
 
 void net_send_timer_restart(struct roost_conn *c)
 {
-    if (!c->send_timeout_ms)
-        return;
-    uint64_t deadline = roost_reactor_now_ns() + c->send_timeout_ms * 1000000u; /* as recv.c */
-    c->send_deadline_ns = deadline;
-    if (c->send_timer_ns && c->send_timer_ns <= deadline)
-        return;
-    if (roost_timer_start(&c->send_timer, c->send_timeout_ms, send_timeout_fired, c) == 0)
-        c->send_timer_ns = c->send_timer.deadline_ns;
+    if (c->send_timeout_ms)
+        net_deadline_move(c, &c->send_timer, &c->send_deadline_ns, c->send_timeout_ms,
+                          send_timeout_fired);
 }
 
 struct io_uring_sqe *net_send_sqe(struct roost_conn *c, struct net_req *q, roost_op_fn fn)

@@ -104,17 +104,19 @@ struct http_fields_seen {
  * http_parse_head_more on the same head (picohttpparser's last_len idea, per line). Zero it
  * before the first call; the parser resets it (all but scanned and host) once it returns non-0. */
 struct http_head_progress {
+    /* First what every head touches (the server keeps this struct on a hot cache line): */
     const char *base; /* the buf of the last call: the spans in the request point into it */
     size_t seen;      /* bytes of the head looked at so far */
-    size_t lead;      /* empty lines skipped before the request-line */
-    size_t line;      /* the first field line not parsed yet; 0 while in the request-line */
-    struct http_fields_seen fields;
-    struct roost_http_str authority;
     uint64_t scanned; /* bytes examined, over every call and head: what tests bound */
     /* The last Host value found valid on this connection (kept across heads): a client
      * sends the same one every time, and a byte compare is cheaper than the URI grammar. */
     unsigned char host_len; /* 0: none */
     char host[63];
+    /* then what a head arriving in pieces needs: */
+    size_t lead; /* empty lines skipped before the request-line */
+    size_t line; /* the first field line not parsed yet; 0 while in the request-line */
+    struct http_fields_seen fields;
+    struct roost_http_str authority;
 };
 
 /* http_parse_head for a head that arrives in pieces, without re-scanning what it has seen:

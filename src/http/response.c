@@ -169,8 +169,9 @@ static void head_parts(struct head_memo *m, const roost_http_server *srv, const 
     const char *date = http_date_at(now, valid_until);
     if (res->status == 200) {
         if (m->line_srv != srv || m->line_valid_until_ns != *valid_until) {
-            int n = snprintf(m->line, sizeof(m->line), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
-                             srv->server_name, date);
+            int n =
+                snprintf(m->line, sizeof(m->line), "HTTP/1.1 200 OK\r\nServer: %s\r\nDate: %s\r\n",
+                         srv->server_name, date);
             m->line_len = (size_t)n < sizeof(m->line) ? (size_t)n : sizeof(m->line) - 1;
             m->line_srv = srv;
             m->line_valid_until_ns = *valid_until;
@@ -221,6 +222,45 @@ static bool head_memo_hit(const struct head_memo *m, const roost_http_server *sr
 }
 
 /*
+ * The memo missed (another status or length, a new second for Date): fills it with res's head,
+ * or writes a head too large to remember straight into out, with the body. Returns 0 when the
+ * memo holds the head now, 1 when out has head and body, or -errno. Not inlined: its buffers
+ * would make the frame of every response's append_head deeper by half a kilobyte, which a
+ * reactor serving hundreds of connections pays in stack cache lines on every request.
+ */
+__attribute__((noinline)) static int head_miss(struct head_memo *m, struct http_conn *hc,
+                                               const roost_http_res *res, enum head_framing framing,
+                                               uint64_t length, enum head_conn conn, uint64_t now,
+                                               const char *body, size_t body_len)
+{
+    struct roost_bytes *out = &hc->b->out;
+    char line[256];
+    struct head_parts p;
+    uint64_t valid_until;
+    head_parts(m, hc->srv, res, framing, length, conn, now, line, &p, &valid_until);
+    size_t len = head_parts_len(&p);
+    if (len > sizeof(m->text) || p.fields_len > sizeof(m->fields)) {
+        /* too large to remember: straight into the output (the memo stays as it was) */
+        int rc = http_bytes_reserve(out, len + body_len);
+        if (rc < 0)
+            return rc;
+        char *d = head_parts_put(out->p + out->len, &p);
+        out->len = (size_t)(http_put(d, body, body_len) - out->p);
+        return 1;
+    }
+    m->srv = hc->srv;
+    m->valid_until_ns = valid_until;
+    m->status = res->status;
+    m->framing = (unsigned char)framing;
+    m->conn = (unsigned char)conn;
+    m->length = length;
+    m->fields_len = p.fields_len;
+    http_put(m->fields, p.fields, p.fields_len);
+    m->len = (size_t)(head_parts_put(m->text, &p) - m->text);
+    return 0;
+}
+
+/*
  * The head of res (the status line, the server's fields, the handler's, framing and the blank
  * line), then body_len bytes of body (0 for none), into the output; now is the time the
  * response is written (monotonic ns: the reactor's tick time on a reactor).
@@ -239,29 +279,9 @@ static int append_head(struct http_conn *hc, roost_http_res *res, enum head_fram
     struct roost_bytes *out = &hc->b->out;
     struct head_memo *m = head_memo();
     if (!head_memo_hit(m, hc->srv, res, framing, length, conn, now)) {
-        char line[256];
-        struct head_parts p;
-        uint64_t valid_until;
-        head_parts(m, hc->srv, res, framing, length, conn, now, line, &p, &valid_until);
-        size_t len = head_parts_len(&p);
-        if (len > sizeof(m->text) || p.fields_len > sizeof(m->fields)) {
-            /* too large to remember: straight into the output (the memo stays as it was) */
-            int rc = http_bytes_reserve(out, len + body_len);
-            if (rc < 0)
-                return rc;
-            char *d = head_parts_put(out->p + out->len, &p);
-            out->len = (size_t)(http_put(d, body, body_len) - out->p);
-            return 0;
-        }
-        m->srv = hc->srv;
-        m->valid_until_ns = valid_until;
-        m->status = res->status;
-        m->framing = (unsigned char)framing;
-        m->conn = (unsigned char)conn;
-        m->length = length;
-        m->fields_len = p.fields_len;
-        http_put(m->fields, p.fields, p.fields_len);
-        m->len = (size_t)(head_parts_put(m->text, &p) - m->text);
+        int rc = head_miss(m, hc, res, framing, length, conn, now, body, body_len);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
     }
     int rc = http_bytes_reserve(out, m->len + body_len);
     if (rc < 0)
@@ -431,8 +451,8 @@ int http_send_file_body(struct http_conn *hc, roost_http_res *res)
     struct roost_bytes *out = &hc->b->out;
     int rc = http_bytes_reserve(out, left);
     while (rc == 0 && left) {
-        int n = net_file_read(roost_conn_reactor(hc->c), res->file_fd, out->p + out->len, left,
-                              off);
+        int n =
+            net_file_read(roost_conn_reactor(hc->c), res->file_fd, out->p + out->len, left, off);
         if (n <= 0)
             return n < 0 ? n : -ENODATA; /* truncated meanwhile: the length is promised */
         out->len += (size_t)n;
@@ -460,9 +480,8 @@ int roost_http_res_write(roost_http_res *res, const void *data, size_t len)
         /* HTTP/1.0 has no chunked coding: the body is delimited by closing. */
         if (res->http10)
             res->close = true;
-        enum head_framing framing = res->http10 || http_status_bodiless(res->status)
-                                        ? FRAMING_NONE
-                                        : FRAMING_CHUNKED;
+        enum head_framing framing =
+            res->http10 || http_status_bodiless(res->status) ? FRAMING_NONE : FRAMING_CHUNKED;
         rc = append_head(hc, res, framing, 0, now_ns(), NULL, 0);
     }
     if (rc == 0 && len && !res->head_only && !http_status_bodiless(res->status)) {

@@ -83,7 +83,7 @@ static void connect_start(struct net_req *q)
         net_req_complete(q, -ENOMEM);
         return;
     }
-    io_uring_prep_connect(sqe, fd, (struct sockaddr *)&q->conn.addr, q->conn.addrlen);
+    io_uring_prep_connect(sqe, fd, q->conn.addr, q->conn.addrlen);
     io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
     q->c = c;
     c->send_op = op;
@@ -118,7 +118,7 @@ static int connect_addr(roost_reactor *r, const union net_sockaddr *a, socklen_t
         .timeout_ms = timeout_ms,
     };
     struct net_req *q = &cr.q;
-    memcpy(&q->conn.addr, a, len);
+    q->conn.addr = &a->sa;
     q->conn.addrlen = len;
     int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)

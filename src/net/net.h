@@ -156,7 +156,7 @@ struct net_req {
             struct msghdr msg; /* msg_iov NULL: buf */
         } send;
         struct {
-            struct sockaddr_storage addr;
+            const struct sockaddr *addr; /* the caller's, alive while it waits */
             socklen_t addrlen;
             int fd;
             bool taken; /* the reactor owns fd (and closes it on failure) */
@@ -186,9 +186,10 @@ struct net_req {
             const void *how;  /* OPENAT2: struct open_how */
         } file;
     };
+    struct roost_waiter w;
+    /* Set only when posted (off the reactor): */
     struct roost_work work;        /* posts start to the reactor */
     struct roost_work cancel_work; /* posts cancel to the reactor */
-    struct roost_waiter w;
 };
 
 /*

@@ -69,7 +69,9 @@ static bool req_cancel_hook(struct roost_waiter *w)
     unsigned s = NET_CANCEL_NONE;
     if (!atomic_compare_exchange_strong_explicit(&q->cstate, &s, NET_CANCEL_POSTED,
                                                  memory_order_acq_rel, memory_order_acquire))
-        return false; /* already completed: the resume is on its way */
+        return false;                    /* already completed: the resume is on its way */
+    q->cancel_work.fn = cancel_work_run; /* the CAS above made this the only post of it */
+    q->cancel_work.arg = q;
     if (roost_ctx_post_work(&q->r->ctx, &q->cancel_work) < 0) {
         /* The reactor is gone: nothing will complete q any more than it would have. */
         atomic_store_explicit(&q->cstate, NET_CANCEL_RAN, memory_order_relaxed);
@@ -98,16 +100,14 @@ int net_call(struct net_req *q)
     q->cancelled = false;
     q->timed_out = false;
     q->res = 0;
-    q->work.fn = start_work_run;
-    q->work.arg = q;
-    q->cancel_work.fn = cancel_work_run;
-    q->cancel_work.arg = q;
     if (net_on_reactor(q->r)) {
         q->pending = true;
         q->start(q);
     } else {
         /* This request is what the reactor was polling for: the task is no longer away. */
         struct roost_reactor *away = roost__task_away_take();
+        q->work.fn = start_work_run;
+        q->work.arg = q;
         int rc = roost_ctx_post_work(&q->r->ctx, &q->work);
         if (away)
             roost__reactor_away_sub(away);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/ctx.h"
 #include "core/reactor.h"
@@ -334,9 +335,10 @@ int roost_spawn_on(roost_ctx *ctx, roost_task_fn fn, void *arg, roost_task **out
 {
     if (!ctx)
         return -EPERM;
-    struct roost_task *t = calloc(1, sizeof(*t));
+    struct roost_task *t = aligned_alloc(_Alignof(struct roost_task), sizeof(*t));
     if (!t)
         return -ENOMEM;
+    memset(t, 0, sizeof(*t));
     t->run.fn = task_run_work;
     t->run.arg = t;
     t->fn = fn;

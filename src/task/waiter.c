@@ -153,7 +153,8 @@ int roost_wait_flags(struct roost_waiter *w, unsigned flags)
      * w's source like any other: an abandonable one resumes us at once, any other when it
      * completes; either way the result is -ECANCELED.
      */
-    if (atomic_exchange(&t->cancel_pending, false)) {
+    /* A load first: the exchange is a locked write of the task's line on every await. */
+    if (atomic_load(&t->cancel_pending) && atomic_exchange(&t->cancel_pending, false)) {
         atomic_store(roost__waiter_cancel_requested(w), true);
         if (w->cancel && w->cancel(w))
             roost_complete(w, -ECANCELED);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 struct roost_reactor;
+struct roost_op;
 struct io_uring_cqe;
 
 struct roost__hooks {
@@ -75,5 +76,19 @@ int roost__op_kind_register(const char *name, roost__stale_fn stale);
 
 /* The handler registered for kind (NULL: none). */
 roost__stale_fn roost__op_kind_stale(uint8_t kind);
+
+/*
+ * Warms the memory a completion of one kind will touch, before the reap reaches it: a
+ * reactor serving hundreds of connections finds each one's state cold, and a handler that
+ * meets one cold line after another waits for each in turn. The reap prefetches the op slot
+ * of the completion three ahead of the one it dispatches, then calls this with step 0 for
+ * the one two ahead (prefetch what op points to) and step 1 for the next (what that points
+ * to, read from the lines step 0 warmed). It only reads the live op's state and prefetches,
+ * on r's thread.
+ */
+typedef void (*roost__prefetch_fn)(const struct roost_op *op, int step);
+
+/* Sets kind's prefetch (process-wide, like the kind; call once, where the kind is registered). */
+void roost__op_kind_set_prefetch(uint8_t kind, roost__prefetch_fn fn);
 
 #endif

@@ -204,3 +204,39 @@ roost__stale_fn roost__op_kind_stale(uint8_t kind)
 {
     return atomic_load_explicit(&kinds_stale[kind], memory_order_acquire);
 }
+
+static _Atomic(roost__prefetch_fn) kinds_prefetch[256];
+
+void roost__op_kind_set_prefetch(uint8_t kind, roost__prefetch_fn fn)
+{
+    atomic_store_explicit(&kinds_prefetch[kind], fn, memory_order_release);
+}
+
+/* The live op cqe completes, or NULL (a stale or internal completion). */
+static struct roost_op *live_op(struct roost_reactor *r, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    uint32_t index = (uint32_t)ud;
+    if (ud == 0 || index >= r->ops.nchunks * ROOST_OP_CHUNK)
+        return NULL;
+    struct roost_op *op = op_slot(&r->ops, index);
+    if (op->kind != (uint8_t)(ud >> 56) || op->gen != ((uint32_t)(ud >> 32) & 0xffffffu))
+        return NULL;
+    return op;
+}
+
+void roost__ring_prefetch(struct roost_reactor *r, const struct io_uring_cqe *cqe, unsigned ahead)
+{
+    if (ahead >= 3) {
+        uint64_t ud = cqe->user_data;
+        uint32_t index = (uint32_t)ud;
+        if (ud && index < r->ops.nchunks * ROOST_OP_CHUNK)
+            __builtin_prefetch(op_slot(&r->ops, index));
+        return;
+    }
+    struct roost_op *op = live_op(r, cqe);
+    roost__prefetch_fn fn =
+        op ? atomic_load_explicit(&kinds_prefetch[op->kind], memory_order_relaxed) : NULL;
+    if (fn)
+        fn(op, 2 - (int)ahead);
+}

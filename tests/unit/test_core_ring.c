@@ -1,8 +1,11 @@
-/* The ring: setup flags, SQ full mid-batch, stale completions recognised by generation. */
+/* The ring: setup flags, SQ full mid-batch, stale completions recognised by generation, the
+ * reap warming completions ahead of their handlers. */
 #include <errno.h>
 #include <string.h>
 
+#include "core/hooks.h"
 #include "core/reactor.h"
+#include "core/ring.h"
 #include "support.h"
 
 static void ring_mode_is_reported(void **state)
@@ -190,6 +193,98 @@ static void busy_ticks_with_nothing_to_submit_skip_the_enter(void **state)
     roost_runtime_destroy(rt);
 }
 
+/* ---- the reap warms completions ahead of their handlers ---- */
+
+#define WARM_OPS 16
+#define WARM_FREED 9 /* this op's slot is freed before its completion: never warmed */
+
+/* What happened, in order: a prefetch step (op tag, step) or a handler (tag, -1). */
+static struct {
+    int tag, step;
+} warm_log[4 * WARM_OPS];
+static int warm_n;
+static _Atomic long warm_done;
+static int warm_kind = -1;
+
+static void warm_prefetch(const struct roost_op *op, int step)
+{
+    if (warm_n < 4 * WARM_OPS)
+        warm_log[warm_n].tag = (int)(intptr_t)op->owner, warm_log[warm_n++].step = step;
+}
+
+static void on_warm(struct roost_reactor *r, struct roost_op *op, const struct io_uring_cqe *cqe)
+{
+    (void)cqe;
+    if (warm_n < 4 * WARM_OPS)
+        warm_log[warm_n].tag = (int)(intptr_t)op->owner, warm_log[warm_n++].step = -1;
+    roost__op_free(r, op);
+    atomic_fetch_add(&warm_done, 1);
+}
+
+static int stage_warm(void *arg)
+{
+    (void)arg;
+    struct roost_reactor *r = roost_reactor_current();
+    for (int k = 0; k < WARM_OPS; k++) {
+        struct roost_op *op = roost__op_alloc(r, (uint8_t)warm_kind, on_warm, (void *)(intptr_t)k);
+        struct io_uring_sqe *sqe = roost__reactor_sqe(r);
+        if (!op || !sqe)
+            return -ENOMEM;
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, roost__op_user_data(op));
+        if (k == WARM_FREED)
+            roost__op_free(r, op); /* its owner is gone: a prefetch must not look at it */
+    }
+    return 0;
+}
+
+/* Where in warm_log (tag, step) is, or -1. */
+static int warm_at(int tag, int step)
+{
+    for (int i = 0; i < warm_n; i++)
+        if (warm_log[i].tag == tag && warm_log[i].step == step)
+            return i;
+    return -1;
+}
+
+static void reap_warms_each_completion_before_its_handler(void **state)
+{
+    (void)state;
+    if (warm_kind < 0) {
+        warm_kind = roost__op_kind_register("test-warm", NULL);
+        assert_true(warm_kind >= 0);
+        roost__op_kind_set_prefetch((uint8_t)warm_kind, warm_prefetch);
+    }
+    roost_runtime *rt = test_runtime(1, NULL);
+    warm_n = 0;
+    atomic_store(&warm_done, 0);
+    /* The NOPs complete at the enter that submits them: one reap sees most of them at once. */
+    assert_int_equal(test_on_reactor(rt, 0, stage_warm, NULL), 0);
+    assert_true(test_wait_at_least(&warm_done, WARM_OPS - 1, 5000));
+    test_sleep_ms(20);
+    roost_runtime_stop(rt); /* the log is the reactor's: read it once the thread is done */
+    int warmed = 0;
+    for (int k = 0; k < WARM_OPS; k++) {
+        int run = warm_at(k, -1), step0 = warm_at(k, 0), step1 = warm_at(k, 1);
+        if (k == WARM_FREED) {
+            assert_true(run < 0 && step0 < 0 && step1 < 0);
+            continue;
+        }
+        assert_true(run >= 0);
+        assert_true(k == 0 || run > warm_at(k == WARM_FREED + 1 ? k - 2 : k - 1, -1)); /* order */
+        /* Warmed first at step 0, then at step 1, then run; the first two of a reap are not. */
+        if (step1 >= 0)
+            assert_true(step1 < run && (step0 < 0 || step0 < step1));
+        if (step0 >= 0)
+            assert_true(step1 >= 0);
+        warmed += step0 >= 0 && step1 >= 0;
+    }
+    printf("# %d of %d completions warmed at both steps\n", warmed, WARM_OPS - 1);
+    assert_true(warmed >= WARM_OPS - 1 - 4); /* all but the first two of at most two reaps */
+    assert_int_equal(test_stats(rt, 0).stale_cqes, 1);
+    roost_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +293,7 @@ int main(void)
         cmocka_unit_test(completion_for_recycled_slot_is_stale),
         cmocka_unit_test(at_most_one_enter_per_tick),
         cmocka_unit_test(busy_ticks_with_nothing_to_submit_skip_the_enter),
+        cmocka_unit_test(reap_warms_each_completion_before_its_handler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,7 +75,8 @@ per_request() {
         'BEGIN {printf "%d %.1f", (i1 - i0) / n, (m1 - m0) / n}'
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2fx", a / b}'; }
+# a / b as "N.NNx"; "-" when b rounds to 0 (no misses left to compare with)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.2fx", a / b}'; }
 
 head="| depth | conns | roost instructions/request |${BEFORE_BIN:+ before | before / roost |}"
 rule="|---|---|---|${BEFORE_BIN:+---|---|}"

@@ -509,7 +509,6 @@ static void unpark(struct roost_reactor *r, const struct tick_wait *w)
         atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
 }
 
-/* Step 10: reap the batch, handlers inline, one CQ advance. */
 /* The CQE head + i of r's completion queue. */
 static const struct io_uring_cqe *cqe_at(const struct roost_reactor *r, unsigned head, unsigned i)
 {
@@ -517,9 +516,11 @@ static const struct io_uring_cqe *cqe_at(const struct roost_reactor *r, unsigned
 }
 
 /*
- * The completions ready now, in order, each warmed a few completions before its handler
- * runs (roost__ring_prefetch): with hundreds of connections the state each one touches is
- * cold, and fetching the next ones' while this one runs hides most of the wait.
+ * Step 10: reap the batch, handlers inline, one CQ advance. The completions ready now, in
+ * order, each warmed a few completions before its handler runs (roost__ring_prefetch): with
+ * hundreds of connections the state each one touches is cold, and fetching the next ones'
+ * while this one runs hides most of the wait. Completions that arrive meanwhile (only
+ * without DEFER_TASKRUN) wait for the next tick's reap.
  */
 static void reap(struct roost_reactor *r)
 {

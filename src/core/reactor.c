@@ -509,29 +509,18 @@ static void unpark(struct roost_reactor *r, const struct tick_wait *w)
         atomic_store_explicit(&r->parked, 0, memory_order_relaxed);
 }
 
-/* The CQE head + i of r's completion queue. */
-static const struct io_uring_cqe *cqe_at(const struct roost_reactor *r, unsigned head, unsigned i)
-{
-    return &r->ring.cq.cqes[((head + i) & r->ring.cq.ring_mask) << io_uring_cqe_shift(&r->ring)];
-}
-
 /*
  * Step 10: reap the batch, handlers inline, one CQ advance. The completions ready now, in
- * order, each warmed a few completions before its handler runs (roost__ring_prefetch): with
- * hundreds of connections the state each one touches is cold, and fetching the next ones'
- * while this one runs hides most of the wait. Completions that arrive meanwhile (only
+ * order, each warmed a few completions before its handler runs (roost__ring_dispatch_batch):
+ * with hundreds of connections the state each one touches is cold, and fetching the next
+ * ones' while this one runs hides most of the wait. Completions that arrive meanwhile (only
  * without DEFER_TASKRUN) wait for the next tick's reap.
  */
 static void reap(struct roost_reactor *r)
 {
     unsigned head = *r->ring.cq.khead;
     unsigned n = io_uring_smp_load_acquire(r->ring.cq.ktail) - head;
-    for (unsigned i = 0; i < n; i++) {
-        for (unsigned ahead = 3; ahead > 0; ahead--)
-            if (i + ahead < n)
-                roost__ring_prefetch(r, cqe_at(r, head, i + ahead), ahead);
-        roost__ring_dispatch(r, cqe_at(r, head, i));
-    }
+    roost__ring_dispatch_batch(r, head, n);
     io_uring_cq_advance(&r->ring, n);
     ROOST_STAT_ADD(r, cqes_reaped, n);
 }

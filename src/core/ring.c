@@ -156,7 +156,7 @@ struct io_uring_sqe *roost__reactor_sqe(struct roost_reactor *r)
     return sqe;
 }
 
-void roost__ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe)
+static void dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
     if (ud == 0)
@@ -225,18 +225,35 @@ static struct roost_op *live_op(struct roost_reactor *r, const struct io_uring_c
     return op;
 }
 
-void roost__ring_prefetch(struct roost_reactor *r, const struct io_uring_cqe *cqe, unsigned ahead)
+/* The CQE head + i of r's completion queue. */
+static const struct io_uring_cqe *cqe_at(const struct roost_reactor *r, unsigned head, unsigned i)
 {
-    if (ahead >= 3) {
-        uint64_t ud = cqe->user_data;
-        uint32_t index = (uint32_t)ud;
-        if (ud && index < r->ops.nchunks * ROOST_OP_CHUNK)
-            __builtin_prefetch(op_slot(&r->ops, index));
-        return;
-    }
+    return &r->ring.cq.cqes[((head + i) & r->ring.cq.ring_mask) << io_uring_cqe_shift(&r->ring)];
+}
+
+/* Step `step` of warming cqe's state (hooks.h, roost__prefetch_fn), for a live op only. */
+static void warm(struct roost_reactor *r, const struct io_uring_cqe *cqe, int step)
+{
     struct roost_op *op = live_op(r, cqe);
     roost__prefetch_fn fn =
         op ? atomic_load_explicit(&kinds_prefetch[op->kind], memory_order_relaxed) : NULL;
     if (fn)
-        fn(op, 2 - (int)ahead);
+        fn(op, step);
+}
+
+void roost__ring_dispatch_batch(struct roost_reactor *r, unsigned head, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (i + 3 < n) {
+            uint64_t ud = cqe_at(r, head, i + 3)->user_data;
+            uint32_t index = (uint32_t)ud;
+            if (ud && index < r->ops.nchunks * ROOST_OP_CHUNK)
+                __builtin_prefetch(op_slot(&r->ops, index));
+        }
+        if (i + 2 < n)
+            warm(r, cqe_at(r, head, i + 2), 0);
+        if (i + 1 < n)
+            warm(r, cqe_at(r, head, i + 1), 1);
+        dispatch(r, cqe_at(r, head, i));
+    }
 }

@@ -7,11 +7,12 @@
 /* Creates r's ring with the best flags the kernel takes; sets r->ring_mode. */
 int roost__ring_setup(struct roost_reactor *r);
 
-/* Hands one CQE to its op's handler, or counts it stale. */
-void roost__ring_dispatch(struct roost_reactor *r, const struct io_uring_cqe *cqe);
-/* Warms what cqe's dispatch will touch, ahead (3, 2 or 1) completions before it (hooks.h,
- * roost__prefetch_fn). */
-void roost__ring_prefetch(struct roost_reactor *r, const struct io_uring_cqe *cqe, unsigned ahead);
+/*
+ * Hands the n CQEs from head on, in order, each to its op's handler, or counts it stale.
+ * Each is warmed before: the op slot of the one three ahead is prefetched, and its kind's
+ * prefetch (hooks.h) runs for the ones two and one ahead.
+ */
+void roost__ring_dispatch_batch(struct roost_reactor *r, unsigned head, unsigned n);
 
 void roost__op_table_destroy(struct roost_op_table *t);
 

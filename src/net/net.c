@@ -119,23 +119,27 @@ static void net_before_enter(struct roost_reactor *r, void *arg)
  */
 static void net_prefetch_conn(const struct roost_op *op, int step)
 {
+    if (step != 0)
+        return;
     const char *c = op->owner;
-    if (step == 0)
-        for (size_t off = 0; off < offsetof(struct roost_conn, index); off += 64)
-            __builtin_prefetch(c + off);
+#pragma GCC unroll 16 /* a prefetch per line, not a loop's compare and add besides */
+    for (size_t off = 0; off < offsetof(struct roost_conn, index); off += 64)
+        __builtin_prefetch(c + off);
 }
 
 static void net_prefetch_recv(const struct roost_op *op, int step)
 {
-    const struct roost_conn *c = op->owner;
     if (step == 0) {
         net_prefetch_conn(op, step);
         return;
     }
+    const struct roost_conn *c = op->owner;
     const char *q = (const char *)c->recv_q;
-    if (q)
-        for (int line = -4; line < 12; line++)
-            __builtin_prefetch(q + line * 64);
+    if (!q)
+        return;
+#pragma GCC unroll 16
+    for (int line = -4; line < 12; line++)
+        __builtin_prefetch(q + line * 64);
 }
 
 static const struct roost__hooks net_hooks = {

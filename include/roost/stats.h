@@ -35,8 +35,9 @@ ROOST_BEGIN_DECLS
     X(speculative_hits, "speculative syscalls that completed without the ring")                    \
     X(speculative_misses, "speculative syscalls that returned EAGAIN")                             \
     X(budget_exhaustions, "speculation stopped because the inline budget ran out")                 \
+    X(enobufs_parks, "multishot receives ended by ENOBUFS: waiting for buffers to come back")      \
     X(enobufs_rearms, "multishot receives re-armed after ENOBUFS")                                 \
-    X(ring_window_grows, "provided buffer ring window doublings: a burst needed more buffers")    \
+    X(ring_window_grows, "provided buffer ring window doublings: a burst needed more buffers")     \
     X(ring_window_shrinks, "provided buffer ring windows halved: an epoch used a quarter or less") \
     X(recv_throttles, "multishot receives stopped: a connection held its cap of buffers")          \
     X(send_timeouts, "sends that made no progress for the send timeout (connection failed)")       \

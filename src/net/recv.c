@@ -45,6 +45,7 @@ void net_park(struct roost_conn *c)
     if (c->parked)
         return;
     c->parked = true;
+    ROOST_STAT_INC(net, enobufs_parks);
     c->park_next = NULL;
     if (net->parked_tail)
         net->parked_tail->park_next = c;

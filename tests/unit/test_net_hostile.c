@@ -154,6 +154,7 @@ static void storm_then_leave(const struct net_mode *m)
     }
     assert_true(test_wait_at_least(&holders_holding, HOLDERS, scaled_ms(10000)));
     uint64_t rearms0 = test_stats(srv.rt, 0).enobufs_rearms;
+    uint64_t parks0 = test_stats(srv.rt, 0).enobufs_parks;
     for (int i = 0; i < PARKED; i++) {
         parked[i] = test_connect(srv.port);
         assert_true(parked[i] >= 0);
@@ -167,7 +168,14 @@ static void storm_then_leave(const struct net_mode *m)
         }
         close(parked[i]);
     }
-    test_sleep_ms(scaled_ms(50));
+    /* Every one of them parks (EOF and resets, too, arrive as ENOBUFS): wait for that, not
+     * for a time, before the buffers come back. */
+    uint64_t parks_end = test_deadline_ns(scaled_ms(10000));
+    while (test_stats(srv.rt, 0).enobufs_parks - parks0 < PARKED && test_now_ns() < parks_end)
+        test_poll_sleep_ms(1);
+    uint64_t parks = test_stats(srv.rt, 0).enobufs_parks - parks0;
+    printf("# %s: %llu of %d parked\n", m->name, (unsigned long long)parks, PARKED);
+    assert_int_equal(parks, PARKED);
     atomic_store(&holders_release, 1);
     for (int i = 0; i < HOLDERS; i++)
         close(holders[i]);

@@ -519,7 +519,7 @@ static void unpark(struct roost_reactor *r, const struct tick_wait *w)
 static void reap(struct roost_reactor *r)
 {
     unsigned head = *r->ring.cq.khead;
-    unsigned n = io_uring_smp_load_acquire(r->ring.cq.ktail) - head;
+    unsigned n = io_uring_cq_ready(&r->ring);
     roost__ring_dispatch_batch(r, head, n);
     io_uring_cq_advance(&r->ring, n);
     ROOST_STAT_ADD(r, cqes_reaped, n);

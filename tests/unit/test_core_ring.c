@@ -5,7 +5,6 @@
 
 #include "core/hooks.h"
 #include "core/reactor.h"
-#include "core/ring.h"
 #include "support.h"
 
 static void ring_mode_is_reported(void **state)

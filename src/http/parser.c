@@ -1131,6 +1131,66 @@ static void rebase(struct roost_http_str *s, uintptr_t old, size_t n, const char
         s->p = buf + (a - old);
 }
 
+/* Moves every span of req that pointed into the old buffer's first n bytes. */
+static void rebase_request(struct roost_http_request *req, uintptr_t old, size_t n, const char *buf)
+{
+    rebase(&req->method, old, n, buf);
+    rebase(&req->target, old, n, buf);
+    rebase(&req->path, old, n, buf);
+    rebase(&req->query, old, n, buf);
+    rebase(&req->host, old, n, buf);
+    for (unsigned i = 0; i < req->header_count; i++) {
+        rebase(&req->headers[i].name, old, n, buf);
+        rebase(&req->headers[i].value, old, n, buf);
+    }
+}
+
+/* Moves a span that points into [old, old + n] by n bytes (NULL and static spans stay). */
+static ALWAYS_INLINE void shift_span(struct roost_http_str *s, uintptr_t old, size_t n)
+{
+    uintptr_t a = (uintptr_t)s->p;
+    s->p = (const char *)(a + (a - old <= n ? n : 0));
+}
+
+/* Are a[0..n) and b[0..n) the same bytes? (n >= 16: whole blocks, the last one overlapping) */
+static ALWAYS_INLINE bool same_long(const char *a, const char *b, size_t n)
+{
+#if defined(__SSE2__)
+    for (size_t i = 0;; i += 16) {
+        size_t at = i + 16 <= n ? i : n - 16;
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + at));
+        __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + at));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) != 0xffff)
+            return false;
+        if (at + 16 >= n)
+            return true;
+    }
+#else
+    return memcmp(a, b, n) == 0;
+#endif
+}
+
+int http_parse_head_repeat(const char *buf, size_t len, size_t last_len,
+                           struct roost_http_request *req, struct http_head_progress *hp)
+{
+    const char *last = buf - last_len;
+    /* A valid head is 16 bytes at least ("A / HTTP/1.0", CRLF, CRLF): whole blocks compare. */
+    if (last_len < 16 || len < last_len || hp->seen || !same_long(buf, last, last_len))
+        return 0;
+    uintptr_t old = (uintptr_t)last;
+    shift_span(&req->method, old, last_len);
+    shift_span(&req->target, old, last_len);
+    shift_span(&req->path, old, last_len);
+    shift_span(&req->query, old, last_len);
+    shift_span(&req->host, old, last_len);
+    for (unsigned i = 0; i < req->header_count; i++) {
+        shift_span(&req->headers[i].name, old, last_len);
+        shift_span(&req->headers[i].value, old, last_len);
+    }
+    hp->scanned += last_len;
+    return (int)last_len;
+}
+
 /* A byte that can change a parse stopped for more input: a line end, or a control character,
  * which a head only holds as an error (NUL, bare CR/LF, DEL...). HTAB is field whitespace. */
 static bool wakes_parser(unsigned char c)
@@ -1155,18 +1215,8 @@ int http_parse_head_more(const char *buf, size_t len, const struct roost_http_li
     size_t avail = len < max_head ? len : max_head;
     if (hp->base && hp->base != buf) {
         /* The caller moved the bytes (compacted or grew its buffer): move the spans. */
-        uintptr_t old = (uintptr_t)hp->base;
-        size_t n = hp->seen;
-        rebase(&req->method, old, n, buf);
-        rebase(&req->target, old, n, buf);
-        rebase(&req->path, old, n, buf);
-        rebase(&req->query, old, n, buf);
-        rebase(&req->host, old, n, buf);
-        rebase(&hp->authority, old, n, buf);
-        for (unsigned i = 0; i < req->header_count; i++) {
-            rebase(&req->headers[i].name, old, n, buf);
-            rebase(&req->headers[i].value, old, n, buf);
-        }
+        rebase_request(req, (uintptr_t)hp->base, hp->seen, buf);
+        rebase(&hp->authority, (uintptr_t)hp->base, hp->seen, buf);
     }
     hp->base = buf;
     if (hp->seen && avail < max_head) {

@@ -129,6 +129,17 @@ struct http_head_progress {
 int http_parse_head_more(const char *buf, size_t len, const struct roost_http_limits *lim,
                          struct roost_http_request *req, struct http_head_progress *hp);
 
+/*
+ * A pipelined head that repeats the one before it, answered without parsing it again. The
+ * last_len bytes just before buf must be the head last parsed into req, still in place, with
+ * req untouched since (and hp at rest: that parse returned). When buf[0..len) begins with
+ * those same bytes, req's spans move onto them and last_len is returned: what a parse would
+ * return, since a head's verdict depends on its bytes and the limits alone. Otherwise 0, and
+ * nothing changed: parse with http_parse_head_more. Costs one compare of last_len bytes.
+ */
+int http_parse_head_repeat(const char *buf, size_t len, size_t last_len,
+                           struct roost_http_request *req, struct http_head_progress *hp);
+
 /* Chunked body decoder state (RFC 9112 §7.1): one per request body, owned by the connection,
  * no pointers into any buffer. Initialize with http_chunked_init before each body. */
 struct roost_http_chunked {

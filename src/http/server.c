@@ -457,12 +457,15 @@ static void serve_conn(struct http_conn *hc)
         if (in_n(hc))
             batch_take(hc);
         roost_http_req *req = &hc->b->req;
+        size_t last_len = 0; /* the head just answered, when the input goes on right after it */
         while (in_n(hc)) {
             if (!now)
                 now = now_ns();
             if (!head_ns)
                 head_ns = now;
-            int rc = http_parse_head_more(in_p(hc), in_n(hc), &srv->limits, &req->head, &hc->head);
+            int rc = http_parse_head_repeat(in_p(hc), in_n(hc), last_len, &req->head, &hc->head);
+            if (rc == 0)
+                rc = http_parse_head_more(in_p(hc), in_n(hc), &srv->limits, &req->head, &hc->head);
             if (rc == 0)
                 break;
             if (rc < 0) {
@@ -474,11 +477,14 @@ static void serve_conn(struct http_conn *hc)
             }
             req->hc = hc;
             req->body = (struct roost_str){NULL, 0};
+            const char *head = in_p(hc);
             long used = serve_one(hc, req, &now);
             if (used < 0) {
                 http_flush(hc);
                 return;
             }
+            /* A pipelining client repeats its head: the next may be these bytes again. */
+            last_len = used == rc && in_p(hc) == head ? (size_t)rc : 0;
             in_consume(hc, (size_t)used);
             head_ns = 0;
             /*

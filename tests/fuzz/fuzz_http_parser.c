@@ -12,6 +12,8 @@
  *     rule) give the same verdict and the same spans;
  *   - every prefix of the input gets 0 or the same verdict (0 below head_len when accepted),
  *     from the stateless parser and from the incremental one fed in pieces;
+ *   - an accepted head that follows itself is answered by http_parse_head_repeat as a parse
+ *     answers it, and not at all once a byte of it differs;
  *   - a chunked body decodes to the same bytes, status and end however it is split
  *     (fuzz_chunked.h).
  */
@@ -159,6 +161,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             k = size - step; /* the last call sees every byte */
     }
     free(prev);
+
+    /* An accepted head, then the whole input again: the second head repeats the first, and
+     * http_parse_head_repeat answers it as a parse does; with one byte of it changed, 0. */
+    if (r > 0) {
+        size_t h = (size_t)r, n2 = h + size;
+        char *two = malloc(n2);
+        CHECK(two);
+        memcpy(two, data, h);
+        memcpy(two + h, data, size);
+        struct http_head_progress hp2 = {0};
+        CHECK(http_parse_head_more(two, n2, &lim, pq, &hp2) == r);
+        CHECK(http_parse_head_repeat(two + h, size, h, pq, &hp2) == r);
+        struct roost_http_request *again = malloc(sizeof(*again));
+        CHECK(again);
+        CHECK(http_parse_head(two + h, size, &lim, again) == r);
+        CHECK(same_request(pq, again));
+        two[h + (size_t)cfg % h] ^= 0x20;
+        CHECK(http_parse_head_repeat(two + h, size, h, pq, &hp2) == 0);
+        free(again);
+        free(two);
+    }
 
     if (r > 0 && q->chunked)
         fuzz_check_chunked(data + r, size - (size_t)r, (uint32_t)step, &lim);

@@ -1170,9 +1170,10 @@ static unsigned rnd(unsigned n)
  * fields the parser acts on, whitespace and bytes the fast path declines, and random edits;
  * under the default limits and tiny ones. Each parse fills a request holding different
  * garbage, so a field the fast path forgot to set shows. */
-static void test_fast_path_matches_general(void **state)
+/* A random request head into s (1024 bytes): half of them mostly well-formed, some with a
+ * pipelined request after them, some with bytes edited or cut short. Returns its length. */
+static size_t random_head(char *s)
 {
-    (void)state;
     static const char *methods[] = {"GET",    "GET",     "POST",    "HEAD", "PUT",
                                     "DELETE", "OPTIONS", "CONNECT", "get",  "M-SEARCH",
                                     "A",      "",        "G T",     "GETT"};
@@ -1249,42 +1250,49 @@ static void test_fast_path_matches_general(void **state)
     static const char *ends[] = {"\r\n", "\r\n", "\r\n", "\r\n", "\n", "\r", ""};
     static const char edits[] = {' ',  '\t', '\r',       '\n', ':', '%', '?', '/',
                                  '\0', 0x7f, (char)0x80, 'A',  '_', ',', '"', '@'};
+    size_t n = 0;
+    /* half of the heads are mostly well-formed: a Host first, the usual spelling */
+    unsigned clean = rnd(2) ? 4 : 1; /* pick among the first few choices only */
+#define ADD(str) n += (size_t)snprintf(s + n, 1024 - n, "%s", (str))
+#define PICK_C(a) (a)[rnd(clean > 1 && rnd(8) ? clean : sizeof(a) / sizeof((a)[0]))]
+    if (rnd(16) == 0)
+        ADD("\r\n");
+    ADD(PICK_C(methods));
+    ADD(rnd(16) ? " " : "  ");
+    ADD(PICK_C(targets));
+    ADD(" ");
+    ADD(PICK_C(versions));
+    ADD(PICK_C(ends));
+    if (clean > 1)
+        ADD("Host: example.com\r\n");
+    for (unsigned f = rnd(7); f; f--) {
+        ADD(PICK_C(names));
+        ADD(PICK_C(seps));
+        ADD(PICK_C(values));
+        ADD(PICK_C(ends));
+    }
+#undef PICK_C
+    if (rnd(8))
+        ADD("\r\n");
+    if (rnd(4) == 0)
+        ADD("GET /next HTTP/1.1\r\n"); /* a pipelined next request */
+#undef ADD
+    for (unsigned e = rnd(4) == 0 ? 1 + rnd(3) : 0; e && n; e--)
+        s[rnd((unsigned)n)] = PICK(edits);
+    if (rnd(8) == 0)
+        n = rnd((unsigned)n + 1); /* a prefix */
+    return n;
+}
+
+static void test_fast_path_matches_general(void **state)
+{
+    (void)state;
     static const struct roost_http_limits tiny = {
         .max_head_bytes = 96, .max_body_bytes = 64, .max_headers = 4};
     char s[1024];
     unsigned accepted = 0;
     for (int i = 0; i < 40000; i++) {
-        size_t n = 0;
-        /* half of the heads are mostly well-formed: a Host first, the usual spelling */
-        unsigned clean = rnd(2) ? 4 : 1; /* pick among the first few choices only */
-#define ADD(str) n += (size_t)snprintf(s + n, sizeof(s) - n, "%s", (str))
-#define PICK_C(a) (a)[rnd(clean > 1 && rnd(8) ? clean : sizeof(a) / sizeof((a)[0]))]
-        if (rnd(16) == 0)
-            ADD("\r\n");
-        ADD(PICK_C(methods));
-        ADD(rnd(16) ? " " : "  ");
-        ADD(PICK_C(targets));
-        ADD(" ");
-        ADD(PICK_C(versions));
-        ADD(PICK_C(ends));
-        if (clean > 1)
-            ADD("Host: example.com\r\n");
-        for (unsigned f = rnd(7); f; f--) {
-            ADD(PICK_C(names));
-            ADD(PICK_C(seps));
-            ADD(PICK_C(values));
-            ADD(PICK_C(ends));
-        }
-#undef PICK_C
-        if (rnd(8))
-            ADD("\r\n");
-        if (rnd(4) == 0)
-            ADD("GET /next HTTP/1.1\r\n"); /* a pipelined next request */
-#undef ADD
-        for (unsigned e = rnd(4) == 0 ? 1 + rnd(3) : 0; e && n; e--)
-            s[rnd((unsigned)n)] = PICK(edits);
-        if (rnd(8) == 0)
-            n = rnd((unsigned)n + 1); /* a prefix */
+        size_t n = random_head(s);
         const struct roost_http_limits *lim = rnd(4) ? NULL : &tiny;
         char *buf = copy_of(s, n);
         struct roost_http_request a, b;
@@ -1311,6 +1319,68 @@ static void test_fast_path_matches_general(void **state)
     /* the generator reaches valid heads, not only errors */
     print_message("%u of 40000 heads accepted\n", accepted);
     assert_true(accepted > 3000);
+}
+
+/* A head that follows itself is answered by http_parse_head_repeat exactly as a parse would
+ * answer it; any other bytes get 0 and leave the request as it was. */
+static void test_repeated_head_same_as_a_parse(void **state)
+{
+    (void)state;
+    char s[1024];
+    unsigned repeated = 0, declined = 0;
+    for (int i = 0; i < 20000; i++) {
+        size_t n = random_head(s);
+        char *one = copy_of(s, n);
+        struct roost_http_request a, b, before;
+        int r = http_parse_head(one, n, NULL, &a);
+        free(one);
+        if (r <= 0)
+            continue;
+        /* the head, then it again (whole, with a byte changed, or cut short), then the rest */
+        size_t h = (size_t)r, len = 2 * h + (n - h);
+        char *buf = malloc(len);
+        assert_non_null(buf);
+        memcpy(buf, s, h);
+        memcpy(buf + h, s, h);
+        memcpy(buf + 2 * h, s + h, n - h);
+        unsigned how = rnd(4);
+        if (how == 2)
+            buf[h + rnd((unsigned)h)] ^= (char)(1 + rnd(255));
+        else if (how == 3)
+            len = h + rnd((unsigned)h);
+        struct http_head_progress hp = {0};
+        memset(&a, 0xa5, sizeof(a));
+        assert_int_equal(http_parse_head_more(buf, len, NULL, &a, &hp), r);
+        memcpy(&before, &a, sizeof(a));
+        int rr = http_parse_head_repeat(buf + h, len - h, h, &a, &hp);
+        if (how < 2) {
+            assert_int_equal(rr, r);
+            assert_int_equal(http_parse_head(buf + h, len - h, NULL, &b), r);
+            assert_same_req(&a, buf + h, len - h, &b, buf + h, len - h);
+            repeated++;
+        } else {
+            assert_int_equal(rr, 0);
+            assert_memory_equal(&a, &before, sizeof(a));
+            declined++;
+        }
+        free(buf);
+    }
+    print_message("%u heads repeated, %u declined\n", repeated, declined);
+    assert_true(repeated > 1000 && declined > 1000);
+
+    /* Never in the middle of a head, nor for nothing. */
+    static const char two[] =
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+    char *buf = keep(copy_of(two, sizeof(two) - 1));
+    struct http_head_progress hp = {0};
+    struct roost_http_request q;
+    assert_int_equal(http_parse_head_more(buf, 28, NULL, &q, &hp), 28);
+    hp.seen = 5;
+    assert_int_equal(http_parse_head_repeat(buf + 28, 28, 28, &q, &hp), 0);
+    hp.seen = 0;
+    assert_int_equal(http_parse_head_repeat(buf + 28, 28, 0, &q, &hp), 0);
+    assert_int_equal(http_parse_head_repeat(buf + 28, 28, 28, &q, &hp), 28);
+    assert_true(q.path.p == buf + 32 && q.host.p == buf + 28 + 23);
 }
 
 static void test_pipelined_three_requests(void **state)
@@ -1544,6 +1614,7 @@ int main(void)
         T(test_chunked_stops_at_end_of_body),
         T(test_chunked_one_span_per_call),
         T(test_chunked_error_is_sticky),
+        T(test_repeated_head_same_as_a_parse),
         T(test_pipelined_three_requests),
         T(test_valid_requests_byte_at_a_time),
         T(test_invalid_requests_byte_at_a_time),

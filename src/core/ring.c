@@ -225,10 +225,17 @@ void roost__op_kind_set_prefetch(uint8_t kind, roost__prefetch_fn fn)
     atomic_store_explicit(&kinds_prefetch[kind], fn, memory_order_release);
 }
 
-/* The CQE head + i of r's completion queue. */
-static const struct io_uring_cqe *cqe_at(const struct roost_reactor *r, unsigned head, unsigned i)
+/* Where a reap finds its completions: the CQ ring's geometry, read once per reap (it does
+ * not change; read through r, every handler's call would make the compiler read it again). */
+struct cq_view {
+    const struct io_uring_cqe *cqes;
+    unsigned head, mask, shift;
+};
+
+/* The CQE head + i of the view's completion queue. */
+static const struct io_uring_cqe *cqe_at(const struct cq_view *v, unsigned i)
 {
-    return &r->ring.cq.cqes[((head + i) & r->ring.cq.ring_mask) << io_uring_cqe_shift(&r->ring)];
+    return &v->cqes[((v->head + i) & v->mask) << v->shift];
 }
 
 /* Step `step` of warming cqe's state (hooks.h, roost__prefetch_fn), for a live op only. */
@@ -243,13 +250,15 @@ static void warm(struct roost_reactor *r, const struct io_uring_cqe *cqe, int st
 
 void roost__ring_dispatch_batch(struct roost_reactor *r, unsigned head, unsigned n)
 {
+    const struct cq_view v = {r->ring.cq.cqes, head, r->ring.cq.ring_mask,
+                              io_uring_cqe_shift(&r->ring)};
     for (unsigned i = 0; i < n; i++) {
         if (i + 3 < n)
-            __builtin_prefetch(slot_of(r, cqe_at(r, head, i + 3)->user_data));
+            __builtin_prefetch(slot_of(r, cqe_at(&v, i + 3)->user_data));
         if (i + 2 < n)
-            warm(r, cqe_at(r, head, i + 2), 0);
+            warm(r, cqe_at(&v, i + 2), 0);
         if (i + 1 < n)
-            warm(r, cqe_at(r, head, i + 1), 1);
-        dispatch(r, cqe_at(r, head, i));
+            warm(r, cqe_at(&v, i + 1), 1);
+        dispatch(r, cqe_at(&v, i));
     }
 }
